@@ -1,0 +1,102 @@
+"""The single source of every run parameter.
+
+``main.py`` turns flags into one frozen :class:`ExperimentConfig`; everything else reads it. The
+parameter columns of ``model_ids.csv`` are derived from its fields (:func:`parameter_columns`), so a new
+option is one field here plus one flag, and it shows up in the tables by itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Mapping
+
+LABEL_TYPES = ("all", "coarse", "present", "dominant")
+OPTIMIZERS = ("adam", "sgd", "adagrad", "adadelta", "rmsprop")
+IMAGE_FEATURES = ("facet", "openface")
+VAL_METRICS = ("loss", "acc")
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    # data
+    dataset_folder: str | None = None  # None -> built-in CMU-MOSEI-shaped sample
+    pickle_name_dataset: str = "cmu_mosei"
+    pickle_name_fold: str = "cmu_mosei_folds"
+    pickle_folder: str = "pickle_files"
+    align_to_text: bool = True
+    append_label_to_data: bool = True
+    with_custom_split: bool = False
+    image_feature: str = "facet"
+    fixed_num_steps: int = 0
+    normalization: str = "train"  # "segment" (the seed's per-segment z-score), "train", "none"
+    modalities: tuple[str, ...] = ("text", "audio", "vision")
+    sample_videos: int = 240  # size of the built-in sample
+    # model
+    model_name: str = "ef_williams"
+    num_layers: int = 1
+    num_nodes: int = 100
+    dropout_rate: float = 0.2
+    final_activ: str = "linear"
+    model_hparams: Mapping[str, object] = field(default_factory=dict)
+    # training
+    batch_size: int = 32
+    num_epochs: int = 20
+    patience: int = 5
+    learning_rate: float = 1e-3
+    loss_function: str = "mean_absolute_error"
+    optimizer: str = "adam"
+    val_metric: str = "loss"
+    label_type: str = "all"
+    predict_neutral_class: bool = False
+    threshold_emo_present: tuple[float, ...] = (0.0,)
+    mixed_precision: bool = False
+    jit_compile: bool = False
+    seed: int = 42
+    # outputs
+    model_folder: str = "models"
+    csv_folder: str = "csv"
+    csv_name: str = ""
+    round_decimals: int = 3
+    save_predictions: bool = False
+    save_confusion_matrix: bool = False
+    display_fig: bool = False
+    verbose: int = 1
+
+    def replace(self, **changes) -> "ExperimentConfig":
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def param_name(self) -> str:
+        """The seed's artefact suffix: ``l_{layers}_n_{nodes}_d_{dropout}_b_{batch}_s_{steps}``."""
+        return (
+            f"l_{self.num_layers}_n_{self.num_nodes}_d_{self.dropout_rate}"
+            f"_b_{self.batch_size}_s_{self.fixed_num_steps}"
+        )
+
+
+# Fields that describe where things go or how chatty a run is, not what was run.
+_NON_PARAMETERS = {"model_folder", "csv_folder", "csv_name", "display_fig", "verbose", "pickle_folder"}
+
+
+def parameter_columns(config: ExperimentConfig) -> dict[str, object]:
+    """Flat ``{column: value}`` of every run parameter, for ``model_ids.csv``.
+
+    Tuples become comma-joined strings, model hyper-parameters become ``hp_<name>`` columns, and the
+    dataset folder is recorded as ``builtin-sample`` when none was given.
+    """
+    columns: dict[str, object] = {}
+    for f in dataclasses.fields(config):
+        if f.name in _NON_PARAMETERS:
+            continue
+        value = getattr(config, f.name)
+        if f.name == "model_hparams":
+            for key in sorted(value):
+                columns[f"hp_{key}"] = value[key]
+            continue
+        if f.name == "dataset_folder" and value is None:
+            value = "builtin-sample"
+        if isinstance(value, tuple):
+            value = ",".join(str(v) for v in value)
+        columns[f.name] = value
+    return columns

@@ -1,0 +1,199 @@
+"""Read and write computational sequences (``.csd``) in the CMU Multimodal SDK's HDF5 layout.
+
+A computational sequence file holds one root group named after the sequence::
+
+    <root>/data/<video id>/features    [n, D]  (any float dtype)
+    <root>/data/<video id>/intervals   [n, 2]  start/end seconds
+    <root>/metadata/<key>              (1,) variable-length string, JSON-encoded by the SDK
+
+Reading is lazy: :class:`CsdReader` opens the file and hands out one video at a time, so a 40 GB
+OpenFace sequence never has to fit in memory. Writing streams too (:func:`write_csd` takes an iterable).
+Files written here load in the SDK unchanged (same groups, same metadata encoding).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Iterable, Iterator, Mapping
+
+import h5py
+import numpy as np
+
+from mmer_tf.errors import MmerError
+
+# The SDK's metadata template (its own list glues "dimension names" and "computational sequence
+# version" together through a missing comma; we write both keys separately, which it accepts).
+SDK_METADATA_KEYS = (
+    "root name",
+    "computational sequence description",
+    "dimension names",
+    "computational sequence version",
+    "alignment compatible",
+    "dataset name",
+    "dataset version",
+    "creator",
+    "contact",
+    "featureset bib citation",
+    "dataset bib citation",
+)
+
+
+def _decode(value) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    return str(value)
+
+
+def _metadata_value(dataset) -> object:
+    """Decode one metadata entry: bytes or str, JSON-encoded (as the SDK writes) or plain."""
+    raw = dataset[()]
+    if isinstance(raw, np.ndarray):
+        raw = raw.reshape(-1)[0] if raw.size else ""
+    text = _decode(raw)
+    try:
+        return json.loads(text)
+    except (ValueError, TypeError):
+        return text
+
+
+class CsdReader:
+    """A lazily read computational sequence.
+
+    Use as a context manager, or call :meth:`close`. ``name`` is the root group name (the sequence's
+    name); ``metadata`` is decoded eagerly (it is small); features are read per video on demand.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise MmerError(f"{self.path}: computational sequence file not found")
+        try:
+            self._file = h5py.File(self.path, "r")
+        except OSError as exc:
+            raise MmerError(f"{self.path}: not a readable HDF5 computational sequence ({exc})") from None
+        roots = list(self._file.keys())
+        if len(roots) != 1 or "data" not in self._file[roots[0]]:
+            self._file.close()
+            raise MmerError(
+                f"{self.path}: not a computational sequence (expected one root group with 'data' "
+                f"and 'metadata', found {roots})"
+            )
+        self.name: str = roots[0]
+        self._root = self._file[self.name]
+        self._data = self._root["data"]
+        self.metadata: dict[str, object] = {}
+        if "metadata" in self._root:
+            for key, dataset in self._root["metadata"].items():
+                self.metadata[key] = _metadata_value(dataset)
+
+    def __enter__(self) -> "CsdReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._file.id.valid:
+            self._file.close()
+
+    def video_ids(self) -> list[str]:
+        return list(self._data.keys())
+
+    def __contains__(self, video_id: str) -> bool:
+        return video_id in self._data
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    @property
+    def dim(self) -> int:
+        """Feature dimension, read from the first video (0 for an empty sequence)."""
+        for video_id in self._data:
+            return int(self._data[video_id]["features"].shape[-1])
+        return 0
+
+    def read(self, video_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(intervals [n,2] float64, features [n,D])`` of one video, validated."""
+        where = f"{self.path}: sequence '{self.name}', video '{video_id}'"
+        try:
+            group = self._data[video_id]
+            intervals = np.asarray(group["intervals"][()], dtype=np.float64)
+            features = np.asarray(group["features"][()])
+        except KeyError as exc:
+            raise MmerError(f"{where}: missing {exc}") from None
+        except OSError as exc:  # truncated / corrupt chunk
+            raise MmerError(f"{where}: unreadable data ({exc})") from None
+        if intervals.ndim != 2 or intervals.shape[1] != 2:
+            raise MmerError(f"{where}: intervals have shape {intervals.shape}, expected [n, 2]")
+        if features.ndim < 2:
+            features = features.reshape(len(features), -1)
+        if features.shape[0] != intervals.shape[0]:
+            raise MmerError(
+                f"{where}: {features.shape[0]} feature rows but {intervals.shape[0]} intervals"
+            )
+        return intervals, features
+
+    def items(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+        for video_id in self.video_ids():
+            intervals, features = self.read(video_id)
+            yield video_id, intervals, features
+
+
+def default_metadata(name: str, **overrides) -> dict[str, object]:
+    """Complete SDK metadata for a sequence we write (the SDK prompts for missing keys on deploy)."""
+    metadata: dict[str, object] = {key: "" for key in SDK_METADATA_KEYS}
+    metadata.update(
+        {
+            "root name": name,
+            "computational sequence description": f"{name} written by mmer_tf",
+            "computational sequence version": "1.0",
+            "alignment compatible": True,
+            "creator": "mmer_tf",
+        }
+    )
+    metadata.update(overrides)
+    return metadata
+
+
+def write_csd(
+    path: str | os.PathLike,
+    name: str,
+    entries: Iterable[tuple[str, np.ndarray, np.ndarray]] | Mapping[str, Mapping[str, np.ndarray]],
+    metadata: Mapping[str, object] | None = None,
+    compression: str | None = None,
+) -> int:
+    """Write ``entries`` (``(video id, intervals, features)`` triples, or the SDK's
+    ``{vid: {"intervals", "features"}}`` dict) as an SDK-format file; return the number of videos.
+
+    The file is written under a temporary name and renamed into place, so an interrupted write never
+    leaves a half-written ``.csd`` that a later run would trust.
+    """
+    path = Path(path)
+    if isinstance(entries, Mapping):
+        entries = ((vid, entry["intervals"], entry["features"]) for vid, entry in entries.items())
+    meta = default_metadata(name, **dict(metadata or {}))
+    meta["root name"] = name
+    tmp = path.with_name(path.name + ".partial")
+    count = 0
+    try:
+        with h5py.File(tmp, "w") as handle:
+            root = handle.create_group(name)
+            data = root.create_group("data")
+            for video_id, intervals, features in entries:
+                group = data.create_group(video_id)
+                group.create_dataset("features", data=features, compression=compression)
+                group.create_dataset(
+                    "intervals", data=np.asarray(intervals, dtype=np.float64), compression=compression
+                )
+                count += 1
+            meta_group = root.create_group("metadata")
+            for key, value in meta.items():
+                ds = meta_group.create_dataset(key, (1,), dtype=h5py.string_dtype())
+                ds[0] = json.dumps(value)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return count

@@ -1,0 +1,86 @@
+"""The corpus-agnostic unit everything downstream of the adapters works on.
+
+A :class:`SegmentSet` is one fold: N labelled segments, each with a ``[T_i, D_m]`` float32 array per
+modality. Modalities are named ``text``, ``audio``, ``vision`` (see :data:`MODALITIES`). In the
+word-aligned view every modality of a segment has the same ``T_i``; in the unaligned view (each modality
+at its own rate, aligned only to the label segment) lengths differ per modality.
+
+Labels are ``[N, 7]`` float32 in CMU-MOSEI order: sentiment, then the presence scores of
+happy, sad, anger, surprise, disgust, fear (see :data:`LABEL_NAMES`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MODALITIES = ("text", "audio", "vision")
+EMOTIONS = ("happy", "sad", "anger", "surprise", "disgust", "fear")
+LABEL_NAMES = ("sentiment",) + EMOTIONS
+FOLDS = ("train", "valid", "test")
+
+
+@dataclass
+class SegmentSet:
+    """One fold of segments: ids, per-modality sequences, and labels (rows aligned by index)."""
+
+    ids: list[str]
+    features: dict[str, list[np.ndarray]]
+    labels: np.ndarray
+    aligned: bool = True
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.labels = np.asarray(self.labels, dtype=np.float32).reshape(len(self.ids), -1)
+        for name, seqs in self.features.items():
+            if len(seqs) != len(self.ids):
+                raise ValueError(f"modality {name!r} has {len(seqs)} segments, expected {len(self.ids)}")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        return tuple(m for m in MODALITIES if m in self.features) + tuple(
+            m for m in self.features if m not in MODALITIES
+        )
+
+    def dims(self) -> dict[str, int]:
+        """Feature dimension per modality."""
+        return {m: int(self.features[m][0].shape[-1]) if len(self) else 0 for m in self.modalities}
+
+    def lengths(self, modality: str) -> np.ndarray:
+        return np.fromiter((len(x) for x in self.features[modality]), dtype=np.int64, count=len(self))
+
+    def video_ids(self) -> list[str]:
+        """Video id of each segment (``'vid[3]'`` -> ``'vid'``)."""
+        return [segment_video_id(s) for s in self.ids]
+
+    def subset(self, index) -> "SegmentSet":
+        index = np.asarray(index, dtype=np.int64)
+        return SegmentSet(
+            ids=[self.ids[i] for i in index],
+            features={m: [seqs[i] for i in index] for m, seqs in self.features.items()},
+            labels=self.labels[index],
+            aligned=self.aligned,
+            info=dict(self.info),
+        )
+
+    def select_modalities(self, modalities) -> "SegmentSet":
+        missing = [m for m in modalities if m not in self.features]
+        if missing:
+            raise ValueError(f"modalities {missing} not in this set (has {list(self.modalities)})")
+        return SegmentSet(
+            ids=list(self.ids),
+            features={m: self.features[m] for m in modalities},
+            labels=self.labels,
+            aligned=self.aligned,
+            info=dict(self.info),
+        )
+
+
+def segment_video_id(segment_id: str) -> str:
+    """``'abc[3]'`` -> ``'abc'`` (the SDK's convention for entries derived from a video)."""
+    cut = segment_id.find("[")
+    return segment_id if cut < 0 else segment_id[:cut]

@@ -1,0 +1,106 @@
+"""Model registry: a name (the ``-mn`` flag) -> a builder and its hyper-parameters.
+
+A model is one module in ``mmer_tf/models/`` that decorates its builder with :func:`register`. The
+builder receives the feature dimension of each modality in the run, the number of outputs, the run
+config and its resolved hyper-parameters, and returns an uncompiled ``keras.Model`` whose inputs are
+the dict the pipeline yields (see :func:`model_inputs`). Builders use ``keras.ops`` only, so every
+model runs on the TensorFlow and the JAX backends.
+
+Hyper-parameters are declared once, with the paper's defaults; ``main.py`` turns each into a flag
+``--<model>_<name>`` and the chosen model's values land in ``model_ids.csv`` as ``hp_<name>`` columns.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+from mmer_tf.errors import MmerError
+
+
+@dataclass(frozen=True)
+class HParam:
+    default: object
+    help: str
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    builder: Callable
+    hparams: Mapping[str, HParam] = field(default_factory=dict)
+    paper: str = ""
+    # True when the model needs every modality on one time axis (word-aligned view).
+    needs_aligned: bool = False
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register(name: str, *, hparams: Mapping[str, HParam] | None = None, paper: str = "",
+             needs_aligned: bool = False):
+    """Decorator registering ``builder(dims, num_outputs, config, hp) -> keras.Model`` as ``name``."""
+
+    def wrap(builder):
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} registered twice")
+        _REGISTRY[name] = ModelSpec(name, builder, dict(hparams or {}), paper, needs_aligned)
+        return builder
+
+    return wrap
+
+
+def _load_all() -> None:
+    """Import every module of this package so their ``@register`` calls run."""
+    import mmer_tf.models as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name not in ("registry", "layers"):
+            importlib.import_module(f"mmer_tf.models.{info.name}")
+
+
+def available() -> dict[str, ModelSpec]:
+    _load_all()
+    return dict(sorted(_REGISTRY.items()))
+
+
+def get(name: str) -> ModelSpec:
+    models = available()
+    if name not in models:
+        raise MmerError(f"-mn/--model_name: unknown model {name!r}; choose one of {', '.join(models)}")
+    return models[name]
+
+
+def resolve_hparams(name: str, overrides: Mapping[str, object] | None = None) -> dict[str, object]:
+    """The model's hyper-parameters: paper defaults, updated with ``overrides``."""
+    spec = get(name)
+    values = {key: hp.default for key, hp in spec.hparams.items()}
+    for key, value in (overrides or {}).items():
+        if key not in spec.hparams:
+            raise MmerError(f"model {name!r} has no hyper-parameter {key!r}; it has {sorted(spec.hparams)}")
+        values[key] = value
+    return values
+
+
+def model_inputs(dims: Mapping[str, int], steps: int | None = None) -> dict:
+    """The ``keras.Input`` dict matching the pipeline's batches.
+
+    For each modality ``m``: ``m`` is ``[B, T, D_m]`` float32 and ``m_mask`` is ``[B, T]`` float32 (1.0 on
+    real steps, 0.0 on padding). ``steps`` fixes T (``-s N``); ``None`` means variable length.
+    """
+    import keras
+
+    inputs = {}
+    for modality, dim in dims.items():
+        inputs[modality] = keras.Input(shape=(steps, dim), name=modality, dtype="float32")
+        inputs[f"{modality}_mask"] = keras.Input(shape=(steps,), name=f"{modality}_mask", dtype="float32")
+    return inputs
+
+
+def build_model(config, dims: Mapping[str, int], num_outputs: int):
+    """Build the model named by ``config.model_name`` for the given modality dimensions."""
+    spec = get(config.model_name)
+    hp = resolve_hparams(config.model_name, config.model_hparams)
+    return spec.builder(dict(dims), int(num_outputs), config, hp)
