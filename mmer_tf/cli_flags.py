@@ -1,0 +1,159 @@
+"""absl flag definitions for ``main.py`` and their translation into one :class:`ExperimentConfig`.
+
+Short names are the seed's (``-df -pnd -pnf -pf -t -al -c -v -f -b -s -l -n -d -a -mf -mn -cf -cn -e -p
+-lr -lf -rd``, plus ``-lt -opt -nc -tp -sp -scm``). Each registered model's hyper-parameters become
+``--<model>_<name>`` flags with the paper's defaults; only the chosen model's values enter the config.
+Defaults come from :class:`ExperimentConfig`, so the flag help and the dataclass cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from mmer_tf.config import IMAGE_FEATURES, LABEL_TYPES, OPTIMIZERS, VAL_METRICS, ExperimentConfig
+from mmer_tf.data.segments import MODALITIES
+from mmer_tf.errors import MmerError
+
+_DEFAULTS = ExperimentConfig()
+NORMALIZATIONS = ("train", "segment", "none")
+
+
+def define_flags(FLAGS) -> None:
+    """Define every flag on ``FLAGS`` (an absl FlagValues)."""
+    from absl import flags
+
+    d = _DEFAULTS
+    kw = {"flag_values": FLAGS}
+    # data
+    flags.DEFINE_string("dataset_folder", d.dataset_folder,
+                        "Folder of CMU-MOSEI/MOSI computational sequences (.csd). Absent: the built-in "
+                        "CMU-MOSEI-shaped sample.", short_name="df", **kw)
+    flags.DEFINE_string("pickle_name_dataset", d.pickle_name_dataset,
+                        "Name of the cached aligned dataset (file stem in the cache folder).", short_name="pnd", **kw)
+    flags.DEFINE_string("pickle_name_fold", d.pickle_name_fold,
+                        "Name of the cached train/valid/test folds.", short_name="pnf", **kw)
+    flags.DEFINE_string("pickle_folder", d.pickle_folder, "Cache folder.", short_name="pf", **kw)
+    flags.DEFINE_boolean("align_to_text", d.align_to_text,
+                         "Align every modality to the words (mean collapse), then to the label segments. "
+                         "--noalign_to_text keeps each modality at its own rate (unaligned view, for MulT).",
+                         short_name="t", **kw)
+    flags.DEFINE_boolean("append_label_to_data", d.append_label_to_data,
+                         "Align to the label segments (always needed to train; kept for the seed's command lines).",
+                         short_name="al", **kw)
+    flags.DEFINE_boolean("with_custom_split", d.with_custom_split,
+                         "Williams et al. (2018) custom split of the training and validation videos.",
+                         short_name="c", **kw)
+    flags.DEFINE_enum("image_feature", d.image_feature, IMAGE_FEATURES, "Visual features.", short_name="f", **kw)
+    flags.DEFINE_integer("fixed_num_steps", d.fixed_num_steps,
+                         "Keep the last N steps of every sequence (zero-pad shorter ones); 0 = variable length "
+                         "with masks.", lower_bound=0, short_name="s", **kw)
+    flags.DEFINE_enum("normalization", d.normalization, NORMALIZATIONS,
+                      "Audio/visual z-normalisation: training-set statistics, per segment (the seed), or none.", **kw)
+    flags.DEFINE_list("modalities", list(d.modalities), "Modalities to use: any of text,audio,vision.", **kw)
+    flags.DEFINE_integer("sample_videos", d.sample_videos,
+                         "Videos in the built-in sample (used when no -df is given).", lower_bound=12, **kw)
+    # model
+    flags.DEFINE_string("model_name", d.model_name, "Model to train (see --helpfull for the list).",
+                        short_name="mn", **kw)
+    flags.DEFINE_integer("num_layers", d.num_layers, "Number of (bidirectional) recurrent layers, 1 to 3.",
+                         lower_bound=1, upper_bound=3, short_name="l", **kw)
+    flags.DEFINE_integer("num_nodes", d.num_nodes, "Units of the penultimate dense layer.", lower_bound=1,
+                         short_name="n", **kw)
+    flags.DEFINE_float("dropout_rate", d.dropout_rate, "Dropout rate.", lower_bound=0.0, upper_bound=0.95,
+                       short_name="d", **kw)
+    flags.DEFINE_string("final_activ", d.final_activ, "Activation of the final layer.", short_name="a", **kw)
+    # training
+    flags.DEFINE_integer("batch_size", d.batch_size, "Batch size.", lower_bound=1, short_name="b", **kw)
+    flags.DEFINE_integer("num_epochs", d.num_epochs, "Maximum number of epochs.", lower_bound=1, short_name="e", **kw)
+    flags.DEFINE_integer("patience", d.patience, "Epochs without improvement before stopping.", lower_bound=0,
+                         short_name="p", **kw)
+    flags.DEFINE_float("learning_rate", d.learning_rate, "Learning rate.", lower_bound=0.0, short_name="lr", **kw)
+    flags.DEFINE_string("loss_function", d.loss_function,
+                        "Keras loss name (for -lt present/dominant the default becomes binary_crossentropy).",
+                        short_name="lf", **kw)
+    flags.DEFINE_enum("optimizer", d.optimizer, OPTIMIZERS, "Optimiser.", short_name="opt", **kw)
+    flags.DEFINE_enum("val_metric", d.val_metric, VAL_METRICS, "Validation metric to monitor.", short_name="v", **kw)
+    flags.DEFINE_enum("label_type", d.label_type, LABEL_TYPES,
+                      "Training target: presence scores (all), scores rounded to 0-3 (coarse), presence (present) "
+                      "or dominant emotion(s) (dominant).", short_name="lt", **kw)
+    flags.DEFINE_boolean("predict_neutral_class", d.predict_neutral_class,
+                         "Add a 7th, neutral class (every emotion absent).", short_name="nc", **kw)
+    flags.DEFINE_list("threshold_emo_present", [str(t) for t in d.threshold_emo_present],
+                      "Presence thresholds, comma-separated: 0 means score > 0, t > 0 means score >= t. One "
+                      "presence row per threshold.", short_name="tp", **kw)
+    flags.DEFINE_boolean("mixed_precision", d.mixed_precision, "Train with the mixed_float16 policy.", **kw)
+    flags.DEFINE_boolean("jit_compile", d.jit_compile, "Compile the train step with XLA.", **kw)
+    flags.DEFINE_integer("seed", d.seed, "Random seed (weights, shuffling).", **kw)
+    # outputs
+    flags.DEFINE_string("model_folder", d.model_folder, "Where models and tables go.", short_name="mf", **kw)
+    flags.DEFINE_string("csv_folder", d.csv_folder, "Sub-folder of the model folder for the CSV tables.",
+                        short_name="cf", **kw)
+    flags.DEFINE_string("csv_name", d.csv_name, "Prefix of the CSV table names (empty: the seed's names).",
+                        short_name="cn", **kw)
+    flags.DEFINE_integer("round_decimals", d.round_decimals, "Decimals of the metrics.", lower_bound=0,
+                         short_name="rd", **kw)
+    flags.DEFINE_boolean("save_predictions", d.save_predictions, "Save test predictions and truth (.npz).",
+                         short_name="sp", **kw)
+    flags.DEFINE_boolean("save_confusion_matrix", d.save_confusion_matrix,
+                         "Save multilabel confusion matrices (.npz and .png).", short_name="scm", **kw)
+    flags.DEFINE_boolean("display_fig", d.display_fig, "Show figures on screen as well as saving them.", **kw)
+    flags.DEFINE_integer("verbose", d.verbose, "0: quiet, 1: progress, 2: per-batch Keras logs.", **kw)
+    _define_model_hparam_flags(FLAGS)
+
+
+def _hparam_flag_name(model: str, name: str) -> str:
+    return f"{model}_{name}"
+
+
+def _define_model_hparam_flags(FLAGS) -> None:
+    from absl import flags
+
+    from mmer_tf.models import registry
+
+    for model, spec in registry.available().items():
+        for name, hp in spec.hparams.items():
+            flag = _hparam_flag_name(model, name)
+            text = f"[{model}] {hp.help}"
+            if isinstance(hp.default, bool):
+                flags.DEFINE_boolean(flag, hp.default, text, flag_values=FLAGS)
+            elif isinstance(hp.default, int):
+                flags.DEFINE_integer(flag, hp.default, text, flag_values=FLAGS)
+            elif isinstance(hp.default, float):
+                flags.DEFINE_float(flag, hp.default, text, flag_values=FLAGS)
+            else:
+                flags.DEFINE_string(flag, str(hp.default), text, flag_values=FLAGS)
+
+
+def _parse_thresholds(values) -> tuple[float, ...]:
+    try:
+        thresholds = tuple(float(v) for v in values)
+    except ValueError:
+        raise MmerError(f"-tp/--threshold_emo_present: {','.join(values)!r} is not a list of numbers") from None
+    if not thresholds or any(t < 0 or t > 3 for t in thresholds):
+        raise MmerError("-tp/--threshold_emo_present: thresholds must lie in [0, 3]")
+    return thresholds
+
+
+def config_from_flags(FLAGS) -> ExperimentConfig:
+    """Validate flag values that absl cannot, and freeze them into a config."""
+    from mmer_tf.models import registry
+
+    spec = registry.get(FLAGS.model_name)  # one-line error for an unknown model
+    modalities = tuple(m.strip() for m in FLAGS.modalities if m.strip())
+    unknown = [m for m in modalities if m not in MODALITIES]
+    if not modalities or unknown or len(set(modalities)) != len(modalities):
+        raise MmerError(f"--modalities: {','.join(FLAGS.modalities)!r} must be distinct names among "
+                        f"{','.join(MODALITIES)}")
+    if FLAGS.dataset_folder is not None and not FLAGS.dataset_folder.strip():
+        raise MmerError("-df/--dataset_folder: empty path")
+    hparams = {name: FLAGS[_hparam_flag_name(spec.name, name)].value for name in spec.hparams}
+    values = {}
+    for field in dataclasses.fields(ExperimentConfig):
+        if field.name in FLAGS and field.name not in ("modalities", "threshold_emo_present"):
+            values[field.name] = FLAGS[field.name].value
+    values.update(
+        modalities=tuple(m for m in MODALITIES if m in modalities),
+        threshold_emo_present=_parse_thresholds(FLAGS.threshold_emo_present),
+        model_hparams=hparams,
+    )
+    return ExperimentConfig(**values)
