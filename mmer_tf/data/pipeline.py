@@ -1,0 +1,188 @@
+"""SegmentSet -> ``tf.data.Dataset`` of padded, masked float32 batches.
+
+Batch contract (docs/CONVENTIONS.md): ``(inputs, targets)`` where ``inputs`` holds, for each modality
+``m``, ``m`` -> ``[B, T_m, D_m]`` float32 and ``m_mask`` -> ``[B, T_m]`` float32 (1.0 real step, 0.0
+padding), and ``targets`` is ``[B, outputs]`` float32. In the aligned view all modalities share T.
+
+How it is fast (the seed fed one float64 example at a time from a Python generator and never assigned
+its ``.shuffle().batch()``): each modality is stored once as a ``tf.RaggedTensor`` (all segments'
+steps concatenated + row lengths). An epoch shuffles only the segment *indices* (seeded, reshuffled
+every epoch), batches them, and one vectorised ``tf.gather`` + ``to_tensor`` per batch and modality
+builds the padded block and its mask in C++, overlapped with training by ``prefetch(AUTOTUNE)``.
+
+Padding and ``fixed_steps``:
+- ``fixed_steps=0``: each batch is padded to its own longest segment (per modality).
+- ``fixed_steps=N`` (the ``-s N`` flag, the seed's rule): a segment longer than N keeps its LAST N steps;
+  a shorter one is zero-padded to N. Padding always goes AFTER the real steps (right padding) and the
+  mask marks exactly the real steps, so mask-aware models give the same answer wherever the padding
+  sits, and right padding keeps Keras' cuDNN LSTM kernel eligible.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from mmer_tf.data.segments import SegmentSet
+from mmer_tf.errors import MmerError
+
+
+def _resolve_modalities(segments: SegmentSet, modalities: Iterable[str] | None) -> tuple[str, ...]:
+    chosen = tuple(segments.modalities if modalities is None else modalities)
+    if not chosen:
+        raise MmerError("modalities: no modality selected for the input pipeline")
+    missing = [m for m in chosen if m not in segments.features]
+    if missing:
+        raise MmerError(
+            f"modalities: {', '.join(missing)} not in this segment set (it has {', '.join(segments.modalities)})"
+        )
+    return chosen
+
+
+def dims_of(segments: SegmentSet, modalities: Iterable[str] | None = None) -> dict[str, int]:
+    """Feature dimension per modality (in the order the pipeline yields them)."""
+    chosen = _resolve_modalities(segments, modalities)
+    if len(segments) == 0:
+        raise MmerError("segment set is empty: no feature dimensions to read")
+    return {m: int(np.shape(segments.features[m][0])[-1]) for m in chosen}
+
+
+def _check_inputs(segments: SegmentSet, targets: np.ndarray, chosen: Sequence[str], fixed_steps: int,
+                  batch_size: int) -> np.ndarray:
+    if len(segments) == 0:
+        raise MmerError("segment set is empty: nothing to feed the model")
+    if batch_size < 1:
+        raise MmerError(f"-b/--batch_size must be >= 1, got {batch_size}")
+    if fixed_steps < 0:
+        raise MmerError(f"-s/--fixed_num_steps must be >= 0, got {fixed_steps}")
+    targets = np.asarray(targets, dtype=np.float32)
+    if targets.ndim == 1:
+        targets = targets[:, None]
+    if targets.ndim != 2 or targets.shape[0] != len(segments):
+        raise MmerError(
+            f"targets: shape {targets.shape} does not match {len(segments)} segments (expected [N, outputs])"
+        )
+    for m in chosen:
+        lengths = segments.lengths(m)
+        empty = np.flatnonzero(lengths == 0)
+        if empty.size:
+            raise MmerError(f"segment {segments.ids[empty[0]]!r}: modality {m!r} has no time steps")
+    if segments.aligned and len(chosen) > 1:
+        reference = segments.lengths(chosen[0])
+        for m in chosen[1:]:
+            bad = np.flatnonzero(segments.lengths(m) != reference)
+            if bad.size:
+                i = bad[0]
+                raise MmerError(
+                    f"segment {segments.ids[i]!r}: aligned view but {chosen[0]!r} has {reference[i]} steps "
+                    f"and {m!r} has {segments.lengths(m)[i]}"
+                )
+    return targets
+
+
+def ragged_storage(sequences: Sequence[np.ndarray], fixed_steps: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenate ``[T_i, D]`` sequences into ``(values [sum T_i, D] float32, row_lengths [N] int64)``.
+
+    With ``fixed_steps=N`` only the last ``min(T_i, N)`` steps of each sequence are kept (vectorised index
+    arithmetic, no per-segment loop beyond the one ``np.concatenate``).
+    """
+    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+    values = np.concatenate([np.asarray(s, dtype=np.float32) for s in sequences], axis=0)
+    if fixed_steps <= 0 or not np.any(lengths > fixed_steps):
+        return values, lengths
+    kept = np.minimum(lengths, fixed_steps)
+    ends = np.cumsum(lengths)
+    first_kept = ends - kept  # start of the last `kept` steps of each row in `values`
+    kept_starts = np.cumsum(kept) - kept
+    within = np.arange(int(kept.sum()), dtype=np.int64) - np.repeat(kept_starts, kept)
+    index = np.repeat(first_kept, kept) + within
+    return values[index], kept
+
+
+def make_dataset(segments: SegmentSet, targets: np.ndarray, *, batch_size: int, shuffle: bool, seed: int,
+                 fixed_steps: int = 0, modalities: Iterable[str] | None = None,
+                 drop_remainder: bool = False):
+    """Batches ``({m: [B,T,D], m_mask: [B,T]}, targets [B, outputs])``, all float32, prefetched.
+
+    ``shuffle=True`` draws a new order every epoch (every iteration of the returned dataset) from
+    ``seed``: the same seed gives the same sequence of epoch orders in every run. ``shuffle=False``
+    keeps the segment order (use it for evaluation and prediction).
+    """
+    import tensorflow as tf
+
+    chosen = _resolve_modalities(segments, modalities)
+    targets = _check_inputs(segments, targets, chosen, int(fixed_steps), int(batch_size))
+    n = len(segments)
+
+    ragged = {}
+    for m in chosen:
+        values, lengths = ragged_storage(segments.features[m], int(fixed_steps))
+        ragged[m] = tf.RaggedTensor.from_row_lengths(tf.constant(values), tf.constant(lengths), validate=False)
+    target_table = tf.constant(targets)
+    dims = {m: int(ragged[m].values.shape[-1]) for m in chosen}
+    steps = int(fixed_steps) if fixed_steps > 0 else None
+
+    def gather(index):
+        inputs = {}
+        for m in chosen:
+            rows = tf.gather(ragged[m], index)
+            dense = rows.to_tensor(shape=[None, steps, dims[m]])
+            inputs[m] = dense
+            inputs[f"{m}_mask"] = tf.sequence_mask(rows.row_lengths(), maxlen=tf.shape(dense)[1],
+                                                   dtype=tf.float32)
+        return inputs, tf.gather(target_table, index)
+
+    order = tf.data.Dataset.range(n)
+    if shuffle:
+        order = order.shuffle(n, seed=int(seed), reshuffle_each_iteration=True)
+    batches = order.batch(int(batch_size), drop_remainder=drop_remainder)
+    dataset = batches.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def seed_style_dataset(segments: SegmentSet, targets: np.ndarray, *, batch_size: int, shuffle: bool = False,
+                       seed: int = 0, fixed_steps: int = 0, modalities: Iterable[str] | None = None):
+    """The seed's feeding, kept only as the benchmark's baseline: do not train with it.
+
+    A Python generator yields one example at a time as float64 NumPy arrays through
+    ``tf.data.Dataset.from_generator``; ``padded_batch`` pads them; a final map casts to float32 so the
+    batches satisfy the same contract as :func:`make_dataset`. No prefetch, like the seed. Shuffling,
+    when asked, is a NumPy permutation per epoch in the generator (the seed's own ``.shuffle()`` call
+    was never assigned, so it did nothing).
+    """
+    import tensorflow as tf
+
+    chosen = _resolve_modalities(segments, modalities)
+    targets = _check_inputs(segments, targets, chosen, int(fixed_steps), int(batch_size))
+    dims = {m: int(np.shape(segments.features[m][0])[-1]) for m in chosen}
+    rng = np.random.default_rng(seed)
+
+    def generate():
+        order = rng.permutation(len(segments)) if shuffle else range(len(segments))
+        for i in order:
+            example = {}
+            for m in chosen:
+                x = np.asarray(segments.features[m][i], dtype=np.float64)
+                if fixed_steps > 0:
+                    x = x[-fixed_steps:]
+                example[m] = x
+                example[f"{m}_mask"] = np.ones(len(x), dtype=np.float64)
+            yield example, targets[i].astype(np.float64)
+
+    signature = (
+        {**{m: tf.TensorSpec([None, dims[m]], tf.float64) for m in chosen},
+         **{f"{m}_mask": tf.TensorSpec([None], tf.float64) for m in chosen}},
+        tf.TensorSpec([targets.shape[1]], tf.float64),
+    )
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
+    if fixed_steps > 0:
+        shapes = ({**{m: [fixed_steps, dims[m]] for m in chosen}, **{f"{m}_mask": [fixed_steps] for m in chosen}},
+                  [targets.shape[1]])
+        dataset = dataset.padded_batch(int(batch_size), padded_shapes=shapes)
+    else:
+        dataset = dataset.padded_batch(int(batch_size))
+    return dataset.map(lambda x, y: ({k: tf.cast(v, tf.float32) for k, v in x.items()}, tf.cast(y, tf.float32)))
+
+
+__all__ = ["dims_of", "make_dataset", "ragged_storage", "seed_style_dataset"]
