@@ -1,0 +1,410 @@
+"""The metric families: truth labels + model outputs -> flat rows for the CSV tables.
+
+:func:`evaluate` returns ``{family: [row, ...]}`` where each row is a flat ``{column: value}``:
+
+``regression``                   MAE, MSE, R^2 of the raw outputs against the annotated scores, overall
+                                 and per emotion (``mae``, ``mse_happy``, ``r2`` ...).
+``classification_score_coarse``  per emotion a 4-class problem over the coarse scores {0, 1, 2, 3}
+                                 (``acc_<emo>``; ``f1_<emo>``/``rec_<emo>``/``prec_<emo>`` macro over the
+                                 four levels, ``*_weighted_<emo>`` support-weighted); the overall columns
+                                 (``acc``, ``f1_macro``, ``f1_weighted`` ...) are the unweighted mean
+                                 over the six emotions, as in the original suite.
+``classification_presence``      one row per ``-tp`` threshold (``threshold`` column): multilabel
+                                 subset accuracy (sklearn's ``accuracy_score`` on multilabel input: a
+                                 row counts only if every class is right), macro/weighted and per-class
+                                 F1/recall/precision, per-class binary accuracy, and CMU-MOSEI's
+                                 literature metrics ``wa_<emo>`` (weighted accuracy, Tong et al. 2017:
+                                 (TP*N/P + TN) / 2N) and ``wf1_<emo>`` (the support-weighted F1 of the
+                                 present/absent classes, as the CMU-MOSEI papers report "F1").
+``classification_dominant``      the same classification columns for the tied-maximum classes, plus
+                                 ROC AUC (``roc_auc_macro``, ``roc_auc_weighted``, ``roc_auc_<emo>``)
+                                 from the continuous outputs.
+
+How outputs become classes depends on :func:`mmer_tf.data.labels.output_kind`:
+
+* ``"scores"`` (trained on ``all``/``coarse``): the raw outputs go through exactly the truth's transforms
+  (snap to the observed scores, then presence@t / dominant / neutral; coarse levels from the raw
+  outputs). Regression uses the raw outputs unsnapped, so quantisation is not charged to the model. ROC
+  AUC ranks by the raw score of each emotion and, for neutral, by minus the row's highest emotion score.
+* ``"probabilities"`` (trained on ``present``/``dominant``; one sigmoid per class, neutral included
+  when asked): presence is ``p >= 0.5`` (the same for every ``-tp`` row, only the truth changes with the
+  threshold), dominant is the tied-maximum rule applied to the probabilities, ROC AUC ranks by the
+  probabilities. ``regression`` and ``classification_score_coarse`` need scores and are *omitted* (the
+  keys are absent from the result).
+
+Undefined values are NaN, never a warning or a crash: precision of a class never predicted, recall of a
+class absent from the truth, F1 of a class absent from both, ROC AUC / WA of a class with one label
+only, R^2 of a constant truth column. Macro averages ignore NaN classes (sklearn's behaviour with
+``zero_division=np.nan``); weighted averages weight the defined classes by their support and are NaN
+when those classes have no support at all (where sklearn silently falls back to an unweighted mean).
+
+Everything is vectorised NumPy (counts per class in one pass), so millions of rows are cheap;
+scikit-learn is the oracle in ``tests/test_metrics.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+import numpy as np
+from scipy.stats import rankdata
+
+from mmer_tf.data import labels as lab
+from mmer_tf.errors import MmerError
+
+FAMILIES: tuple[str, ...] = (
+    "regression",
+    "classification_score_coarse",
+    "classification_presence",
+    "classification_dominant",
+)
+_AVERAGED = ("f1", "rec", "prec")
+PROBABILITY_CUTOFF = 0.5
+
+
+# --------------------------------------------------------------------------------------------------
+# small numeric helpers
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """Elementwise ``numerator / denominator`` with NaN (not a warning) where the denominator is 0."""
+    numerator = np.asarray(numerator, dtype=np.float64)
+    denominator = np.asarray(denominator, dtype=np.float64)
+    out = np.full(np.broadcast(numerator, denominator).shape, np.nan)
+    np.divide(numerator, denominator, out=out, where=denominator != 0)
+    return out
+
+
+def _nanmean(values: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Mean over ``axis`` ignoring NaN; NaN (no warning) where every entry is NaN."""
+    values = np.asarray(values, dtype=np.float64)
+    defined = ~np.isnan(values)
+    return _ratio(np.where(defined, values, 0.0).sum(axis=axis), defined.sum(axis=axis))
+
+
+def _weighted_nanmean(values: np.ndarray, weights: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Support-weighted mean over ``axis`` of the defined (non-NaN) entries; NaN when they weigh 0."""
+    values = np.asarray(values, dtype=np.float64)
+    weights = np.where(np.isnan(values), 0.0, np.asarray(weights, dtype=np.float64))
+    return _ratio((np.nan_to_num(values) * weights).sum(axis=axis), weights.sum(axis=axis))
+
+
+# --------------------------------------------------------------------------------------------------
+# metric primitives (each checked against scikit-learn in the tests)
+
+
+def binary_counts(true: np.ndarray, pred: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-column ``tp``, ``fp``, ``fn``, ``tn`` (int64 ``[C]``) of multi-hot ``[N, C]`` arrays."""
+    true = np.asarray(true).astype(bool)
+    pred = np.asarray(pred).astype(bool)
+    if true.shape != pred.shape or true.ndim != 2:
+        raise ValueError(f"true and pred must be equal [N, C] arrays, got {true.shape} and {pred.shape}")
+    tp = np.count_nonzero(true & pred, axis=0)
+    fp = np.count_nonzero(~true & pred, axis=0)
+    fn = np.count_nonzero(true & ~pred, axis=0)
+    tn = true.shape[0] - tp - fp - fn
+    return {"tp": tp, "fp": fp, "fn": fn, "tn": tn}
+
+
+def multilabel_confusion(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """``[C, 2, 2]`` int64 confusion per class, sklearn's layout ``[[tn, fp], [fn, tp]]`` (for ``-scm``)."""
+    c = binary_counts(true, pred)
+    return np.stack([np.stack([c["tn"], c["fp"]], -1), np.stack([c["fn"], c["tp"]], -1)], -2).astype(np.int64)
+
+
+def prf_from_counts(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-class precision, recall, F1 (``2TP / (2TP + FP + FN)``) with NaN where undefined."""
+    return {
+        "prec": _ratio(tp, tp + fp),
+        "rec": _ratio(tp, tp + fn),
+        "f1": _ratio(2 * tp, 2 * tp + fp + fn),
+    }
+
+
+def averaged_prf(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-class and macro / weighted precision, recall, F1 over the last axis of the counts.
+
+    Keys: ``f1``, ``rec``, ``prec`` (per class) and ``<m>_macro``, ``<m>_weighted``; the support of a
+    class is ``tp + fn``. Leading axes (e.g. one per emotion) are kept.
+    """
+    per_class = prf_from_counts(tp, fp, fn)
+    support = tp + fn
+    out = dict(per_class)
+    for name, values in per_class.items():
+        out[f"{name}_macro"] = _nanmean(values)
+        out[f"{name}_weighted"] = _weighted_nanmean(values, support)
+    return out
+
+
+def subset_accuracy(true: np.ndarray, pred: np.ndarray) -> float:
+    """Fraction of rows whose every class is right (sklearn ``accuracy_score`` on multilabel input)."""
+    true = np.asarray(true).astype(bool)
+    pred = np.asarray(pred).astype(bool)
+    if true.shape[0] == 0:
+        return float("nan")
+    return float(np.mean(np.all(true == pred, axis=1)))
+
+
+def weighted_accuracy(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Per-column weighted accuracy (Tong et al. 2017): ``(TP * N / P + TN) / (2 N)``.
+
+    P and N are the truth's positives and negatives; it equals the mean of the true-positive and
+    true-negative rates (balanced accuracy), NaN for a column with only one truth label.
+    """
+    c = binary_counts(true, pred)
+    positives = c["tp"] + c["fn"]
+    negatives = c["tn"] + c["fp"]
+    return _ratio(_ratio(c["tp"] * negatives, positives) + c["tn"], 2 * negatives)
+
+
+def weighted_binary_f1(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Per-column F1 of the present and absent classes, weighted by their support.
+
+    This is sklearn's ``f1_score(t, p, average="weighted")`` of each binary column, the "F1" the
+    CMU-MOSEI emotion papers report next to WA.
+    """
+    c = binary_counts(true, pred)
+    f1_present = _ratio(2 * c["tp"], 2 * c["tp"] + c["fp"] + c["fn"])
+    f1_absent = _ratio(2 * c["tn"], 2 * c["tn"] + c["fn"] + c["fp"])
+    values = np.stack([f1_present, f1_absent], axis=-1)
+    support = np.stack([c["tp"] + c["fn"], c["tn"] + c["fp"]], axis=-1)
+    return _weighted_nanmean(values, support)
+
+
+def roc_auc(true: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Per-column ROC AUC of multi-hot ``true`` ranked by continuous ``score`` ``[N, C]``.
+
+    Computed as the Mann-Whitney statistic with mid-ranks for ties (identical to the trapezoidal ROC
+    area sklearn reports); NaN for a column whose truth has a single label.
+    """
+    true = np.asarray(true).astype(bool)
+    score = np.asarray(score, dtype=np.float64)
+    if true.shape != score.shape or true.ndim != 2:
+        raise ValueError(f"true and score must be equal [N, C] arrays, got {true.shape} and {score.shape}")
+    if true.shape[0] == 0:
+        return np.full(true.shape[1], np.nan)
+    ranks = rankdata(score, axis=0)
+    positives = true.sum(axis=0)
+    negatives = true.shape[0] - positives
+    rank_sum = np.where(true, ranks, 0.0).sum(axis=0)
+    return _ratio(rank_sum - positives * (positives + 1) / 2.0, positives * negatives)
+
+
+def regression_errors(true: np.ndarray, pred: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-column MAE, MSE and R^2 (``1 - SS_res / SS_tot``; NaN for a constant truth column)."""
+    true = np.asarray(true, dtype=np.float64)
+    pred = np.asarray(pred, dtype=np.float64)
+    if true.shape != pred.shape or true.ndim != 2:
+        raise ValueError(f"true and pred must be equal [N, C] arrays, got {true.shape} and {pred.shape}")
+    residual = pred - true
+    ss_res = np.square(residual).sum(axis=0)
+    ss_tot = np.square(true - true.mean(axis=0)).sum(axis=0)
+    return {
+        "mae": np.abs(residual).mean(axis=0),
+        "mse": np.square(residual).mean(axis=0),
+        "r2": 1.0 - _ratio(ss_res, ss_tot),
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# families
+
+
+def regression_family(true_scores: np.ndarray, pred_scores: np.ndarray) -> dict[str, float]:
+    """``mae``, ``mse``, ``r2`` (mean over emotions) then ``mae_<emo>``, ``mse_<emo>``, ``r2_<emo>``."""
+    per = regression_errors(true_scores, pred_scores)
+    row = {name: float(_nanmean(per[name])) for name in ("mae", "mse", "r2")}
+    for name in ("mae", "mse", "r2"):
+        row.update({f"{name}_{emo}": float(v) for emo, v in zip(lab.EMOTIONS, per[name])})
+    return row
+
+
+def coarse_family(true_coarse: np.ndarray, pred_coarse: np.ndarray) -> dict[str, float]:
+    """Per emotion a 4-class classification of the coarse levels; overall = mean over emotions."""
+    levels = lab.COARSE_SCORES
+    true_coarse = np.asarray(true_coarse)
+    pred_coarse = np.asarray(pred_coarse)
+    true_hot = true_coarse[:, :, None] == levels  # [N, E, 4]
+    pred_hot = pred_coarse[:, :, None] == levels
+    tp = np.count_nonzero(true_hot & pred_hot, axis=0)  # [E, 4]
+    fp = np.count_nonzero(~true_hot & pred_hot, axis=0)
+    fn = np.count_nonzero(true_hot & ~pred_hot, axis=0)
+    per_emotion = averaged_prf(tp, fp, fn)  # "<m>_macro" / "<m>_weighted": [E]
+    accuracy = np.mean(true_coarse == pred_coarse, axis=0) if len(true_coarse) else np.full(len(lab.EMOTIONS), np.nan)
+    row = {"acc": float(_nanmean(accuracy))}
+    for name in _AVERAGED:
+        for average in ("macro", "weighted"):
+            row[f"{name}_{average}"] = float(_nanmean(per_emotion[f"{name}_{average}"]))
+    row.update({f"acc_{emo}": float(v) for emo, v in zip(lab.EMOTIONS, accuracy)})
+    for name in _AVERAGED:
+        row.update({f"{name}_{emo}": float(v) for emo, v in zip(lab.EMOTIONS, per_emotion[f"{name}_macro"])})
+    for name in _AVERAGED:
+        row.update({f"{name}_weighted_{emo}": float(v) for emo, v in zip(lab.EMOTIONS, per_emotion[f"{name}_weighted"])})
+    return row
+
+
+def multilabel_family(true: np.ndarray, pred: np.ndarray, names: Iterable[str]) -> dict[str, float]:
+    """Subset accuracy, macro/weighted F1/recall/precision, then per class ``acc``/``f1``/``rec``/``prec``."""
+    names = tuple(names)
+    c = binary_counts(true, pred)
+    metrics = averaged_prf(c["tp"], c["fp"], c["fn"])
+    row = {"acc": subset_accuracy(true, pred)}
+    for name in _AVERAGED:
+        for average in ("macro", "weighted"):
+            row[f"{name}_{average}"] = float(metrics[f"{name}_{average}"])
+    per_class = {"acc": _ratio(c["tp"] + c["tn"], np.asarray(true).shape[0]), **{n: metrics[n] for n in _AVERAGED}}
+    for name, values in per_class.items():
+        row.update({f"{name}_{cls}": float(v) for cls, v in zip(names, values)})
+    return row
+
+
+def presence_family(true: np.ndarray, pred: np.ndarray, names: Iterable[str], threshold: float) -> dict[str, float]:
+    """One ``classification_presence`` row: ``threshold``, the multilabel columns, ``wa_*``, ``wf1_*``."""
+    names = tuple(names)
+    row = {"threshold": float(threshold), **multilabel_family(true, pred, names)}
+    row.update({f"wa_{cls}": float(v) for cls, v in zip(names, weighted_accuracy(true, pred))})
+    row.update({f"wf1_{cls}": float(v) for cls, v in zip(names, weighted_binary_f1(true, pred))})
+    return row
+
+
+def dominant_family(true: np.ndarray, pred: np.ndarray, score: np.ndarray, names: Iterable[str]) -> dict[str, float]:
+    """The ``classification_dominant`` row: the multilabel columns plus ROC AUC from ``score``."""
+    names = tuple(names)
+    row = multilabel_family(true, pred, names)
+    auc = roc_auc(true, score)
+    support = np.asarray(true).astype(bool).sum(axis=0)
+    overall = {"roc_auc_macro": float(_nanmean(auc)), "roc_auc_weighted": float(_weighted_nanmean(auc, support))}
+    head = {k: row.pop(k) for k in ("acc", "f1_macro", "f1_weighted", "rec_macro", "rec_weighted", "prec_macro", "prec_weighted")}
+    out = {**head, **overall, **row}
+    out.update({f"roc_auc_{cls}": float(v) for cls, v in zip(names, auc)})
+    return out
+
+
+def family_columns(family: str, neutral: bool = False) -> list[str]:
+    """The exact column list :func:`evaluate` writes for ``family`` (what the CSV header will be)."""
+    classes = lab.class_names(neutral)
+    size = (4, len(classes))
+    if family == "regression":
+        return list(regression_family(np.zeros((4, 6)), np.zeros((4, 6))))
+    if family == "classification_score_coarse":
+        return list(coarse_family(np.zeros((4, 6)), np.zeros((4, 6))))
+    if family == "classification_presence":
+        return list(presence_family(np.zeros(size), np.zeros(size), classes, 0.0))
+    if family == "classification_dominant":
+        return list(dominant_family(np.zeros(size), np.zeros(size), np.zeros(size), classes))
+    raise ValueError(f"unknown metric family {family!r}; expected one of {FAMILIES}")
+
+
+# --------------------------------------------------------------------------------------------------
+# predictions -> classes, and the entry point
+
+
+def _tied_max(values: np.ndarray) -> np.ndarray:
+    """Multi-hot int8 of the columns tied at each row's maximum, nothing where that maximum is <= 0."""
+    row_max = values.max(axis=1, keepdims=True)
+    return ((values == row_max) & (row_max > 0)).astype(np.int8)
+
+
+def _check_predictions(predictions: np.ndarray, n: int, label_type: str, neutral: bool) -> np.ndarray:
+    predictions = np.asarray(predictions, dtype=np.float64)
+    width = lab.num_outputs(label_type, neutral)
+    if predictions.shape != (n, width):
+        raise ValueError(
+            f"predictions for -lt {label_type} (neutral={neutral}) must be [{n}, {width}], got {predictions.shape}"
+        )
+    bad = int(np.count_nonzero(~np.isfinite(predictions)))
+    if bad:
+        raise MmerError(
+            f"model predictions contain {bad} NaN/infinite values: training diverged (try a lower -lr/--learning_rate)"
+        )
+    return predictions
+
+
+def _round_row(row: Mapping[str, float], decimals: int | None) -> dict[str, float]:
+    if decimals is None:
+        return dict(row)
+    return {k: (v if np.isnan(v) else round(float(v), decimals)) for k, v in row.items()}
+
+
+def evaluate(
+    true_labels7: np.ndarray,
+    predictions: np.ndarray,
+    *,
+    label_type: str,
+    thresholds: Iterable[float] = (0.0,),
+    neutral: bool = False,
+    decimals: int | None = 3,
+) -> dict[str, list[dict[str, float]]]:
+    """Every metric family for one test set, as ``{family: [row, ...]}`` ready for the CSV tables.
+
+    ``true_labels7`` are the ``[N, 7]`` CMU-MOSEI labels, ``predictions`` the model outputs
+    ``[N, num_outputs(label_type, neutral)]``. Values are rounded to ``decimals`` (``None``: exact).
+    See the module docstring for how predictions become scores/classes and which families a
+    probability model gets.
+    """
+    thresholds = tuple(lab.check_threshold(t) for t in thresholds)
+    if not thresholds:
+        raise MmerError("-tp/--threshold_emo_present: at least one presence threshold is needed")
+    kind = lab.output_kind(label_type)
+    true_scores = lab.emotion_scores(true_labels7).astype(np.float64)
+    predictions = _check_predictions(predictions, len(true_scores), label_type, neutral)
+    names = lab.class_names(neutral)
+
+    def finish(classes: np.ndarray) -> np.ndarray:
+        return lab.with_neutral(classes) if neutral else classes
+
+    true_all = lab.scores_all(true_scores)
+    true_dom = finish(lab.dominant(true_all))
+
+    results: dict[str, list[dict[str, float]]] = {}
+    if kind == "scores":
+        pred_all = lab.scores_all(predictions)
+        results["regression"] = [regression_family(true_scores, predictions)]
+        results["classification_score_coarse"] = [
+            coarse_family(lab.scores_coarse(true_scores), lab.scores_coarse(predictions))
+        ]
+        pred_dom = finish(lab.dominant(pred_all))
+        score = predictions
+        if neutral:  # the less any emotion is predicted, the more neutral the segment
+            score = np.concatenate([predictions, -predictions.max(axis=1, keepdims=True)], axis=1)
+        results["classification_presence"] = [
+            presence_family(finish(lab.presence(true_all, t)), finish(lab.presence(pred_all, t)), names, t)
+            for t in thresholds
+        ]
+    else:
+        pred_present = (predictions >= PROBABILITY_CUTOFF).astype(np.int8)
+        pred_dom = _tied_max(predictions)
+        score = predictions
+        results["classification_presence"] = [
+            presence_family(finish(lab.presence(true_all, t)), pred_present, names, t) for t in thresholds
+        ]
+    results["classification_dominant"] = [dominant_family(true_dom, pred_dom, score, names)]
+    return {family: [_round_row(r, decimals) for r in rows] for family, rows in results.items()}
+
+
+def format_results(results: Mapping[str, list[Mapping[str, float]]]) -> str:
+    """Human-readable text of :func:`evaluate`'s result: one block per family, one line per row."""
+    lines = []
+    for family in FAMILIES:
+        if family not in results:
+            continue
+        lines.append(f"--- {family} ---")
+        for row in results[family]:
+            lines.append("  " + "  ".join(f"{k}={v}" for k, v in row.items()))
+    return "\n".join(lines)
+
+
+def baseline_predictions(
+    train_labels7: np.ndarray, n: int, label_type: str, neutral: bool = False, threshold: float = 0.0
+) -> np.ndarray:
+    """Outputs of the no-skill baseline a trained model must beat, ``[n, num_outputs]`` float32.
+
+    Scores: every row predicts the training mean of the targets. Probabilities: every row predicts
+    each class's training prevalence, which thresholded at 0.5 is the majority decision per class and,
+    under the tied-maximum rule, the most frequent dominant class.
+    """
+    targets = lab.make_targets(train_labels7, label_type, neutral, threshold)
+    if len(targets) == 0:
+        raise MmerError("baseline: the training fold has no segments")
+    mean = targets.mean(axis=0, dtype=np.float64).astype(np.float32)
+    return np.broadcast_to(mean, (int(n), mean.size)).copy()
