@@ -1,0 +1,256 @@
+"""Rank the runs recorded in result tables: ``python -m mmer_tf.compare [MODELS_DIR ...]``.
+
+Reads every table set under the given folders (default ``models``): a ``*model_ids.csv`` found at
+``<dir>/<model>/<csv folder>/`` (also accepted: ``<dir>/<csv folder>/`` when ``dir`` is one model
+folder, and ``<dir>/`` when it is a csv folder). A ``-cn`` prefix (``exp1_model_ids.csv``) makes a
+separate table set, labelled ``<model>:<prefix>``. Metric rows are joined with ``model_ids`` on
+``run_id`` within their own folder and prefix, so run ids may repeat across models.
+
+Ranking is by ``--metric`` (descending; ascending for errors and losses: ``mae``, ``mse*``, ``rmse``,
+``loss``, ``hamming``), missing values last. Without ``--by`` each row is a run (and threshold, for
+the presence table) and the printed parameters are those that differ between the rows shown. With
+``--by model_name,modalities`` runs sharing those values (e.g. differing only by seed) form a group
+ranked by its mean, printed as ``mean ± std`` with the group size; the presence table's ``threshold``
+always joins the grouping, since averaging over thresholds means nothing. ``--plot`` writes a bar
+chart (groups: error bars and each run as a dot), ``--csv`` the full ranked table.
+
+Examples::
+
+    python -m mmer_tf.compare                                  # dominant table, f1_macro
+    python -m mmer_tf.compare runs/ --table regression          # by mae, lowest first
+    python -m mmer_tf.compare --by model_name,seed --top 5 --plot best.png --csv best.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from mmer_tf.errors import MmerError
+from mmer_tf.results import (BOOKKEEPING_COLUMNS, MODEL_IDS_FILE, TABLE_FILES, atomic_write,
+                             consistent_read)
+
+DEFAULT_METRIC = {"regression": "mae", "coarse": "f1_macro", "presence": "f1_macro", "dominant": "f1_macro"}
+#: Non-metric columns a metric table may carry besides run_id; they identify the row within a run.
+ROW_KEY_COLUMNS = ("threshold",)
+_LOWER_IS_BETTER = re.compile(r"^(mae|mse|rmse|loss|val_loss|hamming|log_loss)")
+_NOT_SHOWN = (set(BOOKKEEPING_COLUMNS) - {"dataset"}) | {"model"}
+
+
+def lower_is_better(metric: str) -> bool:
+    return bool(_LOWER_IS_BETTER.match(metric))
+
+
+@dataclass(frozen=True)
+class TableSet:
+    """One folder's tables sharing a prefix; ``label`` names it in the output."""
+
+    csv_dir: Path
+    prefix: str  # "" or "<csv_name>_"
+    label: str
+
+    def path(self, table: str) -> Path:
+        name = MODEL_IDS_FILE if table == "model_ids" else TABLE_FILES[table]
+        return self.csv_dir / f"{self.prefix}{name}"
+
+
+def find_table_sets(models_dirs: Sequence[str | Path]) -> list[TableSet]:
+    """Every ``*model_ids.csv`` under the given folders, as table sets labelled by model folder."""
+    found: dict[Path, TableSet] = {}
+    several = len(models_dirs) > 1
+    for given in models_dirs:
+        root = Path(given)
+        if not root.is_dir():
+            raise MmerError(f"{root}: no such folder")
+        patterns = (f"*/*/*{MODEL_IDS_FILE}", f"*/*{MODEL_IDS_FILE}", f"*{MODEL_IDS_FILE}")
+        for depth, pattern in zip((2, 1, 0), patterns):
+            for ids_path in sorted(root.glob(pattern)):
+                csv_dir = ids_path.parent
+                if depth == 2:  # root is a models folder
+                    model = ids_path.relative_to(root).parts[0]
+                    label = str(root / model) if several else model
+                elif depth == 1:  # root is one model folder
+                    label = root.resolve().name
+                else:  # root is a csv folder
+                    label = root.resolve().parent.name
+                prefix = ids_path.name[: -len(MODEL_IDS_FILE)]
+                if prefix and not prefix.endswith("_"):
+                    continue  # e.g. "old.model_ids.csv": not a table this tool wrote
+                if prefix:
+                    label = f"{label}:{prefix[:-1]}"
+                found.setdefault(ids_path.resolve(), TableSet(csv_dir, prefix, label))
+    return list(found.values())
+
+
+def _read_set(table_set: TableSet, table: str) -> pd.DataFrame | None:
+    metric_path = table_set.path(table)
+    with consistent_read(table_set.csv_dir):
+        if not metric_path.exists():
+            return None
+        try:
+            ids = pd.read_csv(table_set.path("model_ids"), dtype=str, keep_default_na=False)
+            metrics = pd.read_csv(metric_path)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise MmerError(f"{metric_path.parent}: unreadable table ({str(exc).splitlines()[0]})")
+    for frame, path in ((ids, table_set.path("model_ids")), (metrics, metric_path)):
+        if "run_id" not in frame.columns:
+            raise MmerError(f"{path}: no run_id column")
+        frame["run_id"] = pd.to_numeric(frame["run_id"], errors="coerce")
+    ids = ids.dropna(subset=["run_id"]).astype({"run_id": int}).drop_duplicates("run_id", keep="last")
+    metrics = metrics.dropna(subset=["run_id"]).astype({"run_id": int})
+    ids = ids.drop(columns=[c for c in ids.columns if c in metrics.columns and c != "run_id"])
+    joined = metrics.merge(ids, on="run_id", how="inner")
+    joined.insert(0, "model", table_set.label)
+    return joined
+
+
+def load(models_dirs: Sequence[str | Path], table: str) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """Joined rows of ``table`` from every table set: (frame, metric columns, parameter columns)."""
+    sets = find_table_sets(models_dirs)
+    where = ", ".join(str(d) for d in models_dirs)
+    if not sets:
+        raise MmerError(f"{where}: no result tables (*{MODEL_IDS_FILE}) found")
+    frames, metric_names, param_names = [], {}, {}
+    for table_set in sets:
+        ids_columns = pd.read_csv(table_set.path("model_ids"), nrows=0).columns
+        frame = _read_set(table_set, table)
+        if frame is None:
+            continue
+        params = [c for c in ids_columns if c in frame.columns and c not in _NOT_SHOWN]
+        for column in frame.columns:
+            if column in ("model", "run_id") or column in params or column in ids_columns:
+                continue
+            if column not in ROW_KEY_COLUMNS and pd.api.types.is_numeric_dtype(frame[column]):
+                metric_names[column] = None
+        param_names.update(dict.fromkeys(params))
+        frames.append(frame)
+    if not frames:
+        raise MmerError(f"{where}: no {TABLE_FILES[table]} next to the {len(sets)} {MODEL_IDS_FILE} "
+                        "table(s) found")
+    frame = pd.concat(frames, ignore_index=True, sort=False)
+    return frame, list(metric_names), list(param_names)
+
+
+def _fmt(value: float, decimals: int) -> str:
+    return "" if pd.isna(value) else f"{value:.{decimals}f}"
+
+
+def _varying(frame: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    return [c for c in columns if c in frame.columns and frame[c].astype(str).nunique(dropna=False) > 1]
+
+
+@dataclass
+class Ranking:
+    """What :func:`rank` produced: the text table, the full CSV table and the plot data."""
+
+    shown: pd.DataFrame
+    full: pd.DataFrame
+    labels: list[str]
+    values: list[float]
+    errors: list[float] | None
+    points: list[list[float]] | None
+
+
+def rank(frame: pd.DataFrame, metric: str, params: Sequence[str], *, by: Sequence[str] = (),
+         top: int = 20, decimals: int = 4) -> Ranking:
+    """Rank runs (or groups of runs sharing ``by``) by ``metric``; see the module docstring."""
+    ascending = lower_is_better(metric)
+    keys = [c for c in ROW_KEY_COLUMNS if c in frame.columns]
+    if not by:
+        ordered = frame.sort_values([metric, "model", "run_id"], ascending=[ascending, True, True],
+                                    na_position="last", kind="mergesort").reset_index(drop=True)
+        ordered.insert(0, "rank", range(1, len(ordered) + 1))
+        head = ordered.head(top)
+        shown_params = _varying(head, keys + [c for c in params if c not in keys])
+        # model_name repeats the model folder's label in the usual layout: say it once.
+        shown_params = [c for c in shown_params if not (head[c].astype(str) == head["model"]).all()]
+        shown = head[["rank", "model", "run_id", *shown_params]].copy()
+        shown[metric] = [_fmt(v, decimals) for v in head[metric]]
+        labels = [f"{m} #{r}" + "".join(f" {c}={head.iloc[i][c]}" for c in keys if c in shown_params)
+                  for i, (m, r) in enumerate(zip(head["model"], head["run_id"]))]
+        return Ranking(shown, ordered, labels, head[metric].tolist(), None, None)
+
+    group_keys = list(dict.fromkeys([*by, *keys]))
+    as_text = frame.assign(**{c: frame[c].astype(str) for c in group_keys})
+    records = []
+    for key, group in as_text.groupby(group_keys, sort=False, dropna=False):
+        values = group[metric]
+        records.append({
+            **dict(zip(group_keys, key)), "n": len(group), "mean": values.mean(),
+            "std": values.std(ddof=1), "count": int(values.count()),
+            "runs": " ".join(f"{m}#{r}" for m, r in zip(group["model"], group["run_id"])),
+            "_points": values.dropna().tolist(),
+        })
+    summary = pd.DataFrame.from_records(records)
+    summary = summary.sort_values(["mean", *group_keys], ascending=[ascending, *[True] * len(group_keys)],
+                                  na_position="last", kind="mergesort").reset_index(drop=True)
+    summary.insert(0, "rank", range(1, len(summary) + 1))
+    head = summary.head(top)
+    shown = head[["rank", *group_keys, "n"]].copy()
+    shown[metric] = [_fmt(m, decimals) + (f" ± {_fmt(s, decimals)}" if c > 1 else "")
+                     for m, s, c in zip(head["mean"], head["std"], head["count"])]
+    full = summary.drop(columns=["_points", "count"]).rename(columns={"mean": f"{metric}_mean", "std": f"{metric}_std"})
+    labels = [", ".join(f"{c}={v}" for c, v in zip(group_keys, row)) for row in head[group_keys].to_numpy()]
+    return Ranking(shown, full, labels, head["mean"].tolist(), head["std"].tolist(),
+                   head["_points"].tolist())
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m mmer_tf.compare", description="Rank runs recorded in mmer_tf result tables.")
+    parser.add_argument("models_dirs", nargs="*", default=["models"], metavar="MODELS_DIR",
+                        help="folders holding <model>/<csv folder>/ tables (default: models)")
+    parser.add_argument("--table", choices=sorted(DEFAULT_METRIC), default="dominant",
+                        help="which metric table to rank (default: dominant)")
+    parser.add_argument("--metric", help="metric column to rank by (default: mae for regression, "
+                                         "f1_macro otherwise)")
+    parser.add_argument("--top", type=int, default=20, help="rows to print and plot (default: 20)")
+    parser.add_argument("--by", default="", help="comma-separated columns: rank groups of runs by their mean")
+    parser.add_argument("--plot", help="write a PNG bar chart of the ranking here")
+    parser.add_argument("--csv", help="write the full ranked table here")
+    parser.add_argument("--decimals", type=int, default=4, help="decimals printed (default: 4)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse_args(argv)
+    try:
+        if args.top < 1:
+            raise MmerError(f"--top {args.top}: must be at least 1")
+        frame, metrics, params = load(args.models_dirs, args.table)
+        metric = args.metric or DEFAULT_METRIC[args.table]
+        if metric not in metrics:
+            raise MmerError(f"--metric {metric}: not in the {args.table} table; available: {', '.join(metrics)}")
+        by = [c.strip() for c in args.by.split(",") if c.strip()]
+        unknown = [c for c in by if c not in frame.columns]
+        if unknown:
+            choices = ["model", *params]
+            raise MmerError(f"--by {','.join(unknown)}: no such column; available: {', '.join(choices)}")
+        ranking = rank(frame, metric, params, by=by, top=args.top, decimals=args.decimals)
+        direction = "lower" if lower_is_better(metric) else "higher"
+        sets = frame["model"].nunique()
+        print(f"{args.table}: {metric} ({direction} is better), {len(frame)} rows from {sets} table set(s)"
+              + (f", grouped by {','.join(by)}" if by else ""))
+        print(ranking.shown.to_string(index=False))
+        if args.csv:
+            text = ranking.full.to_csv(index=False, float_format=None)
+            atomic_write(args.csv, lambda handle: handle.write(text.encode("utf-8")))
+        if args.plot:
+            from mmer_tf.plots import plot_compare
+
+            plot_compare(ranking.labels, ranking.values, args.plot, metric=metric, errors=ranking.errors,
+                         points=ranking.points, title=f"{args.table}: {metric}")
+    except MmerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
