@@ -1,0 +1,43 @@
+"""``lf_lstm``: late fusion of per-modality masked (Bi)LSTMs.
+
+Each modality is read by its own recurrent stack at its own length (its own mask), the final states are
+concatenated and a dense head predicts. Each modality keeps its own time axis, so the model also runs on
+the unaligned view.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from mmer_tf.models.ef_lstm import dense_head, recurrent_stack
+from mmer_tf.models.layers import MaskToBool, ZeroPadding
+from mmer_tf.models.lf_dnn import concat_or_single
+from mmer_tf.models.registry import HParam, model_inputs, register
+
+HPARAMS = {
+    "units": HParam(64, "LSTM units per direction in each modality's recurrent layers (-l sets their number)"),
+    "bidirectional": HParam(True, "read each modality in both directions (BiLSTM)"),
+}
+
+
+def masked_sequence_encoder(x, float_mask, *, units: int, layers: int, bidirectional: bool, dropout: float,
+                            name: str):
+    """Zero the padding, then a masked (Bi)LSTM stack: ``[B, T, D] -> [B, units * directions]``."""
+    x = ZeroPadding(name=f"{name}_zeroed")([x, float_mask])
+    mask = MaskToBool(name=f"{name}_bool_mask")(float_mask)
+    return recurrent_stack(x, mask, units=units, layers=layers, bidirectional=bidirectional, dropout=dropout,
+                           name=name)
+
+
+@register("lf_lstm", hparams=HPARAMS, needs_aligned=False,
+          paper="Late-fusion LSTM baseline (one masked BiLSTM per modality, concatenated)")
+def build_lf_lstm(dims, num_outputs, config, hp):
+    inputs = model_inputs(dims)
+    encoded = [
+        masked_sequence_encoder(inputs[m], inputs[f"{m}_mask"], units=int(hp["units"]),
+                                layers=int(config.num_layers), bidirectional=bool(hp["bidirectional"]),
+                                dropout=float(config.dropout_rate), name=m)
+        for m in dims
+    ]
+    fused = concat_or_single(encoded, "late_fusion")
+    return keras.Model(inputs, dense_head(fused, num_outputs, config), name="lf_lstm")

@@ -1,0 +1,188 @@
+"""``mult``: Multimodal Transformer (Tsai et al., ACL 2019), word-aligned and unaligned.
+
+Architecture (one branch per *target* modality ``α``):
+
+1. temporal convolution: ``Conv1D(d, kernel)`` projects every modality to a common width ``d``;
+2. crossmodal transformers ``β → α`` for every other modality ``β``: ``layers`` pre-LayerNorm blocks whose
+   queries come from ``α`` and whose keys/values are the (position-embedded) low-level features of ``β``;
+   with three modalities that is all six directions;
+3. the ``β → α`` outputs are concatenated and read by a self-attention transformer;
+4. the element at ``α``'s last real step is taken; the branches are concatenated, passed through a
+   residual ``Dense-ReLU-Dense`` block and the output layer.
+
+Unaligned input: every modality keeps its own length and its own mask; attention only ever looks at the
+*keys'* real steps, positions are counted from each sequence's own start, and step 4 picks each target's
+own last real step, so modalities at different rates fuse with no alignment. The same code runs on the
+word-aligned view (all lengths equal).
+
+Fewer modalities: with two, each branch has one crossmodal transformer; with one there is no source, so the
+branch degenerates to a self-attention transformer over the modality (a plain Transformer encoder).
+
+Padded steps never change a prediction: inputs are zeroed on padding before the convolution (so a kernel
+wider than 1 sees zeros beyond the end, as with 'same' padding), keys on padding are masked out of every
+attention, and only real steps are pooled.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import ops
+
+from mmer_tf.models.layers import ZeroPadding, float_mask_to_bool
+from mmer_tf.models.registry import HParam, model_inputs, register
+
+_PACKAGE = "mmer_tf"
+
+HPARAMS = {
+    "d": HParam(30, "common model width d after the temporal convolutions"),
+    "layers": HParam(5, "blocks in each crossmodal transformer"),
+    "mem_layers": HParam(3, "minimum blocks in each self-attention transformer (uses max(layers, mem_layers))"),
+    "heads": HParam(5, "attention heads (d and the concatenated width must be divisible by it)"),
+    "kernel": HParam(1, "kernel size of the temporal 1-D convolutions"),
+    "attn_dropout": HParam(0.1, "dropout on attention weights"),
+    "relu_dropout": HParam(0.1, "dropout after the feed-forward ReLU"),
+    "res_dropout": HParam(0.1, "dropout on each residual branch"),
+    "embed_dropout": HParam(0.25, "dropout on the position-embedded inputs of each transformer"),
+    "out_dropout": HParam(0.0, "dropout inside the output residual block"),
+}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class ScaledPositionEmbedding(keras.layers.Layer):
+    """``x * sqrt(d) + sinusoid(position)``: the transformer input of MulT, positions from each row's start."""
+
+    def call(self, x):
+        width = x.shape[-1]
+        steps = ops.shape(x)[1]
+        positions = ops.cast(ops.arange(steps), "float32")[:, None]
+        half = width // 2
+        rates = ops.exp(ops.cast(ops.arange(half), "float32") * (-math.log(10000.0) / max(half - 1, 1)))
+        angles = positions * rates[None, :]
+        table = ops.concatenate([ops.sin(angles), ops.cos(angles)], axis=-1)
+        if width % 2:
+            table = ops.concatenate([table, ops.zeros_like(table[:, :1])], axis=-1)
+        return x * ops.cast(math.sqrt(width), x.dtype) + ops.cast(table, x.dtype)[None]
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class KeyPaddingMask(keras.layers.Layer):
+    """``(query float mask [B, Tq], key float mask [B, Tk]) -> bool [B, Tq, Tk]``: attend to real keys only."""
+
+    def call(self, inputs):
+        query_mask, key_mask = inputs
+        keys = ops.expand_dims(float_mask_to_bool(key_mask), 1)  # [B, 1, Tk]
+        rows = ops.expand_dims(ops.ones_like(query_mask), -1) > 0  # [B, Tq, 1], all True
+        return ops.logical_and(rows, keys)
+
+    def compute_output_spec(self, inputs):
+        query_mask, key_mask = inputs
+        return keras.KerasTensor((query_mask.shape[0], query_mask.shape[1], key_mask.shape[1]), dtype="bool")
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class LastRealStep(keras.layers.Layer):
+    """``([B, T, D], float mask [B, T]) -> [B, D]``: the element at each row's last real step.
+
+    The weight of step ``t`` is 1 exactly where the mask is 1 and the running count of real steps equals
+    the row's total, which works for any (symbolic) T and leaves padding out. An empty row gives zeros.
+    """
+
+    def call(self, inputs):
+        x, mask = inputs
+        real = ops.cast(float_mask_to_bool(mask), x.dtype)
+        running = ops.cumsum(real, axis=1)
+        total = ops.sum(real, axis=1, keepdims=True)
+        pick = real * ops.cast(ops.equal(running, total), x.dtype)
+        return ops.sum(x * ops.expand_dims(pick, -1), axis=1)
+
+    def compute_output_shape(self, input_shape):
+        x_shape = input_shape[0]
+        return (x_shape[0], x_shape[-1])
+
+
+def transformer(query, query_mask, source=None, source_mask=None, *, layers: int, hp, name: str):
+    """MulT's pre-LayerNorm transformer encoder; crossmodal when ``source`` is given, else self-attention.
+
+    ``query``: ``[B, Tq, w]``, ``source``: ``[B, Tk, w_s]`` (keys/values), masks float ``[B, T]``.
+    """
+    width = query.shape[-1]
+    heads = int(hp["heads"])
+    if width % heads:
+        raise ValueError(f"mult: width {width} is not divisible by heads={heads}")
+    crossmodal = source is not None
+    embed_dropout = float(hp["embed_dropout"])
+    x = ScaledPositionEmbedding(name=f"{name}_pos")(query)
+    x = keras.layers.Dropout(embed_dropout, name=f"{name}_embed_dropout")(x)
+    if crossmodal:
+        kv = ScaledPositionEmbedding(name=f"{name}_source_pos")(source)
+        kv = keras.layers.Dropout(embed_dropout, name=f"{name}_source_dropout")(kv)
+        attention_mask = KeyPaddingMask(name=f"{name}_attention_mask")([query_mask, source_mask])
+    else:
+        attention_mask = KeyPaddingMask(name=f"{name}_attention_mask")([query_mask, query_mask])
+    for index in range(layers):
+        block = f"{name}_block{index + 1}"
+        q = keras.layers.LayerNormalization(epsilon=1e-5, name=f"{block}_ln_query")(x)
+        if crossmodal:
+            k = keras.layers.LayerNormalization(epsilon=1e-5, name=f"{block}_ln_source")(kv)
+        else:
+            k = q
+        attended = keras.layers.MultiHeadAttention(
+            num_heads=heads, key_dim=width // heads, dropout=float(hp["attn_dropout"]), name=f"{block}_attention",
+        )(q, k, k, attention_mask=attention_mask)
+        attended = keras.layers.Dropout(float(hp["res_dropout"]), name=f"{block}_attention_dropout")(attended)
+        x = keras.layers.Add(name=f"{block}_attention_residual")([x, attended])
+        h = keras.layers.LayerNormalization(epsilon=1e-5, name=f"{block}_ln_ffn")(x)
+        h = keras.layers.Dense(4 * width, activation="relu", name=f"{block}_ffn1")(h)
+        h = keras.layers.Dropout(float(hp["relu_dropout"]), name=f"{block}_relu_dropout")(h)
+        h = keras.layers.Dense(width, name=f"{block}_ffn2")(h)
+        h = keras.layers.Dropout(float(hp["res_dropout"]), name=f"{block}_ffn_dropout")(h)
+        x = keras.layers.Add(name=f"{block}_ffn_residual")([x, h])
+    return keras.layers.LayerNormalization(epsilon=1e-5, name=f"{name}_ln_out")(x)
+
+
+@register("mult", hparams=HPARAMS, needs_aligned=False,
+          paper="Tsai, Bai, Liang, Kolter, Morency, Salakhutdinov. Multimodal Transformer for Unaligned "
+                "Multimodal Language Sequences. ACL 2019")
+def build_mult(dims, num_outputs, config, hp):
+    inputs = model_inputs(dims)
+    modalities = list(dims)
+    d = int(hp["d"])
+    layers = int(hp["layers"])
+    mem_layers = max(layers, int(hp["mem_layers"]))
+    masks = {m: inputs[f"{m}_mask"] for m in modalities}
+    projected = {}
+    for m in modalities:
+        x = ZeroPadding(name=f"{m}_zeroed")([inputs[m], masks[m]])
+        if m == "text":  # MulT drops out the word embeddings before projecting them
+            x = keras.layers.Dropout(float(hp["embed_dropout"]), name="text_input_dropout")(x)
+        x = keras.layers.Conv1D(d, int(hp["kernel"]), padding="same", use_bias=False, name=f"{m}_conv")(x)
+        projected[m] = ZeroPadding(name=f"{m}_conv_zeroed")([x, masks[m]])
+
+    branches = []
+    for target in modalities:
+        sources = [m for m in modalities if m != target]
+        if sources:
+            crossed = [
+                transformer(projected[target], masks[target], projected[s], masks[s], layers=layers, hp=hp,
+                            name=f"{s}_to_{target}")
+                for s in sources
+            ]
+            h = crossed[0] if len(crossed) == 1 else keras.layers.Concatenate(name=f"{target}_crossed")(crossed)
+        else:
+            h = projected[target]
+        h = transformer(h, masks[target], layers=mem_layers, hp=hp, name=f"{target}_self")
+        branches.append(LastRealStep(name=f"{target}_last")([h, masks[target]]))
+
+    last = branches[0] if len(branches) == 1 else keras.layers.Concatenate(name="branches")(branches)
+    width = last.shape[-1]
+    h = keras.layers.Dense(width, activation="relu", name="proj1")(last)
+    h = keras.layers.Dropout(float(hp["out_dropout"]), name="proj_dropout")(h)
+    h = keras.layers.Dense(width, name="proj2")(h)
+    h = keras.layers.Add(name="proj_residual")([h, last])
+    outputs = keras.layers.Dense(num_outputs, activation=config.final_activ, dtype="float32", name="output")(h)
+    return keras.Model(inputs, outputs, name="mult")
