@@ -1,0 +1,279 @@
+"""Compile and fit any registered model: optimiser, loss, metrics, callbacks, seeding, precision.
+
+Call order for one run (``mmer_tf.experiment`` does this)::
+
+    seed_everything(config.seed)      # before the model is built: weight init draws from it
+    configure_precision(config)       # before the model is built: layers read the global policy
+    model = registry.build_model(config, dims, num_outputs)
+    compile_model(model, config, output_kind)
+    history = fit(model, train_ds, valid_ds, config, checkpoint_path)
+
+Loss rule for ``output_kind`` (see :func:`resolve_loss`): ``"scores"`` trains with ``-lf`` as given;
+``"probabilities"`` (targets in {0, 1}, one sigmoid per class) trains with binary cross-entropy when
+``-lf`` is left at its default (``mean_absolute_error``, a regression loss) and with ``-lf`` when the
+user chose another loss; ``"classes"`` (one-hot, softmax) likewise defaults to categorical
+cross-entropy. The ``acc`` metric (so ``-v acc`` works) fits the targets: for scores, the share of
+outputs whose rounded prediction equals the rounded truth (coarse 0/1/2/3 agreement); for
+probabilities, binary accuracy at 0.5; for classes, categorical accuracy.
+
+Everything here is Keras API, so it runs on any backend; TensorFlow is touched only for op
+determinism (when TensorFlow is the backend).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import keras
+from keras import ops
+
+from mmer_tf.config import ExperimentConfig
+from mmer_tf.errors import MmerError
+
+log = logging.getLogger("mmer_tf.train")
+
+OUTPUT_KINDS = ("scores", "probabilities", "classes")
+_DEFAULT_LOSS = ExperimentConfig.__dataclass_fields__["loss_function"].default
+_KIND_DEFAULT_LOSS = {"probabilities": "binary_crossentropy", "classes": "categorical_crossentropy"}
+_OPTIMIZERS = {
+    "adam": keras.optimizers.Adam,
+    "sgd": keras.optimizers.SGD,
+    "adagrad": keras.optimizers.Adagrad,
+    "adadelta": keras.optimizers.Adadelta,
+    "rmsprop": keras.optimizers.RMSprop,
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# seeding and precision
+# ----------------------------------------------------------------------------------------------
+
+def seed_everything(seed: int, deterministic_ops: bool = True) -> None:
+    """Seed Python, NumPy and the backend; on TensorFlow also make ops deterministic.
+
+    Op determinism costs little on CPU and makes two runs with the same seed end with identical
+    weights (parallel reductions otherwise add in varying order). It is process-wide and cannot be
+    switched off again, hence the ``deterministic_ops`` opt-out for callers that need speed on GPU.
+    """
+    keras.utils.set_random_seed(int(seed))
+    if deterministic_ops and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def configure_precision(config: ExperimentConfig) -> str:
+    """Set the global dtype policy from ``--mixed_precision``; returns the policy name.
+
+    ``mixed_float16`` computes in float16 with float32 variables; models keep their final layer in
+    float32 (``dtype="float32"``) and ``compile`` wraps the optimiser in loss scaling by itself.
+    """
+    name = "mixed_float16" if config.mixed_precision else "float32"
+    keras.mixed_precision.set_global_policy(name)
+    return name
+
+
+# ----------------------------------------------------------------------------------------------
+# compile
+# ----------------------------------------------------------------------------------------------
+
+@keras.saving.register_keras_serializable(package="mmer_tf")
+def rounded_accuracy(y_true, y_pred):
+    """Per row, share of outputs whose prediction rounds to the same integer as the truth.
+
+    For presence scores in [0, 3] this is the coarse-level (0/1/2/3) agreement, the accuracy that makes
+    sense for regression targets.
+    """
+    y_pred = ops.cast(y_pred, y_true.dtype)
+    return ops.mean(ops.cast(ops.equal(ops.round(y_true), ops.round(y_pred)), "float32"), axis=-1)
+
+
+def make_optimizer(config: ExperimentConfig):
+    """The ``-opt`` optimiser with the ``-lr`` learning rate."""
+    name = str(config.optimizer).lower()
+    if name not in _OPTIMIZERS:
+        raise MmerError(f"-opt/--optimizer: unknown optimizer {config.optimizer!r}; choose one of "
+                        f"{', '.join(_OPTIMIZERS)}")
+    if not config.learning_rate > 0:
+        raise MmerError(f"-lr/--learning_rate must be > 0, got {config.learning_rate}")
+    return _OPTIMIZERS[name](learning_rate=float(config.learning_rate))
+
+
+def _check_kind(output_kind: str) -> str:
+    if output_kind not in OUTPUT_KINDS:
+        raise ValueError(f"output_kind must be one of {OUTPUT_KINDS}, got {output_kind!r}")
+    return output_kind
+
+
+def resolve_loss(config: ExperimentConfig, output_kind: str) -> str:
+    """The loss name to train with (the module docstring states the rule) and check it exists."""
+    kind = _check_kind(output_kind)
+    name = config.loss_function
+    if kind in _KIND_DEFAULT_LOSS and name == _DEFAULT_LOSS:
+        name = _KIND_DEFAULT_LOSS[kind]
+    try:
+        keras.losses.get(name)
+    except (ValueError, TypeError):
+        raise MmerError(f"-lf/--loss_function: unknown loss {config.loss_function!r}") from None
+    if kind in _KIND_DEFAULT_LOSS and name == _KIND_DEFAULT_LOSS[kind]:
+        wanted = "sigmoid" if kind == "probabilities" else "softmax"
+        if config.final_activ != wanted:
+            raise MmerError(f"-a/--final_activ: {name} on {kind} needs -a {wanted}, got {config.final_activ!r}")
+    return name
+
+
+def accuracy_metric(output_kind: str):
+    """The metric logged as ``acc`` for these targets (see the module docstring)."""
+    kind = _check_kind(output_kind)
+    if kind == "probabilities":
+        return keras.metrics.BinaryAccuracy(name="acc", threshold=0.5)
+    if kind == "classes":
+        return keras.metrics.CategoricalAccuracy(name="acc")
+    return keras.metrics.MeanMetricWrapper(rounded_accuracy, name="acc")
+
+
+def compile_model(model, config: ExperimentConfig, output_kind: str):
+    """Compile ``model`` in place (optimiser, loss, ``acc`` and ``mae`` metrics, ``--jit_compile``)."""
+    metrics = [accuracy_metric(output_kind)]
+    if output_kind == "scores":
+        metrics.append(keras.metrics.MeanAbsoluteError(name="mae"))
+    model.compile(
+        optimizer=make_optimizer(config),
+        loss=resolve_loss(config, output_kind),
+        metrics=metrics,
+        jit_compile=bool(config.jit_compile),
+    )
+    return model
+
+
+# ----------------------------------------------------------------------------------------------
+# callbacks and fit
+# ----------------------------------------------------------------------------------------------
+
+def monitor_of(config: ExperimentConfig, has_validation: bool = True) -> tuple[str, str]:
+    """``(quantity, mode)`` watched by early stopping and the checkpoint, from ``-v``."""
+    if config.val_metric not in ("loss", "acc"):
+        raise MmerError(f"-v/--val_metric: must be 'loss' or 'acc', got {config.val_metric!r}")
+    prefix = "val_" if has_validation else ""
+    return prefix + config.val_metric, ("min" if config.val_metric == "loss" else "max")
+
+
+class BestModelCheckpoint(keras.callbacks.Callback):
+    """Save the whole model (``.keras``) whenever ``monitor`` improves, atomically.
+
+    Keras' ModelCheckpoint writes straight to the target; this one writes a temporary ``.keras`` next
+    to it and renames it into place, so an interrupted run never leaves a half-written best model.
+    """
+
+    def __init__(self, path: str | os.PathLike, monitor: str, mode: str):
+        super().__init__()
+        self.path = Path(path)
+        self.monitor = monitor
+        self.mode = mode
+        self.best = None
+        self.best_epoch = None
+
+    def _improved(self, value: float) -> bool:
+        if self.best is None:
+            return True
+        return value < self.best if self.mode == "min" else value > self.best
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None or value != value:  # missing or NaN
+            return
+        value = float(value)
+        if not self._improved(value):
+            return
+        self.best, self.best_epoch = value, epoch
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.stem}.", suffix=".tmp.keras")
+        os.close(fd)
+        try:
+            self.model.save(tmp)
+            os.replace(tmp, self.path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+
+class EpochLog(keras.callbacks.Callback):
+    """One compact line per epoch: metrics and wall time (Keras' own progress bar is turned off)."""
+
+    def __init__(self, num_epochs: int):
+        super().__init__()
+        self.num_epochs = num_epochs
+        self._start = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        shown = "  ".join(f"{key} {float(value):.4f}" for key, value in sorted((logs or {}).items())
+                          if key != "learning_rate")
+        log.info("epoch %d/%d  %s  (%.1f s)", epoch + 1, self.num_epochs, shown,
+                 time.perf_counter() - self._start)
+
+
+def callbacks_for(config: ExperimentConfig, checkpoint_path, has_validation: bool = True) -> list:
+    """EarlyStopping (best weights restored), best-model checkpoint, TerminateOnNaN, epoch log."""
+    monitor, mode = monitor_of(config, has_validation)
+    if config.patience < 0:
+        raise MmerError(f"-p/--patience must be >= 0, got {config.patience}")
+    found = [
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=int(config.patience),
+                                      restore_best_weights=True),
+    ]
+    if checkpoint_path is not None:
+        if not str(checkpoint_path).endswith(".keras"):
+            raise MmerError(f"{checkpoint_path}: the best-model checkpoint must be a .keras file")
+        found.append(BestModelCheckpoint(checkpoint_path, monitor, mode))
+    found.append(EpochLog(int(config.num_epochs)))
+    return found
+
+
+def fit(model, train_ds, valid_ds, config: ExperimentConfig, checkpoint_path):
+    """Train up to ``-e`` epochs with early stopping on ``-v``; returns Keras' ``History``.
+
+    After the call the model holds the best epoch's weights (``restore_best_weights``; also when the
+    last epoch is reached without stopping early), and ``checkpoint_path`` holds that model.
+    """
+    if config.num_epochs < 1:
+        raise MmerError(f"-e/--num_epochs must be >= 1, got {config.num_epochs}")
+    callbacks = callbacks_for(config, checkpoint_path, has_validation=valid_ds is not None)
+    return model.fit(train_ds, validation_data=valid_ds, epochs=int(config.num_epochs),
+                     callbacks=callbacks, verbose=0)
+
+
+def load_model(path: str | os.PathLike):
+    """Reload a saved ``.keras`` model (registers this suite's layers and metrics first)."""
+    import mmer_tf.models.layers  # noqa: F401  (registers the custom layers)
+
+    path = Path(path)
+    if not path.is_file():
+        raise MmerError(f"{path}: no saved model there")
+    return keras.saving.load_model(path)
+
+
+__all__ = [
+    "BestModelCheckpoint",
+    "EpochLog",
+    "OUTPUT_KINDS",
+    "accuracy_metric",
+    "callbacks_for",
+    "compile_model",
+    "configure_precision",
+    "fit",
+    "load_model",
+    "make_optimizer",
+    "monitor_of",
+    "resolve_loss",
+    "rounded_accuracy",
+    "seed_everything",
+]
