@@ -75,7 +75,7 @@ def plot_history(history: Mapping[str, Sequence[float]], path: str | os.PathLike
     return _finish(fig, path, display, plt)
 
 
-def plot_confusion_matrices(matrices, class_names: Sequence[str], path: str | os.PathLike, *,
+def plot_confusion(matrices, class_names: Sequence[str], path: str | os.PathLike, *,
                             title: str = "", display: bool = False) -> Path:
     """Multilabel confusion matrices ``[C, 2, 2]`` (scikit-learn's layout: rows true 0/1, columns
     predicted 0/1): one panel per class, coloured by the row-normalised rate, annotated with the count

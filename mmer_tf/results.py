@@ -77,13 +77,19 @@ def _check_name(value: str, flag: str, *, allow_empty: bool = False) -> str:
 
 
 def table_filename(family: str, csv_name: str = "") -> str:
-    """File name of ``family``'s table (``"model_ids"`` included), with the ``-cn`` prefix if any."""
+    """File name of ``family``'s table, with the ``-cn`` prefix if any.
+
+    ``family`` is a short name (``regression``, ``coarse``, ``presence``, ``dominant``), ``model_ids``,
+    or any lower-case stem such as ``classification_presence`` (the names :mod:`mmer_tf.metrics` uses).
+    """
     if family == "model_ids":
         base = MODEL_IDS_FILE
     elif family in TABLE_FILES:
         base = TABLE_FILES[family]
     elif _FAMILY_NAME.match(family):
-        base = f"{family}.csv"  # a new metric family gets its own table without touching this module
+        # The long names mmer_tf.metrics uses ("classification_presence", ...) are the table stems; a new
+        # metric family gets its own table without touching this module.
+        base = f"{family}.csv"
     else:
         raise ValueError(f"metric family {family!r} is not a lower-case identifier")
     return f"{csv_name}_{base}" if csv_name else base
@@ -99,7 +105,7 @@ class RunPaths:
     csv_name: str = ""
 
     @classmethod
-    def from_config(cls, config) -> "RunPaths":
+    def for_config(cls, config) -> "RunPaths":
         """Paths for an :class:`~mmer_tf.config.ExperimentConfig` (``-mf``, ``-mn``, ``-cf``, ``-cn``)."""
         model_name = _check_name(config.model_name, "-mn/--model_name")
         csv_name = _check_name(config.csv_name, "-cn/--csv_name", allow_empty=True)
@@ -124,13 +130,13 @@ class RunPaths:
     def predictions(self, run_id: int) -> Path:
         return self._artefact("predictions", run_id, ".npz")
 
-    def confusion_npz(self, run_id: int) -> Path:
+    def confusion(self, run_id: int) -> Path:
         return self._artefact("conf_matrix", run_id, ".npz")
 
-    def confusion_png(self, run_id: int) -> Path:
+    def confusion_plot(self, run_id: int) -> Path:
         return self._artefact("conf_matrix", run_id, ".png")
 
-    def history_png(self, run_id: int) -> Path:
+    def history_plot(self, run_id: int) -> Path:
         return self._artefact("history", run_id, ".png")
 
     def ensure_dirs(self) -> None:
