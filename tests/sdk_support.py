@@ -77,3 +77,44 @@ def sdk_contents(dataset, name: str) -> dict[str, tuple[np.ndarray, np.ndarray]]
 def sdk_mean(intervals, features):
     """The SDK examples' collapse function (``process_mosei.py``'s ``myavg``)."""
     return np.average(features, axis=0)
+
+
+def defective_dataset(seed: int = 0, n_videos: int = 5) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+    """A small CMU-MOSEI-shaped dataset ``{sequence: {video: {"intervals", "features"}}}`` carrying the
+    real files' defects: zero-length words, words in shuffled order, NaN rows and ``-inf`` values in
+    COVAREP, one video missing from COVAREP, FACET frames missing (gaps longer than a word, so some
+    words must be imputed) and stored unsorted, zero-length and out-of-range label segments, and a
+    labelled video with no features at all."""
+    rng = np.random.default_rng(seed)
+    words, audio, vision, labels = {}, {}, {}, {}
+    for v in range(n_videos):
+        vid = f"v{v:02d}x"
+        duration = rng.uniform(8, 14)
+        rows, t = [], 0.3
+        while t < duration - 0.5:
+            length = 0.0 if rng.random() < 0.1 else rng.uniform(0.1, 0.6)
+            rows.append([t, t + length])
+            t += length + rng.uniform(0, 0.2)
+        word_iv = np.array(rows)[rng.permutation(len(rows))]
+        words[vid] = {"intervals": word_iv, "features": rng.normal(size=(len(word_iv), 6)).astype(np.float32)}
+        n = int(duration * 100)
+        starts = np.arange(n) / 100.0
+        feats = rng.normal(size=(n, 4)).astype(np.float32)
+        feats[rng.random(n) < 0.02] = np.nan
+        feats[rng.random(n) < 0.01, 1] = -np.inf
+        if v != 2:
+            audio[vid] = {"intervals": np.stack([starts, starts + 0.01], 1), "features": feats}
+        n = int(duration * 30)
+        starts = np.arange(n) / 30.0
+        keep = (rng.random(n) > 0.1) & ~((starts > 3.0) & (starts < 5.0))
+        order = rng.permutation(int(keep.sum()))
+        vision[vid] = {
+            "intervals": np.stack([starts, starts + 1 / 30], 1)[keep][order],
+            "features": rng.normal(size=(int(keep.sum()), 3)).astype(np.float32)[order],
+        }
+        cuts = np.sort(rng.uniform(0, duration, 5))
+        segments = np.concatenate([np.stack([cuts[:-1], cuts[1:]], 1), [[cuts[1], cuts[1]]],
+                                   [[duration + 5, duration + 6]]])
+        labels[vid] = {"intervals": segments, "features": rng.normal(size=(len(segments), 7)).astype(np.float32)}
+    labels["only_labels"] = {"intervals": np.array([[0.0, 1.0]]), "features": np.zeros((1, 7), np.float32)}
+    return {"glove_vectors": words, "COVAREP": audio, "FACET 4.2": vision, "All Labels": labels}

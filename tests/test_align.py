@@ -1,0 +1,291 @@
+"""Alignment: hand-computed golden cases per SDK rule, a brute-force oracle, and SDK equivalence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mmer_tf.data.align import (
+    EPSILON,
+    AlignReport,
+    Entries,
+    MemorySource,
+    Stage,
+    align_group,
+    align_stream,
+    collapse_groups,
+    intersect,
+)
+from mmer_tf.data.csd import CsdReader, write_csd
+from mmer_tf.errors import MmerError
+from sdk_support import defective_dataset, load_mmdatasdk, quiet, sdk_contents, sdk_dataset, sdk_mean
+
+MMDATASDK, SDK_MISSING = load_mmdatasdk()
+needs_sdk = pytest.mark.skipif(MMDATASDK is None, reason=str(SDK_MISSING))
+
+
+def one(key, intervals, features=None):
+    intervals = np.asarray(intervals, dtype=np.float64)
+    if features is None:
+        features = np.arange(len(intervals), dtype=np.float32)[:, None]
+    return Entries.from_items([(key, intervals, np.asarray(features, dtype=np.float32))])
+
+
+def as_dict(entries: Entries) -> dict:
+    return {k: (iv.tolist(), f.tolist()) for k, iv, f in entries.items()}
+
+
+# ------------------------------------------------------------------------------------------------
+# Golden cases, one per rule
+# ------------------------------------------------------------------------------------------------
+
+
+def test_epsilon_overlap_and_zero_length_pieces():
+    hits = intersect(np.array([[0.0, 1.0]]), np.array([
+        [-1.0, 0.000005],  # ends 5e-6 after the start: overlaps, but the clipped piece is < eps: dropped
+        [-1.0, 0.00002],   # clipped [0, 2e-5]: kept
+        [0.999, 2.0],      # clipped [0.999, 1]: kept
+        [1.000005, 2.0],   # starts 5e-6 after the end: overlaps within eps, clipped length < eps: dropped
+        [1.00002, 2.0],    # starts after end + eps: no overlap
+    ]))
+    assert hits.row_index.tolist() == [1, 2]
+    np.testing.assert_allclose(hits.intervals, [[0.0, 0.00002], [0.999, 1.0]])
+
+
+def test_clipping_to_the_reference_interval():
+    hits = intersect(np.array([[1.0, 2.0]]), np.array([[0.5, 1.5], [1.5, 2.5], [0.0, 3.0]]))
+    # rows are taken in start order (the caller sorts); [0, 3] covers the whole reference
+    assert hits.row_index.tolist() == [0, 1, 2]
+    np.testing.assert_allclose(hits.intervals, [[1.0, 1.5], [1.5, 2.0], [1.0, 2.0]])
+
+
+def test_zero_length_reference_intervals_are_skipped_but_keep_their_index():
+    ref = one("v", [[0.0, 1.0], [1.0, 1.0], [1.0, 2.0], [2.0, 2.000001]])
+    other = one("v", [[0.0, 2.5]], [[7.0]])
+    ref_out, out = align_group(ref, {"a": other})
+    assert ref_out.keys == ["v[0]", "v[2]"]
+    assert as_dict(out["a"]) == {"v[0]": ([[0.0, 1.0]], [[7.0]]), "v[2]": ([[1.0, 2.0]], [[7.0]])}
+
+
+def test_mean_collapse_interval_is_min_max_of_clipped_pieces():
+    ref = one("v", [[1.0, 2.0]], [[0.0]])
+    other = one("v", [[0.5, 1.2], [1.2, 1.7], [1.9, 2.6]], [[1.0, 10.0], [2.0, 20.0], [6.0, 60.0]])
+    _, out = align_group(ref, {"a": other}, collapse="mean")
+    assert as_dict(out["a"]) == {"v[0]": ([[1.0, 2.0]], [[3.0, 30.0]])}
+    _, out = align_group(ref, {"a": one("v", [[1.2, 1.5], [1.6, 1.7]], [[1.0], [3.0]])}, collapse="mean")
+    assert as_dict(out["a"]) == {"v[0]": ([[1.2, 1.7]], [[2.0]])}
+
+
+def test_collapse_with_a_user_function_over_axis_0():
+    intervals = np.array([[0.0, 1.0], [1.0, 2.0], [5.0, 6.0]])
+    features = np.array([[1.0, -1.0], [3.0, 4.0], [2.0, 2.0]], dtype=np.float32)
+    starts = np.array([0, 2])
+    _, by_name = collapse_groups(intervals, features, starts, "max")
+    _, by_fn = collapse_groups(intervals, features, starts, lambda x: np.max(x, axis=0))
+    _, sdk_style = collapse_groups(intervals, features, starts, lambda x: np.median(x, axis=0)[None, :])
+    assert by_name.tolist() == by_fn.tolist() == [[3.0, 4.0], [2.0, 2.0]]
+    assert sdk_style.tolist() == [[2.0, 1.5], [2.0, 2.0]]
+    with pytest.raises(MmerError, match="collapse 'median'"):
+        collapse_groups(intervals, features, starts, "median")
+
+
+def test_missing_modality_gets_no_entry_and_nan_inf_propagate_through_the_mean():
+    ref = one("v", [[0.0, 1.0], [1.0, 2.0], [5.0, 6.0]])
+    other = one("v", [[0.0, 0.5], [0.5, 1.0], [1.0, 2.0]], [[np.nan], [1.0], [-np.inf]])
+    _, out = align_group(ref, {"a": other}, collapse="mean")
+    assert out["a"].keys == ["v[0]", "v[1]"]  # nothing overlaps [5, 6]
+    assert np.isnan(out["a"].features[0, 0]) and out["a"].features[1, 0] == -np.inf
+
+
+def test_other_entries_are_grouped_by_stripped_id_and_sorted_by_start():
+    words = MemorySource("words", {"v": {"intervals": [[0.0, 1.0], [1.0, 2.0]], "features": [[0.0], [0.0]]}})
+    frames = MemorySource("frames", {
+        "v[1]": {"intervals": [[1.2, 1.8]], "features": [[2.0]]},
+        "v[0]": {"intervals": [[0.1, 0.9], [0.95, 1.1]], "features": [[1.0], [5.0]]},
+        "w[0]": {"intervals": [[0.0, 9.0]], "features": [[9.0]]},
+    })
+    report = AlignReport()
+    out = dict(align_stream({"words": words, "frames": frames}, [Stage("words")], report=report,
+                            hard_unify_at_end=False))
+    assert list(out) == ["v"]
+    assert as_dict(out["v"]["frames"]) == {
+        "v[0]": ([[0.1, 0.9], [0.95, 1.0]], [[1.0], [5.0]]),
+        "v[1]": ([[1.0, 1.1], [1.2, 1.8]], [[5.0], [2.0]]),
+    }
+    assert report.dropped_video_ids == {"w": "not in words"}
+
+
+def test_unify_drops_videos_missing_in_any_sequence_with_counts():
+    sources = {
+        "words": MemorySource("words", {v: {"intervals": [[0.0, 1.0]], "features": [[1.0]]} for v in "abc"}),
+        "audio": MemorySource("audio", {v: {"intervals": [[0.0, 1.0]], "features": [[2.0]]} for v in "ab"}),
+        "video": MemorySource("video", {v: {"intervals": [[0.0, 1.0]], "features": [[3.0]]} for v in "bc"}),
+    }
+    report = AlignReport()
+    out = dict(align_stream(sources, [Stage("words", "mean")], report=report))
+    assert list(out) == ["b"]
+    assert report.dropped_video_ids == {"a": "missing in video", "c": "missing in audio"}
+    assert report.as_dict()["videos"] == 1 and report.as_dict()["segments"] == 1
+
+
+def test_impute_fills_missing_words_with_zeros_over_the_word_interval():
+    sources = {
+        "words": MemorySource("words", {"v": {"intervals": [[0.0, 1.0], [2.0, 3.0]], "features": [[1.0], [2.0]]}}),
+        "audio": MemorySource("audio", {"v": {"intervals": [[0.0, 0.5]], "features": [[4.0, 5.0]]}}),
+    }
+    report = AlignReport()
+    out = dict(align_stream(sources, [Stage("words", "mean", impute=True)], report=report))
+    assert as_dict(out["v"]["audio"]) == {"v[0]": ([[0.0, 0.5]], [[4.0, 5.0]]), "v[1]": ([[2.0, 3.0]], [[0.0, 0.0]])}
+    assert report.imputed == {"audio": 1}
+    out = dict(align_stream(sources, [Stage("words", "mean")], report=AlignReport()))
+    assert out["v"]["audio"].keys == ["v[0]"] and out["v"]["words"].keys == ["v[0]"]  # hard unify
+
+
+def test_two_stage_words_then_labels():
+    sources = {
+        "words": MemorySource("words", {"v": {"intervals": [[0.0, 1.0], [1.0, 2.0], [2.0, 2.0], [2.0, 3.0]],
+                                              "features": [[1.0], [2.0], [9.0], [3.0]]}}),
+        "audio": MemorySource("audio", {"v": {"intervals": [[0.0, 1.5], [1.5, 3.0]], "features": [[10.0], [20.0]]}}),
+        "labels": MemorySource("labels", {"v": {"intervals": [[0.0, 1.5], [1.5, 3.0], [4.0, 5.0]],
+                                                "features": [[0.5], [0.7], [0.9]]}}),
+    }
+    report = AlignReport()
+    out = dict(align_stream(sources, [Stage("words", "mean", impute=True), Stage("labels")], report=report))["v"]
+    # words v[0]=[0,1] v[1]=[1,2] v[3]=[2,3] (v[2] is zero-length); audio means per word: 10, mean(10, 20), 20
+    assert as_dict(out["words"]) == {
+        "v[0]": ([[0.0, 1.0], [1.0, 1.5]], [[1.0], [2.0]]),
+        "v[1]": ([[1.5, 2.0], [2.0, 3.0]], [[2.0], [3.0]]),
+    }
+    assert as_dict(out["audio"]) == {
+        "v[0]": ([[0.0, 1.0], [1.0, 1.5]], [[10.0], [15.0]]),
+        "v[1]": ([[1.5, 2.0], [2.0, 3.0]], [[15.0], [20.0]]),
+    }
+    assert as_dict(out["labels"]) == {"v[0]": ([[0.0, 1.5]], [[0.5]]), "v[1]": ([[1.5, 3.0]], [[0.7]])}
+    assert report.dropped_entries == {"no words, audio data": 1}
+    assert report.skipped_zero_length == {"words": 1}
+
+
+def test_dims_differing_between_videos_and_unknown_reference_are_user_errors():
+    sources = {
+        "words": MemorySource("words", {v: {"intervals": [[0.0, 1.0]], "features": [[1.0]]} for v in "ab"}),
+        "audio": MemorySource("audio", {"a": {"intervals": [[0.0, 1.0]], "features": [[1.0, 2.0]]},
+                                        "b": {"intervals": [[0.0, 1.0]], "features": [[1.0, 2.0, 3.0]]}}),
+    }
+    with pytest.raises(MmerError, match=r"video 'b' has feature dims \(3,\), other videos have \(2,\)"):
+        list(align_stream(sources, [Stage("words")]))
+    with pytest.raises(MmerError, match="reference 'text': unknown sequence name"):
+        list(align_stream(sources, [Stage("text")]))
+
+
+# ------------------------------------------------------------------------------------------------
+# Brute-force oracle: the SDK's per-interval rule written as a plain loop
+# ------------------------------------------------------------------------------------------------
+
+
+def brute_force(reference, intervals, eps=EPSILON):
+    out = []
+    for r, (r0, r1) in enumerate(reference):
+        if abs(r0 - r1) < eps:
+            continue
+        for j, (s0, s1) in enumerate(intervals):
+            if (r1 - s0) > -eps and (s1 - r0) > -eps:
+                c0, c1 = max(s0, r0), min(s1, r1)
+                if abs(c0 - c1) > eps:
+                    out.append((r, j, c0, c1))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_intersect_matches_the_per_interval_rule_on_messy_intervals(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 60))
+    starts = np.round(rng.uniform(0, 10, n), int(rng.integers(1, 4)))  # ties and touching bounds
+    lengths = np.where(rng.random(n) < 0.15, 0.0, rng.exponential(0.5, n))
+    lengths[rng.random(n) < 0.1] *= 20  # long rows that contain later ones
+    intervals = np.stack([starts, starts + lengths], 1)
+    intervals = intervals[np.argsort(intervals[:, 0], kind="stable")]
+    m = int(rng.integers(1, 30))
+    r0 = np.round(rng.uniform(-1, 11, m), 2)
+    reference = np.stack([r0, r0 + np.where(rng.random(m) < 0.1, 0.0, rng.uniform(0, 2, m))], 1)
+    reference[0] = [intervals[0, 1] - EPSILON / 2, intervals[0, 1] + 1]  # an eps-boundary case
+    hits = intersect(reference, intervals)
+    got = list(zip(hits.ref_index.tolist(), hits.row_index.tolist(), *hits.intervals.T.tolist()))
+    assert got == brute_force(reference.tolist(), intervals.tolist())
+
+
+# ------------------------------------------------------------------------------------------------
+# Equivalence with the SDK's mmdataset(...).align(...)
+# ------------------------------------------------------------------------------------------------
+
+
+def write_dataset(folder, dataset) -> dict:
+    files = {}
+    for name, data in dataset.items():
+        files[name] = folder / (name.replace(" ", "_") + ".csd")
+        write_csd(files[name], name, data)
+    return files
+
+
+def assert_same(sdk_entries: dict, ours: dict, name: str):
+    assert set(sdk_entries) == set(ours), name
+    for key, (sdk_iv, sdk_f) in sdk_entries.items():
+        iv, f = ours[key]
+        np.testing.assert_allclose(iv, sdk_iv, rtol=0, atol=1e-12, err_msg=f"{name} {key}")
+        assert f.shape == sdk_f.shape, f"{name} {key}"
+        np.testing.assert_allclose(f, sdk_f, rtol=2e-6, atol=1e-6, equal_nan=True, err_msg=f"{name} {key}")
+
+
+def flatten(stream) -> dict:
+    out = {}
+    for _video, entries in stream:
+        for name, seq in entries.items():
+            out.setdefault(name, {}).update({k: (iv, f) for k, iv, f in seq.items()})
+    return out
+
+
+@needs_sdk
+@pytest.mark.parametrize("seed", [0, 1])
+def test_word_then_label_alignment_equals_the_sdk(tmp_path, seed):
+    files = write_dataset(tmp_path, defective_dataset(seed))
+    dataset = sdk_dataset(MMDATASDK, {k: v for k, v in files.items() if k != "All Labels"})
+    with quiet():
+        dataset.align("glove_vectors", collapse_functions=[sdk_mean])
+        dataset.impute("glove_vectors")
+        dataset.add_computational_sequences({"All Labels": str(files["All Labels"])}, None)
+        dataset.align("All Labels")
+        dataset.hard_unify()
+    readers = {name: CsdReader(path) for name, path in files.items()}
+    report = AlignReport()
+    ours = flatten(align_stream(readers, [Stage("glove_vectors", "mean", impute=True), Stage("All Labels")],
+                                report=report))
+    for name in files:
+        assert_same(sdk_contents(dataset, name), ours[name], name)
+    assert report.imputed["FACET 4.2"] > 0  # the gaps in FACET were exercised
+    assert report.dropped_video_ids["v02x"] == "missing in COVAREP"
+
+
+@needs_sdk
+def test_direct_label_alignment_without_collapse_equals_the_sdk(tmp_path):
+    files = write_dataset(tmp_path, defective_dataset(3))
+    dataset = sdk_dataset(MMDATASDK, files)
+    with quiet():
+        dataset.align("All Labels")
+        dataset.hard_unify()
+    readers = {name: CsdReader(path) for name, path in files.items()}
+    ours = flatten(align_stream(readers, [Stage("All Labels")]))
+    for name in files:
+        assert_same(sdk_contents(dataset, name), ours[name], name)
+
+
+@needs_sdk
+def test_files_written_by_write_csd_load_in_the_sdk(tmp_path):
+    data = defective_dataset(4)["COVAREP"]
+    path = tmp_path / "audio.csd"
+    write_csd(path, "COVAREP", data)
+    with quiet():
+        sequence = MMDATASDK.computational_sequence(str(path))
+    assert sequence.metadata["root name"] == "COVAREP"
+    assert set(sequence.data) == set(data)
+    for key, entry in data.items():
+        np.testing.assert_array_equal(np.asarray(sequence.data[key]["features"]), entry["features"])
+        np.testing.assert_array_equal(np.asarray(sequence.data[key]["intervals"]), entry["intervals"])
