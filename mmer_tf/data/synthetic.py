@@ -323,6 +323,13 @@ def generate_sample(
     return summary
 
 
+def _umask_mode(mode: int) -> int:
+    """``mode`` as the process umask would leave it (mkdtemp creates a private 0700 folder)."""
+    current = os.umask(0)
+    os.umask(current)
+    return mode & ~current
+
+
 def _is_current(folder: Path) -> bool:
     try:
         summary = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
@@ -352,6 +359,7 @@ def builtin_sample_folder(pickle_folder: str | os.PathLike, n_videos: int = 240,
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=pickle_folder))
         try:
             generate_sample(tmp, n_videos=n_videos, seed=seed)
+            os.chmod(tmp, _umask_mode(0o777))
             if target.exists():
                 stale = Path(tempfile.mkdtemp(prefix=f".{target.name}.stale.", dir=pickle_folder))
                 os.replace(target, stale / "old")

@@ -1,0 +1,183 @@
+"""Per-segment feature preparation: sanitising, normalisation, fixed steps, early-fusion concatenation.
+
+Ragged folds (one ``[T_i, D]`` array per segment) are processed *packed*: all segments of a modality
+concatenated into one ``[sum T_i, D]`` array plus ``offsets`` ``[N + 1]`` (segment i is rows
+``offsets[i]:offsets[i+1]``). Per-segment statistics are then one ``np.add.reduceat`` over the packed
+array instead of a Python loop over segments; the cache stores exactly this packed layout.
+
+Normalisation (``ExperimentConfig.normalization``) applies to audio and vision only -- text (word
+vectors) is never normalised, as in the seed:
+
+* ``"segment"`` -- the seed's method: each segment's features are z-scored over that segment's own
+  time steps. The seed divided by a zero standard deviation and relied on ``nan_to_num`` to turn the
+  resulting NaNs into 0; here a zero-variance feature is centred and left unscaled, which gives the same
+  0 without producing NaN.
+* ``"train"`` -- the better option: one mean/std per feature over *all training time steps*, applied to
+  train, valid and test alike (no test-set statistics leak into training, and per-segment level
+  information survives).
+* ``"none"`` -- values as read (after sanitising).
+
+Sanitising comes first in every case: NaN and ±inf (COVAREP has both) become 0, so one bad frame never
+turns a whole segment's statistics into NaN.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from mmer_tf.data.segments import SegmentSet
+from mmer_tf.errors import MmerError
+
+NORMALIZATIONS = ("segment", "train", "none")
+NORMALIZED_MODALITIES = ("audio", "vision")
+EARLY_FUSION_ORDER = ("text", "vision", "audio")  # the seed: "text/image/audio (concatenated in this order)"
+_MIN_STD = 1e-6  # below this a feature is treated as constant
+
+
+def pack(sequences: Sequence[np.ndarray], dim: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``[T_i, D]`` arrays -> (``[sum T_i, D]`` float32, ``offsets [N + 1]`` int64)."""
+    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+    offsets = np.zeros(len(sequences) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    if dim is None:
+        dim = int(sequences[0].shape[-1]) if len(sequences) else 0
+    if offsets[-1] == 0:
+        return np.zeros((0, dim), dtype=np.float32), offsets
+    return np.concatenate([np.asarray(s, dtype=np.float32).reshape(-1, dim) for s in sequences]), offsets
+
+
+def unpack(flat: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
+    """Inverse of :func:`pack`: views into ``flat`` (no copies)."""
+    return [flat[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
+
+
+def sanitize(flat: np.ndarray) -> np.ndarray:
+    """float32 copy with NaN, +inf and -inf set to 0."""
+    return np.nan_to_num(np.asarray(flat, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _segment_sums(flat: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """``[N, D]`` per-segment sums (float64); empty segments sum to 0."""
+    n = len(offsets) - 1
+    sums = np.zeros((n, flat.shape[1]), dtype=np.float64)
+    nonempty = np.flatnonzero(offsets[1:] > offsets[:-1])
+    if len(nonempty):
+        # Starts of non-empty segments are strictly increasing and each runs to the next one's start.
+        sums[nonempty] = np.add.reduceat(flat.astype(np.float64, copy=False), offsets[nonempty], axis=0)
+    return sums
+
+
+def segment_zscore(flat: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Z-score every segment over its own steps (population std); constant features become 0."""
+    lengths = np.diff(offsets)
+    counts = np.maximum(lengths, 1)[:, None]
+    mean = _segment_sums(flat, offsets) / counts
+    owner = np.repeat(np.arange(len(lengths)), lengths)
+    centred = flat.astype(np.float64) - mean[owner]
+    std = np.sqrt(_segment_sums(centred * centred, offsets) / counts)
+    std[std < _MIN_STD] = 1.0
+    return (centred / std[owner]).astype(np.float32)
+
+
+def train_statistics(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and std over all (training) steps; a constant feature gets std 1."""
+    data = flat.astype(np.float64, copy=False)
+    if len(data) == 0:
+        raise MmerError("normalization='train': the training fold has no time steps to take statistics from")
+    mean = data.mean(axis=0)
+    std = data.std(axis=0)
+    std[std < _MIN_STD] = 1.0
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
+def apply_statistics(flat: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    return ((flat - mean) / std).astype(np.float32)
+
+
+def normalize_folds(
+    folds: Mapping[str, SegmentSet],
+    normalization: str = "train",
+    modalities: Sequence[str] = NORMALIZED_MODALITIES,
+) -> tuple[dict[str, SegmentSet], dict]:
+    """Sanitise every modality of every fold, then normalise ``modalities`` (audio, vision) as asked.
+
+    Returns new folds (inputs untouched) and ``{"normalization", "statistics": {modality: {"mean",
+    "std"}}}`` (statistics only for ``"train"``, as lists, so they can go into a JSON manifest).
+    """
+    if normalization not in NORMALIZATIONS:
+        raise MmerError(f"normalization={normalization!r}: expected one of {', '.join(NORMALIZATIONS)}")
+    packed = {
+        name: {m: pack(seqs) for m, seqs in fold.features.items()} for name, fold in folds.items()
+    }
+    stats: dict[str, dict] = {}
+    if normalization == "train":
+        if "train" not in folds:
+            raise MmerError("normalization='train' needs a 'train' fold")
+        for m in modalities:
+            if m in packed["train"]:
+                mean, std = train_statistics(sanitize(packed["train"][m][0]))
+                stats[m] = {"mean": mean, "std": std}
+    result = {}
+    for name, fold in folds.items():
+        features = {}
+        for m, (flat, offsets) in packed[name].items():
+            flat = sanitize(flat)
+            if m in modalities and normalization == "segment":
+                flat = segment_zscore(flat, offsets)
+            elif m in stats:
+                flat = apply_statistics(flat, stats[m]["mean"], stats[m]["std"])
+            features[m] = unpack(flat, offsets)
+        result[name] = SegmentSet(
+            ids=list(fold.ids), features=features, labels=fold.labels, aligned=fold.aligned, info=dict(fold.info)
+        )
+    report = {
+        "normalization": normalization,
+        "statistics": {m: {k: v.tolist() for k, v in s.items()} for m, s in stats.items()},
+    }
+    return result, report
+
+
+def fix_steps(sequences: Sequence[np.ndarray], num_steps: int, dim: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``[N, num_steps, D]`` float32 and its ``[N, num_steps]`` mask, by the seed's rule.
+
+    The seed (after Williams et al.'s ``pad``) keeps the LAST ``num_steps`` steps of a longer sequence
+    and zero-pads a shorter one at the FRONT, so the real steps always end at the last position.
+    """
+    if num_steps <= 0:
+        raise MmerError(f"fixed_num_steps={num_steps}: must be > 0 to fix the number of steps")
+    flat, offsets = pack(sequences, dim)
+    n, d = len(sequences), flat.shape[1]
+    lengths = np.diff(offsets)
+    kept = np.minimum(lengths, num_steps)
+    out = np.zeros((n, num_steps, d), dtype=np.float32)
+    mask = np.zeros((n, num_steps), dtype=np.float32)
+    # Row r of the output block of segment i, position p (0..kept-1 from the end): vectorised scatter.
+    owner = np.repeat(np.arange(n), kept)
+    position = np.arange(kept.sum()) - np.repeat(np.cumsum(kept) - kept, kept)  # 0..kept_i-1
+    source = np.repeat(offsets[1:] - kept, kept) + position
+    target_step = np.repeat(num_steps - kept, kept) + position
+    out[owner, target_step] = flat[source]
+    mask[owner, target_step] = 1.0
+    return out, mask
+
+
+def concat_early_fusion(
+    features: Mapping[str, Sequence[np.ndarray]], order: Sequence[str] = EARLY_FUSION_ORDER
+) -> list[np.ndarray]:
+    """Per segment, the word-aligned modalities concatenated along features in ``order`` (text, vision,
+    audio, as the seed), skipping modalities not present. All modalities must share each segment's T."""
+    present = [m for m in order if m in features]
+    if not present:
+        raise MmerError(f"early fusion: none of the modalities {list(order)} is present")
+    n = len(features[present[0]])
+    packed = [pack(features[m]) for m in present]
+    offsets = packed[0][1]
+    for m, (_, other) in zip(present, packed):
+        if len(other) != n + 1 or not np.array_equal(other, offsets):
+            raise MmerError(
+                f"early fusion: modality {m!r} is not aligned with {present[0]!r} (step counts differ); "
+                "use the word-aligned view (--align_to_text)"
+            )
+    return unpack(np.concatenate([flat for flat, _ in packed], axis=1), offsets)
