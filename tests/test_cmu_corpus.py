@@ -1,0 +1,177 @@
+"""CMU-MOSEI/MOSI adapter (load_segments) and the ``python -m mmer_tf.align`` CLI, end to end."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from mmer_tf.data.csd import CsdReader, write_csd
+from mmer_tf.data.corpora.cmu import load_segments
+from mmer_tf.errors import MmerError
+from sdk_support import defective_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+MOSEI_FILES = {
+    "glove_vectors": "CMU_MOSEI_TimestampedWordVectors.csd",
+    "COVAREP": "CMU_MOSEI_COVAREP.csd",
+    "FACET 4.2": "CMU_MOSEI_VisualFacet42.csd",
+    "All Labels": "CMU_MOSEI_Labels.csd",
+}
+
+
+def write_corpus(folder: Path, dataset=None, names=MOSEI_FILES, roots=None) -> Path:
+    dataset = dataset or defective_dataset(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in dataset.items():
+        write_csd(folder / names[name], (roots or {}).get(name, name), data)
+    return folder
+
+
+def test_word_aligned_view_has_one_row_per_word_and_label_rows(tmp_path):
+    dataset = defective_dataset(0)
+    dataset["OpenFace_2"] = {
+        vid: {"intervals": e["intervals"], "features": np.ones((len(e["intervals"]), 5), np.float32)}
+        for vid, e in dataset["FACET 4.2"].items()
+    }
+    folder = write_corpus(tmp_path / "mosei", dataset, {**MOSEI_FILES, "OpenFace_2": "CMU_MOSEI_VisualOpenFace2.csd"})
+    segments, summary = load_segments(folder, progress=False)
+    assert segments.aligned and segments.dims() == {"text": 6, "audio": 4, "vision": 3}
+    assert segments.labels.shape == (len(segments), 7) and len(segments) == summary["segments"] > 0
+    for m in ("audio", "vision"):
+        assert np.array_equal(segments.lengths(m), segments.lengths("text"))
+    assert all(x.dtype == np.float32 for x in segments.features["audio"])
+    assert any(np.isnan(x).any() for x in segments.features["audio"])  # NaN left for the pipeline
+    labels = dataset["All Labels"]
+    for i, sid in enumerate(segments.ids):
+        video, k = sid[:-1].split("[")
+        np.testing.assert_array_equal(segments.labels[i], labels[video]["features"][int(k)])
+    assert "v02x" not in set(segments.video_ids())  # missing from COVAREP
+    assert summary["dropped_videos"]["missing in COVAREP"] == 1
+    assert summary["videos"] == 4 and summary["imputed"]["FACET 4.2"] > 0
+    openface, _ = load_segments(folder, image_feature="openface", progress=False)
+    assert openface.dims()["vision"] == 5
+
+
+def test_unaligned_view_keeps_each_rate(tmp_path):
+    folder = write_corpus(tmp_path / "mosei")
+    segments, summary = load_segments(folder, align_to_text=False, progress=False)
+    assert not segments.aligned and summary["aligned"] is False
+    labels = defective_dataset(0)["All Labels"]
+    durations = np.array([np.diff(labels[s[:-1].split("[")[0]]["intervals"][int(s[:-1].split("[")[1])])[0]
+                          for s in segments.ids])
+    # COVAREP is continuous at 100 Hz: one row per frame touching the segment (+1 at a cut edge)
+    assert np.all(np.abs(segments.lengths("audio") - 100 * durations) <= 2)
+    assert np.all(segments.lengths("vision") <= 30 * durations + 2)  # FACET: 30 Hz with gaps
+    word_aligned, _ = load_segments(folder, progress=False)
+    # a segment inside a FACET gap survives only word-aligned, where its vision rows are imputed zeros
+    only_aligned = set(word_aligned.ids) - set(segments.ids)
+    assert only_aligned
+    for sid in only_aligned:
+        assert not word_aligned.features["vision"][word_aligned.ids.index(sid)].any()
+
+
+def test_mosi_names_and_sentiment_only_labels(tmp_path):
+    dataset = defective_dataset(1)
+    dataset["All Labels"] = {v: {"intervals": e["intervals"], "features": e["features"][:, :1]}
+                             for v, e in dataset["All Labels"].items()}
+    names = {"glove_vectors": "CMU_MOSI_TimestampedWordVectors.csd", "COVAREP": "CMU_MOSI_COVAREP.csd",
+             "FACET 4.2": "CMU_MOSI_Visual_Facet_42.csd", "All Labels": "CMU_MOSI_Opinion_Labels.csd"}
+    roots = {"FACET 4.2": "FACET_4.2", "All Labels": "Opinion Segment Labels"}
+    segments, _ = load_segments(write_corpus(tmp_path / "mosi", dataset, names, roots), progress=False)
+    assert len(segments) > 0 and np.isfinite(segments.labels[:, 0]).all()
+    assert np.isnan(segments.labels[:, 1:]).all()
+
+
+def test_sequences_are_found_by_file_name_when_roots_differ(tmp_path):
+    roots = {"glove_vectors": "words", "COVAREP": "acoustic", "FACET 4.2": "visual", "All Labels": "labels"}
+    segments, summary = load_segments(write_corpus(tmp_path / "x", roots=roots), progress=False)
+    assert len(segments) == summary["segments"] > 0
+
+
+def test_missing_folder_and_missing_sequence(tmp_path):
+    with pytest.raises(MmerError, match="nope: dataset folder not found"):
+        load_segments(tmp_path / "nope")
+    folder = write_corpus(tmp_path / "m")
+    (folder / MOSEI_FILES["COVAREP"]).unlink()
+    with pytest.raises(MmerError, match=r"no audio sequence \(looked for root 'COVAREP', CMU_MOSEI_COVAREP.csd"):
+        load_segments(folder, progress=False)
+    with pytest.raises(MmerError, match="image_feature 'hog'"):
+        load_segments(folder, image_feature="hog")
+
+
+def test_not_hdf5_and_truncated_files(tmp_path):
+    folder = write_corpus(tmp_path / "m")
+    (folder / "notes.csd").write_text("not hdf5")
+    with pytest.raises(MmerError, match="notes.csd: not a readable HDF5"):
+        load_segments(folder, progress=False)
+    (folder / "notes.csd").unlink()
+    target = folder / MOSEI_FILES["COVAREP"]
+    data = target.read_bytes()
+    target.write_bytes(data[: len(data) // 2])
+    with pytest.raises(MmerError, match="CMU_MOSEI_COVAREP.csd"):
+        load_segments(folder, progress=False)
+
+
+def test_length_mismatch_and_dims_between_videos(tmp_path):
+    folder = write_corpus(tmp_path / "m")
+    with h5py.File(folder / MOSEI_FILES["COVAREP"], "a") as handle:
+        del handle["COVAREP/data/v01x/features"]
+        handle["COVAREP/data/v01x/features"] = np.zeros((3, 4), np.float32)
+    with pytest.raises(MmerError, match=r"video 'v01x': 3 feature rows but \d+ intervals"):
+        load_segments(folder, progress=False)
+    folder = write_corpus(tmp_path / "d")
+    with h5py.File(folder / MOSEI_FILES["FACET 4.2"], "a") as handle:
+        rows = handle["FACET 4.2/data/v03x/intervals"].shape[0]
+        del handle["FACET 4.2/data/v03x/features"]
+        handle["FACET 4.2/data/v03x/features"] = np.zeros((rows, 9), np.float32)
+    with pytest.raises(MmerError, match=r"'FACET 4.2', video 'v03x' has feature dims \(9,\)"):
+        load_segments(folder, progress=False)
+
+
+# ------------------------------------------------------------------------------------------------
+# CLI
+# ------------------------------------------------------------------------------------------------
+
+
+def run_cli(*args):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "mmer_tf.align", *map(str, args)], capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=120)
+
+
+def test_cli_aligns_a_dataset_and_the_output_reads_back(tmp_path):
+    folder = write_corpus(tmp_path / "in")
+    result = run_cli(folder, tmp_path / "out", "--reference", "glove_vectors", "--labels", "All Labels")
+    assert result.returncode == 0, result.stderr
+    assert "videos: 4 aligned of 5" in result.stdout and "dropped videos (missing in COVAREP): 1" in result.stdout
+    segments, _ = load_segments(folder, progress=False)
+    out = {name: CsdReader(tmp_path / "out" / file) for name, file in MOSEI_FILES.items()}
+    assert sorted(out["All Labels"].video_ids()) == sorted(segments.ids)
+    assert f"segments: {len(segments)}" in result.stdout
+    index = {sid: i for i, sid in enumerate(segments.ids)}
+    for name, modality in (("glove_vectors", "text"), ("COVAREP", "audio"), ("FACET 4.2", "vision")):
+        assert out[name].name == name
+        for sid in segments.ids[:5]:
+            _, features = out[name].read(sid)
+            np.testing.assert_array_equal(features, segments.features[modality][index[sid]])
+
+
+def test_cli_bad_input_is_one_line_and_leaves_no_output(tmp_path):
+    folder = write_corpus(tmp_path / "in")
+    result = run_cli(folder, tmp_path / "out", "--reference", "words")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: --reference 'words': unknown sequence name")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    with h5py.File(folder / MOSEI_FILES["COVAREP"], "a") as handle:
+        del handle["COVAREP/data/v04x/features"]
+        handle["COVAREP/data/v04x/features"] = np.zeros((2, 4), np.float32)
+    result = run_cli(folder, tmp_path / "out2", "--collapse", "none", "--quiet")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "video 'v04x': 2 feature rows" in result.stderr
+    assert list((tmp_path / "out2").iterdir()) == []
