@@ -214,7 +214,8 @@ def reserve_run_id(csv_dir: str | os.PathLike) -> int:
     """A run id no other process of any host sharing ``csv_dir`` will get; later calls get larger ids.
 
     The id is claimed by creating ``<csv_dir>/.run_ids/<id>`` with ``O_CREAT | O_EXCL``, starting one
-    past the largest id already reserved or recorded. Exclusive create is a single atomic operation on
+    past the largest id already reserved (or, when ``.run_ids/`` is new or empty, recorded in any
+    ``*model_ids.csv`` of the folder, so ids survive a deleted reservation folder). Exclusive create is a single atomic operation on
     the file server (NFSv3 and later, every local filesystem), so it needs no lock daemon, which
     cluster NFS mounts often lack or run badly; a lock-protected counter would depend on ``flock``
     working there. A process that dies after reserving leaves a gap in the ids, never a duplicate.
@@ -226,7 +227,10 @@ def reserve_run_id(csv_dir: str | os.PathLike) -> int:
         reservations.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise MmerError(f"{reservations}: cannot create the run-id folder ({exc.strerror})")
-    candidate = max(_max_int_name(reservations), _max_recorded_id(csv_dir)) + 1
+    reserved = _max_int_name(reservations)
+    # The tables are only consulted when .run_ids/ is new or was emptied: reading a big model_ids.csv
+    # on every reservation would cost more than everything else here.
+    candidate = (reserved or _max_recorded_id(csv_dir)) + 1
     stamp = json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "time": time.time()}).encode()
     while True:
         try:
@@ -284,9 +288,10 @@ def consistent_read(csv_dir: str | os.PathLike) -> Iterator[None]:
 
 
 def table_lock(csv_path: str | os.PathLike) -> Path:
-    """The lock file guarding one table (``<table>.lock`` next to it)."""
+    """The lock file guarding one table: ``.<table>.lock`` next to it (hidden, so it does not clutter
+    the folder; it is left in place, since deleting a lock file others may be waiting on breaks it)."""
     csv_path = Path(csv_path)
-    return csv_path.with_name(csv_path.name + ".lock")
+    return csv_path.with_name(f".{csv_path.name}.lock")
 
 
 def folder_lock(csv_dir: str | os.PathLike) -> Path:

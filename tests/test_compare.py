@@ -120,6 +120,15 @@ def test_presence_rows_are_per_threshold_and_groups_keep_thresholds_apart(models
     assert [(r["threshold"], float(r["f1_macro_mean"])) for r in grouped] == [("0.5", 0.45), ("0.0", 0.4)]
 
 
+def test_a_folder_the_reader_cannot_lock_is_read_unlocked(models, tmp_path, capsys, monkeypatch):
+    def read_only(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self.lock_file))
+
+    monkeypatch.setattr(results.filelock.FileLock, "acquire", read_only)
+    code, out, _ = run_compare(capsys, models, "--top", "1")
+    assert code == 0 and out.splitlines()[2].split()[:3] == ["1", "ef", "3"]
+
+
 def test_prefixed_table_sets_and_several_folders(models, tmp_path, capsys):
     other = tmp_path / "cluster2"
     (other / "ef" / "csv").mkdir(parents=True)
