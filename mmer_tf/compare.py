@@ -8,7 +8,8 @@ separate table set, labelled ``<model>:<prefix>``. Metric rows are joined with `
 
 Ranking is by ``--metric`` (descending; ascending for errors and losses: ``mae``, ``mse*``, ``rmse``,
 ``loss``, ``hamming``), missing values last. Without ``--by`` each row is a run (and threshold, for
-the presence table) and the printed parameters are those that differ between the rows shown. With
+the presence table) and the printed parameters are those that differ between the rows shown
+(artefact paths, columns ending in ``_file``/``_path``, are left to ``--csv``). With
 ``--by model_name,modalities`` runs sharing those values (e.g. differing only by seed) form a group
 ranked by its mean, printed as ``mean ± std`` with the group size; the presence table's ``threshold``
 always joins the grouping, since averaging over thresholds means nothing. ``--plot`` writes a bar
@@ -167,7 +168,9 @@ def rank(frame: pd.DataFrame, metric: str, params: Sequence[str], *, by: Sequenc
                                     na_position="last", kind="mergesort").reset_index(drop=True)
         ordered.insert(0, "rank", range(1, len(ordered) + 1))
         head = ordered.head(top)
-        shown_params = _varying(head, keys + [c for c in params if c not in keys])
+        # Artefact paths (model_file, ...) differ in every run by construction: they are not parameters.
+        candidates = [c for c in params if c not in keys and not c.endswith(("_file", "_path"))]
+        shown_params = _varying(head, keys + candidates)
         # model_name repeats the model folder's label in the usual layout: say it once.
         shown_params = [c for c in shown_params if not (head[c].astype(str) == head["model"]).all()]
         shown = head[["rank", "model", "run_id", *shown_params]].copy()

@@ -52,6 +52,8 @@ def plot_history(history: Mapping[str, Sequence[float]], path: str | os.PathLike
     early stopping restores) is marked by a dashed line in every panel.
     """
     plt = _pyplot(display)
+    from matplotlib.ticker import MaxNLocator
+
     names = [key for key in history if not key.startswith("val_")]
     names += [key[4:] for key in history if key.startswith("val_") and key[4:] not in history]
     names.sort(key=lambda name: (name != "loss", name))
@@ -67,6 +69,7 @@ def plot_history(history: Mapping[str, Sequence[float]], path: str | os.PathLike
                         label="validation" if key.startswith("val_") else "training")
         if best is not None:
             ax.axvline(best + 1, color="grey", linestyle=":", label=f"best epoch ({best + 1})")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_title(name)
         ax.legend(fontsize=8)
@@ -86,7 +89,7 @@ def plot_confusion(matrices, class_names: Sequence[str], path: str | os.PathLike
         raise ValueError(f"expected [{len(class_names)}, 2, 2] confusion matrices, got {matrices.shape}")
     rows = matrices.sum(axis=2, keepdims=True)
     rates = np.divide(matrices, rows, out=np.zeros(matrices.shape, dtype=float), where=rows > 0)
-    columns = min(len(class_names), 4)
+    columns = min(len(class_names), 3 if len(class_names) <= 6 else 4)
     lines = -(-len(class_names) // columns)
     fig, axes = plt.subplots(lines, columns, figsize=(2.9 * columns, 2.8 * lines), squeeze=False)
     for index, ax in enumerate(axes.flat):
