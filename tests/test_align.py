@@ -213,6 +213,27 @@ def test_intersect_matches_the_per_interval_rule_on_messy_intervals(seed):
     assert got == brute_force(reference.tolist(), intervals.tolist())
 
 
+@pytest.mark.parametrize("how", ["mean", "sum", "max", "min"])
+def test_in_place_range_collapse_equals_gathered_collapse(how):
+    rng = np.random.default_rng(5)
+    frames = np.arange(200) / 100.0
+    intervals = np.stack([frames, frames + 0.01], 1)
+    features = rng.normal(size=(200, 3)).astype(np.float32)
+    features[7] = np.nan
+    reference = np.array([[0.5, 0.9], [0.0, 0.2], [1.7, 2.5], [0.895, 1.3], [1.0, 1.0]])  # unsorted, tail, shared frame
+    hits = intersect(reference, intervals)
+    starts = np.flatnonzero(np.r_[True, np.diff(hits.ref_index) != 0])
+    got = collapse_groups(hits.intervals, features, starts, how, rows=hits.row_index)
+    want = collapse_groups(hits.intervals, features[hits.row_index], starts, how)
+    np.testing.assert_allclose(got[0], want[0])
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-6, equal_nan=True)
+    assert hits.row_index.max() == 199  # a group reached the last frame
+    reduce = {"mean": np.mean, "sum": np.sum, "max": np.max, "min": np.min}[how]
+    bounds = np.r_[starts, len(hits.row_index)]
+    oracle = np.array([reduce(features[hits.row_index[a:b]], axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
+    np.testing.assert_allclose(got[1], oracle, rtol=1e-5, equal_nan=True)
+
+
 # ------------------------------------------------------------------------------------------------
 # Equivalence with the SDK's mmdataset(...).align(...)
 # ------------------------------------------------------------------------------------------------

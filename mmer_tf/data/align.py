@@ -67,22 +67,21 @@ def sort_by_start(intervals: np.ndarray, features: np.ndarray) -> tuple[np.ndarr
     return intervals[order], features[order]
 
 
-def _first_false(predicate: Callable[[np.ndarray, np.ndarray], np.ndarray], rows: int, n: int) -> np.ndarray:
-    """For ``rows`` monotone predicates over ``0..n-1`` (true then false), the first false index.
+def _first_false(predicate, guess: np.ndarray, n: int) -> np.ndarray:
+    """For per-row monotone predicates over ``0..n-1`` (true, then false), the first false index.
 
-    A bisection run for all rows at once: ``log2(n)`` vectorised steps, each evaluating the exact
-    predicate (so the result equals an element-wise scan with the SDK's float expression).
+    ``guess`` comes from ``np.searchsorted`` on a shifted bound; it is then moved, vectorised, until
+    the exact predicate (the SDK's float expression) holds just before it and fails at it. Rounding
+    makes the guess off by at most a few equal-valued rows, so this loop runs once or twice.
     """
-    lo = np.zeros(rows, dtype=np.int64)
-    hi = np.full(rows, n, dtype=np.int64)
-    active = np.flatnonzero(lo < hi)
-    while active.size:
-        mid = (lo[active] + hi[active]) // 2
-        true = predicate(active, mid)
-        lo[active[true]] = mid[true] + 1
-        hi[active[~true]] = mid[~true]
-        active = active[lo[active] < hi[active]]
-    return lo
+    rows = np.arange(len(guess))
+    index = np.clip(guess, 0, n).astype(np.int64)
+    while True:
+        back = (index > 0) & ~predicate(rows, np.maximum(index - 1, 0))
+        ahead = ~back & (index < n) & predicate(rows, np.minimum(index, n - 1))
+        if not (back.any() or ahead.any()):
+            return index
+        index = index - back + ahead
 
 
 @dataclass
@@ -118,10 +117,11 @@ def intersect(reference: np.ndarray, intervals: np.ndarray, epsilon: float = EPS
     r0, r1 = reference[:, 0], reference[:, 1]
     s0, s1 = intervals[:, 0], intervals[:, 1]
     # Rows that can start before the reference ends: a prefix, since s0 is sorted.
-    hi = _first_false(lambda r, j: (r1[r] - s0[j]) > -epsilon, m, n)
+    hi = _first_false(lambda r, j: (r1[r] - s0[j]) > -epsilon, np.searchsorted(s0, r1 + epsilon), n)
     # Rows that may end after the reference starts: from the first j whose running max end does.
     reach = np.fmax.accumulate(s1)
-    lo = _first_false(lambda r, j: ~((reach[j] - r0[r]) > -epsilon), m, n)
+    lo = _first_false(lambda r, j: ~((reach[j] - r0[r]) > -epsilon),
+                      np.searchsorted(reach, r0 - epsilon, side="right"), n)
     counts = np.where(live_reference(reference, epsilon), np.maximum(hi - lo, 0), 0)
     total = int(counts.sum())
     if total == 0:
@@ -144,6 +144,25 @@ def group_starts(sorted_keys: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]]))
 
 
+def _collapse_ranges(intervals, features, starts, first, stop, collapse):
+    """Reduce ``features[first[g]:stop[g]]`` per group with one ``reduceat`` over interleaved bounds
+    (even outputs are the groups; odd ones, the stretches between them, are ignored)."""
+    n = len(features)
+    tail = stop == n  # reduceat cannot take n as an index; such groups reduce to the end instead
+    bounds = np.stack([first, np.where(tail, first, stop)], axis=1).reshape(-1)
+    ufunc = REDUCERS[collapse]
+    out_dtype = features.dtype if np.issubdtype(features.dtype, np.floating) else np.dtype(np.float64)
+    reduced = ufunc.reduceat(features, bounds, axis=0)[0::2].astype(out_dtype, copy=False)
+    for g in np.flatnonzero(tail):  # at most the few groups that run to the last frame
+        reduced[g] = ufunc.reduce(features[first[g]:], axis=0)
+    if collapse == "mean":
+        counts = (stop - first).reshape((-1,) + (1,) * (features.ndim - 1))
+        reduced = (reduced / counts).astype(out_dtype, copy=False)
+    lows = np.minimum.reduceat(np.minimum(intervals[:, 0], intervals[:, 1]), starts)
+    highs = np.maximum.reduceat(np.maximum(intervals[:, 0], intervals[:, 1]), starts)
+    return np.stack([lows, highs], axis=1), reduced
+
+
 def _one_row(value, ndim: int) -> np.ndarray:
     """A collapse function's result as one row: ``[D]`` as is, ``[1, D]`` (SDK style) unwrapped."""
     row = np.asarray(value)
@@ -153,18 +172,27 @@ def _one_row(value, ndim: int) -> np.ndarray:
 
 
 def collapse_groups(
-    intervals: np.ndarray, features: np.ndarray, starts: np.ndarray, collapse: Collapse
+    intervals: np.ndarray, features: np.ndarray, starts: np.ndarray, collapse: Collapse,
+    rows: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Collapse each group of rows (groups begin at ``starts``) to one row, as the SDK's ``__collapse``.
 
     Interval: ``[min, max]`` over both bounds of the group's rows. Features: ``"mean"`` (the SDK
-    examples' ``numpy.average(features, axis=0)``),
-    ``"sum"``, ``"max"``, ``"min"`` via ``ufunc.reduceat`` (mean/sum accumulate in float64, then
-    return the feature dtype); or any callable reducing a ``[k, ...]``
-    array over axis 0 (applied per group: the general, slower path).
+    examples' ``numpy.average(features, axis=0)``), ``"sum"``, ``"max"``, ``"min"`` via
+    ``ufunc.reduceat``; or any callable reducing a ``[k, ...]`` array over axis 0 (applied per group:
+    the general, slower path). With ``rows``, group ``g``'s features are ``features[rows[...]]``:
+    when every group's rows are contiguous (frames under a word) they are reduced in place, without
+    gathering a copy.
     """
     if len(starts) == 0:
         return np.zeros((0, 2)), np.zeros((0,) + features.shape[1:], dtype=features.dtype)
+    if rows is not None:
+        ends = np.append(starts[1:], len(rows))
+        first, last = rows[starts], rows[ends - 1]
+        contiguous = np.array_equal(last - first, ends - starts - 1)
+        if contiguous and not callable(collapse) and collapse in REDUCERS:
+            return _collapse_ranges(intervals, features, starts, first, last + 1, collapse)
+        features = features[rows]
     lows = np.minimum.reduceat(np.minimum(intervals[:, 0], intervals[:, 1]), starts)
     highs = np.maximum.reduceat(np.maximum(intervals[:, 0], intervals[:, 1]), starts)
     new_intervals = np.stack([lows, highs], axis=1)
@@ -175,13 +203,10 @@ def collapse_groups(
     if collapse not in REDUCERS:
         raise MmerError(f"collapse {collapse!r}: unknown, expected one of {sorted(REDUCERS)} or a function")
     out_dtype = features.dtype if np.issubdtype(features.dtype, np.floating) else np.dtype(np.float64)
-    if collapse in ("mean", "sum"):  # accumulate in float64: at least as exact as NumPy's float32 mean
-        reduced = np.add.reduceat(features.astype(np.float64), starts, axis=0)
-    else:
-        reduced = REDUCERS[collapse].reduceat(features, starts, axis=0)
+    reduced = REDUCERS[collapse].reduceat(features, starts, axis=0).astype(out_dtype, copy=False)
     if collapse == "mean":
         counts = np.diff(np.append(starts, len(features)))
-        reduced /= counts.reshape((-1,) + (1,) * (features.ndim - 1))
+        reduced = reduced / counts.reshape((-1,) + (1,) * (features.ndim - 1))
     return new_intervals, reduced.astype(out_dtype, copy=False)
 
 
@@ -211,6 +236,10 @@ class Entries:
         """Build from ``(key, intervals, features)`` triples (concatenated in the given order)."""
         if not items:
             return cls.empty(trailing, dtype)
+        if len(items) == 1:  # the common case (one entry per video): no copy
+            key, intervals, features = items[0]
+            return cls([key], np.array([0, len(intervals)], np.int64),
+                       np.asarray(intervals, dtype=np.float64), np.asarray(features))
         lengths = [len(iv) for _, iv, _ in items]
         return cls(
             keys=[k for k, _, _ in items],
@@ -300,12 +329,12 @@ def align_group(
         starts = group_starts(hits.ref_index)
         present = hits.ref_index[starts]
         keys = [names[i] for i in present.tolist()]
-        rows_features = features[hits.row_index]
         if collapse is None:
             offsets = np.append(starts, len(hits.ref_index)).astype(np.int64)
-            aligned[name] = Entries(keys, offsets, hits.intervals, rows_features)
+            aligned[name] = Entries(keys, offsets, hits.intervals, features[hits.row_index])
         else:
-            new_intervals, new_features = collapse_groups(hits.intervals, rows_features, starts, collapse)
+            new_intervals, new_features = collapse_groups(hits.intervals, features, starts, collapse,
+                                                          rows=hits.row_index)
             aligned[name] = Entries(keys, np.arange(len(keys) + 1, dtype=np.int64), new_intervals, new_features)
     return ref_out, aligned
 

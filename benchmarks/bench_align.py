@@ -1,0 +1,186 @@
+"""Alignment benchmark: mmer_tf.data.align against the CMU Multimodal SDK, on a MOSEI-shaped dataset.
+
+    python benchmarks/bench_align.py --videos 100 [--sdk-path /tmp/sdk] [--keep DIR]
+
+Generates N videos (2-3 min each; words at ~2.5/s with 300-d vectors, COVAREP 74-d at 100 Hz, FACET
+35-d at 30 Hz with gaps, ~7 label segments of 7 values per video) and prints, measured in this run:
+
+1. SDK ``align(words, mean) ; impute ; align(labels) ; hard_unify`` time vs ours on the same files,
+   reference words per second, the speed ratio, and whether the outputs agree (keys, intervals,
+   features within float tolerance);
+2. our full alignment time vs the time to read every input file once (ratio);
+3. our peak resident memory (a fresh subprocess running the CLI's streaming aligner, writing its
+   output) at two corpus sizes, to show it stays flat as the corpus grows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from mmer_tf.data.align import AlignReport, Stage, align_stream  # noqa: E402
+from mmer_tf.data.csd import CsdReader, write_csd  # noqa: E402
+
+FILES = {
+    "glove_vectors": "CMU_MOSEI_TimestampedWordVectors.csd",
+    "COVAREP": "CMU_MOSEI_COVAREP.csd",
+    "FACET 4.2": "CMU_MOSEI_VisualFacet42.csd",
+    "All Labels": "CMU_MOSEI_Labels.csd",
+}
+
+
+def _video(seed: int, index: int):
+    """One video's four sequences (seeded per video, so any corpus size is reproducible)."""
+    rng = np.random.default_rng([seed, index])
+    duration = rng.uniform(120, 180)
+    gaps = rng.exponential(0.2, int(duration * 3))
+    lengths = rng.uniform(0.1, 0.45, len(gaps))
+    starts = np.cumsum(gaps + lengths) - lengths
+    keep = starts + lengths < duration
+    words = np.stack([starts[keep], starts[keep] + lengths[keep]], 1)
+    frames = np.arange(int(duration * 100)) / 100.0
+    covarep = np.stack([frames, frames + 0.01], 1)
+    frames = np.arange(int(duration * 30)) / 30.0
+    seen = rng.random(len(frames)) > 0.05
+    facet = np.stack([frames, frames + 1 / 30], 1)[seen]
+    cuts = np.sort(rng.uniform(0, duration, 8))
+    segments = np.stack([cuts[:-1], cuts[1:]], 1)
+    vid = f"vid{index:05d}"
+    return vid, {
+        "glove_vectors": (words, rng.normal(size=(len(words), 300)).astype(np.float32)),
+        "COVAREP": (covarep, rng.normal(size=(len(covarep), 74)).astype(np.float32)),
+        "FACET 4.2": (facet, rng.normal(size=(len(facet), 35)).astype(np.float32)),
+        "All Labels": (segments, rng.uniform(0, 3, size=(len(segments), 7)).astype(np.float32)),
+    }
+
+
+def generate(folder: Path, videos: int, seed: int = 0) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, file in FILES.items():
+        if (folder / file).exists():
+            continue
+        entries = ((vid, *seqs[name]) for vid, seqs in (_video(seed, i) for i in range(videos)))
+        write_csd(folder / file, name, entries)
+
+
+def read_all(folder: Path) -> float:
+    start = time.perf_counter()
+    for file in FILES.values():
+        with CsdReader(folder / file) as reader:
+            for _ in reader.items():
+                pass
+    return time.perf_counter() - start
+
+
+def ours(folder: Path, keep: bool):
+    readers = {name: CsdReader(folder / file) for name, file in FILES.items()}
+    report = AlignReport()
+    out = {}
+    start = time.perf_counter()
+    for _video, entries in align_stream(readers, [Stage("glove_vectors", "mean", impute=True),
+                                                  Stage("All Labels")], report=report):
+        if keep:
+            for name, seq in entries.items():
+                out.setdefault(name, {}).update({k: (iv, f) for k, iv, f in seq.items()})
+    elapsed = time.perf_counter() - start
+    for reader in readers.values():
+        reader.close()
+    return elapsed, out, report
+
+
+def sdk(folder: Path, sdk_path: str | None):
+    from sdk_support import load_mmdatasdk, quiet, sdk_contents, sdk_dataset, sdk_mean
+
+    mmdatasdk, why = load_mmdatasdk(sdk_path)
+    if mmdatasdk is None:
+        return None, why
+    files = {name: folder / file for name, file in FILES.items()}
+    start = time.perf_counter()
+    dataset = sdk_dataset(mmdatasdk, {k: v for k, v in files.items() if k != "All Labels"})
+    with quiet():
+        dataset.align("glove_vectors", collapse_functions=[sdk_mean])
+        dataset.impute("glove_vectors")
+        dataset.add_computational_sequences({"All Labels": str(files["All Labels"])}, None)
+        dataset.align("All Labels")
+        dataset.hard_unify()
+    elapsed = time.perf_counter() - start
+    return elapsed, {name: sdk_contents(dataset, name) for name in files}
+
+
+def same(a: dict, b: dict) -> tuple[bool, str]:
+    for name in a:
+        if set(a[name]) != set(b[name]):
+            return False, f"{name}: keys differ ({len(a[name])} vs {len(b[name])})"
+        for key, (iv, f) in a[name].items():
+            iv2, f2 = b[name][key]
+            if iv.shape != iv2.shape or not np.allclose(iv, iv2, rtol=0, atol=1e-12):
+                return False, f"{name} {key}: intervals differ"
+            if f.shape != f2.shape or not np.allclose(f, f2, rtol=2e-6, atol=1e-6, equal_nan=True):
+                return False, f"{name} {key}: features differ"
+    return True, "identical keys and intervals, features within 2e-6"
+
+
+def peak_rss_mb(folder: Path) -> float:
+    """Peak RSS of a fresh process running the CLI's streaming aligner on ``folder``."""
+    code = (
+        "import resource,sys,tempfile;sys.path.insert(0,%r);from mmer_tf.align import align_folder;"
+        "d=tempfile.mkdtemp();align_folder(%r,d,'glove_vectors','mean','All Labels',progress=False);"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)" % (str(ROOT), str(folder))
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(out.stdout.split()[-1]) / 1024.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--videos", type=int, default=100)
+    parser.add_argument("--sdk-path", default=None, help="directory holding the SDK's mmsdk package")
+    parser.add_argument("--keep", default=None, help="generate into / reuse this folder")
+    parser.add_argument("--no-sdk", action="store_true", help="skip the SDK comparison")
+    args = parser.parse_args()
+    base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_align_"))
+    big, small = base / f"n{args.videos}", base / f"n{max(1, args.videos // 4)}"
+    t = time.perf_counter()
+    generate(big, args.videos)
+    generate(small, max(1, args.videos // 4))
+    size = sum(p.stat().st_size for p in big.iterdir()) / 2**20
+    print(f"dataset: {args.videos} videos, {size:.0f} MiB of .csd in {big} (generated in {time.perf_counter() - t:.0f} s)")
+
+    read_s = read_all(big)
+    ours_s, ours_out, report = ours(big, keep=not args.no_sdk)
+    words = sum(len(CsdReader(big / FILES["glove_vectors"]).read(v)[0])
+                for v in CsdReader(big / FILES["glove_vectors"]).video_ids())
+    print(f"reference words: {words}, aligned segments: {report.entries_out}, videos: {report.videos_out}")
+    print()
+    print(f"{'':34}{'SDK':>12}{'mmer_tf':>12}{'ratio':>10}")
+    if not args.no_sdk:
+        sdk_s, sdk_out = sdk(big, args.sdk_path)
+        if sdk_s is None:
+            print(f"SDK comparison skipped: {sdk_out}")
+        else:
+            print(f"{'align words+labels time (s)':34}{sdk_s:12.2f}{ours_s:12.2f}{sdk_s / ours_s:9.1f}x")
+            print(f"{'reference words / s':34}{words / sdk_s:12.0f}{words / ours_s:12.0f}")
+            ok, why = same(sdk_out, ours_out)
+            print(f"output check: {'OK' if ok else 'MISMATCH'}: {why}")
+    print()
+    print(f"read every input once: {read_s:.2f} s; our full alignment: {ours_s:.2f} s; "
+          f"ratio {ours_s / read_s:.2f}x (bar: <= 2x)")
+    peak_small, peak_big = peak_rss_mb(small), peak_rss_mb(big)
+    print(f"peak RSS of the streaming aligner (CLI, writes output): {max(1, args.videos // 4)} videos "
+          f"{peak_small:.0f} MiB, {args.videos} videos {peak_big:.0f} MiB (input {size:.0f} MiB)")
+    print(f"this process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
