@@ -326,6 +326,48 @@ def _round_row(row: Mapping[str, float], decimals: int | None) -> dict[str, floa
     return {k: (v if np.isnan(v) else round(float(v), decimals)) for k, v in row.items()}
 
 
+def _finish(classes: np.ndarray, neutral: bool) -> np.ndarray:
+    return lab.with_neutral(classes) if neutral else classes
+
+
+def presence_classes(
+    true_labels7: np.ndarray, predictions: np.ndarray, *, label_type: str, threshold: float = 0.0, neutral: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """True and predicted presence multi-hot int8 ``[N, C]`` at ``threshold`` (what ``-scm`` counts).
+
+    Score outputs are snapped and thresholded exactly like the truth; probability outputs are
+    ``p >= 0.5`` whatever the threshold (the threshold then only moves the truth).
+    """
+    threshold = lab.check_threshold(threshold)
+    true_all = lab.scores_all(lab.emotion_scores(true_labels7))
+    predictions = _check_predictions(predictions, len(true_all), label_type, neutral)
+    true = _finish(lab.presence(true_all, threshold), neutral)
+    if lab.output_kind(label_type) == "scores":
+        return true, _finish(lab.presence(lab.scores_all(predictions), threshold), neutral)
+    return true, (predictions >= PROBABILITY_CUTOFF).astype(np.int8)
+
+
+def dominant_classes(
+    true_labels7: np.ndarray, predictions: np.ndarray, *, label_type: str, neutral: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """True and predicted dominant multi-hot int8 ``[N, C]``, and the continuous ranking score for ROC AUC.
+
+    Scores: tied maximum of the snapped outputs; the ranking is the raw output of each emotion and, for
+    neutral, minus the row's highest emotion output (the less any emotion is predicted, the more
+    neutral). Probabilities: tied maximum of the probabilities (neutral column included), ranked by them.
+    """
+    true_all = lab.scores_all(lab.emotion_scores(true_labels7))
+    predictions = _check_predictions(predictions, len(true_all), label_type, neutral)
+    true = _finish(lab.dominant(true_all), neutral)
+    if lab.output_kind(label_type) == "probabilities":
+        return true, _tied_max(predictions), predictions
+    pred = _finish(lab.dominant(lab.scores_all(predictions)), neutral)
+    score = predictions
+    if neutral:
+        score = np.concatenate([predictions, -predictions.max(axis=1, keepdims=True)], axis=1)
+    return true, pred, score
+
+
 def evaluate(
     true_labels7: np.ndarray,
     predictions: np.ndarray,
@@ -340,45 +382,29 @@ def evaluate(
     ``true_labels7`` are the ``[N, 7]`` CMU-MOSEI labels, ``predictions`` the model outputs
     ``[N, num_outputs(label_type, neutral)]``. Values are rounded to ``decimals`` (``None``: exact).
     See the module docstring for how predictions become scores/classes and which families a
-    probability model gets.
+    probability model gets (``regression`` and ``classification_score_coarse`` only for scores).
     """
     thresholds = tuple(lab.check_threshold(t) for t in thresholds)
     if not thresholds:
         raise MmerError("-tp/--threshold_emo_present: at least one presence threshold is needed")
-    kind = lab.output_kind(label_type)
     true_scores = lab.emotion_scores(true_labels7).astype(np.float64)
     predictions = _check_predictions(predictions, len(true_scores), label_type, neutral)
     names = lab.class_names(neutral)
-
-    def finish(classes: np.ndarray) -> np.ndarray:
-        return lab.with_neutral(classes) if neutral else classes
-
-    true_all = lab.scores_all(true_scores)
-    true_dom = finish(lab.dominant(true_all))
+    views = dict(label_type=label_type, neutral=neutral)
 
     results: dict[str, list[dict[str, float]]] = {}
-    if kind == "scores":
-        pred_all = lab.scores_all(predictions)
+    if lab.output_kind(label_type) == "scores":
         results["regression"] = [regression_family(true_scores, predictions)]
         results["classification_score_coarse"] = [
             coarse_family(lab.scores_coarse(true_scores), lab.scores_coarse(predictions))
         ]
-        pred_dom = finish(lab.dominant(pred_all))
-        score = predictions
-        if neutral:  # the less any emotion is predicted, the more neutral the segment
-            score = np.concatenate([predictions, -predictions.max(axis=1, keepdims=True)], axis=1)
-        results["classification_presence"] = [
-            presence_family(finish(lab.presence(true_all, t)), finish(lab.presence(pred_all, t)), names, t)
-            for t in thresholds
-        ]
-    else:
-        pred_present = (predictions >= PROBABILITY_CUTOFF).astype(np.int8)
-        pred_dom = _tied_max(predictions)
-        score = predictions
-        results["classification_presence"] = [
-            presence_family(finish(lab.presence(true_all, t)), pred_present, names, t) for t in thresholds
-        ]
-    results["classification_dominant"] = [dominant_family(true_dom, pred_dom, score, names)]
+    results["classification_presence"] = [
+        presence_family(*presence_classes(true_labels7, predictions, threshold=t, **views), names, t)
+        for t in thresholds
+    ]
+    results["classification_dominant"] = [
+        dominant_family(*dominant_classes(true_labels7, predictions, **views), names)
+    ]
     return {family: [_round_row(r, decimals) for r in rows] for family, rows in results.items()}
 
 

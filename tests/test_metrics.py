@@ -422,3 +422,21 @@ def test_all_zero_probability_row_has_no_dominant_class():
     probs = np.array([[0.0] * 6, [0.9, 0, 0, 0, 0, 0]])
     dom = M.evaluate(labels7, probs, label_type="dominant")["classification_dominant"][0]
     assert dom["acc"] == 1.0  # row 1: no class on either side (not "all six tied at 0")
+
+
+@pytest.mark.parametrize("label_type", lab.LABEL_TYPES)
+def test_presence_classes_match_the_presence_family_and_confusion(label_type):
+    rng = np.random.default_rng(11)
+    labels7 = random_labels7(rng, 40)
+    width = lab.num_outputs(label_type, True)
+    scores_kind = lab.output_kind(label_type) == "scores"
+    pred = random_score_predictions(rng, labels7) if scores_kind else random_probabilities(rng, 40, width)
+    true_cls, pred_cls = M.presence_classes(labels7, pred, label_type=label_type, threshold=1.0, neutral=True)
+    assert true_cls.shape == pred_cls.shape == (40, 7)
+    np.testing.assert_array_equal(true_cls, lab.with_neutral(lab.presence(labels7[:, 1:], 1.0)))
+    cm = M.multilabel_confusion(true_cls, pred_cls)
+    row = M.evaluate(labels7, pred, label_type=label_type, thresholds=(1.0,), neutral=True, decimals=None)
+    row = row["classification_presence"][0]
+    for c, cls in enumerate(lab.class_names(True)):
+        (tn, fp), (fn, tp) = cm[c]
+        assert row[f"acc_{cls}"] == pytest.approx((tp + tn) / 40)
