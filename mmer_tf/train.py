@@ -56,8 +56,9 @@ def seed_everything(seed: int, deterministic_ops: bool = True) -> None:
     """Seed Python, NumPy and the backend; on TensorFlow also make ops deterministic.
 
     Op determinism costs little on CPU and makes two runs with the same seed end with identical
-    weights (parallel reductions otherwise add in varying order). It is process-wide and cannot be
-    switched off again, hence the ``deterministic_ops`` opt-out for callers that need speed on GPU.
+    weights (parallel reductions otherwise add in varying order). It is process-wide;
+    :func:`compile_model` switches it off again for ``--jit_compile`` (Keras will not use XLA with it),
+    and ``deterministic_ops=False`` skips it for callers that want raw GPU speed.
     """
     keras.utils.set_random_seed(int(seed))
     if deterministic_ops and keras.backend.backend() == "tensorflow":
@@ -136,8 +137,24 @@ def accuracy_metric(output_kind: str):
     return keras.metrics.MeanMetricWrapper(rounded_accuracy, name="acc")
 
 
+def _allow_xla() -> None:
+    """Keras refuses XLA while TensorFlow op determinism is on; ``--jit_compile`` wins over determinism.
+
+    (XLA runs are then not bit-reproducible: the trade the user asked for by passing the flag.)
+    """
+    if keras.backend.backend() != "tensorflow":
+        return
+    from tensorflow.python.framework import config as tf_config
+
+    if tf_config.is_op_determinism_enabled():
+        tf_config.disable_op_determinism()
+        log.info("--jit_compile: TensorFlow op determinism switched off (XLA does not support it)")
+
+
 def compile_model(model, config: ExperimentConfig, output_kind: str):
     """Compile ``model`` in place (optimiser, loss, ``acc`` and ``mae`` metrics, ``--jit_compile``)."""
+    if config.jit_compile:
+        _allow_xla()
     metrics = [accuracy_metric(output_kind)]
     if output_kind == "scores":
         metrics.append(keras.metrics.MeanAbsoluteError(name="mae"))
