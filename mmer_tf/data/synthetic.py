@@ -57,7 +57,7 @@ from mmer_tf.errors import MmerError
 
 log = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 SUMMARY_FILE = "sample.json"
 
 
@@ -90,6 +90,9 @@ VIEW_WEIGHTS = {
     "vision": np.array([0.2, 1.0, 0.2, 0.2, 0.6, 1.0, 0.6]),
 }
 VIEW_NOISE = 0.5  # std of each modality's own segment-level noise on its view of the labels
+SPEAKER_OFFSET_STD = 0.2  # per-video offset of every audio/visual feature, in noise-std units (0.5 drowns linear models)
+COVAREP_NAN_ROW_RATE = 0.005  # fraction of COVAREP frames that are all-NaN
+COVAREP_NEG_INF_ROW_RATE = 0.01  # fraction of COVAREP frames with -inf in two columns
 _LABEL_SCALE = np.array([1.5, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0])  # puts sentiment on the emotions' scale
 
 _STREAM = {"layout": 0, "text": 1, "audio": 2, "facet": 3, "openface": 4, "params": 5}
@@ -213,13 +216,13 @@ def _frame_entries(key: str, videos: list[_Video], params: _Params, seed: int, m
         starts = np.arange(n, dtype=np.float64) / spec.rate
         intervals = np.column_stack([starts, starts + 1.0 / spec.rate])
         z = rng.standard_normal((n, spec.dim), dtype=np.float32)
-        z += rng.normal(0.0, 0.5, spec.dim).astype(np.float32)  # speaker / recording offset
+        z += rng.normal(0.0, SPEAKER_OFFSET_STD, spec.dim).astype(np.float32)  # speaker / recording offset
         z += _planted(starts + 0.5 / spec.rate, video, video.views[params.view_of[key]], params.projection[key])
         features = params.offset[key] + params.scale[key] * z
         if key == "audio":
-            nan_rows = rng.random(n) < 0.005
+            nan_rows = rng.random(n) < COVAREP_NAN_ROW_RATE
             features[nan_rows] = np.nan
-            inf_rows = (rng.random(n) < 0.01) & ~nan_rows
+            inf_rows = (rng.random(n) < COVAREP_NEG_INF_ROW_RATE) & ~nan_rows
             features[np.ix_(inf_rows, [0, 37])] = -np.inf
             defects["covarep_nan_rows"] += int(nan_rows.sum())
             defects["covarep_neg_inf_values"] += int(2 * inf_rows.sum())
