@@ -132,11 +132,13 @@ def same(a: dict, b: dict) -> tuple[bool, str]:
 
 
 def peak_rss_mb(folder: Path) -> float:
-    """Peak RSS of a fresh process running the CLI's streaming aligner on ``folder``."""
+    """Peak RSS (VmHWM: per address space, so not inherited from this process through fork/exec as
+    ``ru_maxrss`` is) of a fresh process running the CLI's streaming aligner on ``folder``."""
     code = (
-        "import resource,sys,tempfile;sys.path.insert(0,%r);from mmer_tf.align import align_folder;"
+        "import sys,tempfile;sys.path.insert(0,%r);from mmer_tf.align import align_folder;"
         "d=tempfile.mkdtemp();align_folder(%r,d,'glove_vectors','mean','All Labels',progress=False);"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)" % (str(ROOT), str(folder))
+        "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])"
+        % (str(ROOT), str(folder))
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(out.stdout.split()[-1]) / 1024.0
@@ -179,7 +181,8 @@ def main() -> None:
     peak_small, peak_big = peak_rss_mb(small), peak_rss_mb(big)
     print(f"peak RSS of the streaming aligner (CLI, writes output): {max(1, args.videos // 4)} videos "
           f"{peak_small:.0f} MiB, {args.videos} videos {peak_big:.0f} MiB (input {size:.0f} MiB)")
-    print(f"this process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    print(f"this process (holds the SDK's whole dataset) peak RSS: "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 
 if __name__ == "__main__":
