@@ -32,7 +32,9 @@ class SegmentSet:
     info: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.labels = np.asarray(self.labels, dtype=np.float32).reshape(len(self.ids), -1)
+        labels = np.asarray(self.labels, dtype=np.float32)
+        width = labels.shape[-1] if labels.ndim > 1 else len(LABEL_NAMES)
+        self.labels = labels.reshape(len(self.ids), width)
         for name, seqs in self.features.items():
             if len(seqs) != len(self.ids):
                 raise ValueError(f"modality {name!r} has {len(seqs)} segments, expected {len(self.ids)}")
