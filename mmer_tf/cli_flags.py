@@ -61,7 +61,9 @@ def define_flags(FLAGS) -> None:
                          short_name="n", **kw)
     flags.DEFINE_float("dropout_rate", d.dropout_rate, "Dropout rate.", lower_bound=0.0, upper_bound=0.95,
                        short_name="d", **kw)
-    flags.DEFINE_string("final_activ", d.final_activ, "Activation of the final layer.", short_name="a", **kw)
+    flags.DEFINE_string("final_activ", d.final_activ,
+                        "Activation of the final layer (default: linear for -lt all/coarse, sigmoid for "
+                        "present/dominant).", short_name="a", **kw)
     # training
     flags.DEFINE_integer("batch_size", d.batch_size, "Batch size.", lower_bound=1, short_name="b", **kw)
     flags.DEFINE_integer("num_epochs", d.num_epochs, "Maximum number of epochs.", lower_bound=1, short_name="e", **kw)
@@ -151,6 +153,8 @@ def config_from_flags(FLAGS) -> ExperimentConfig:
     for field in dataclasses.fields(ExperimentConfig):
         if field.name in FLAGS and field.name not in ("modalities", "threshold_emo_present"):
             values[field.name] = FLAGS[field.name].value
+    if not FLAGS["final_activ"].present and FLAGS.label_type in ("present", "dominant"):
+        values["final_activ"] = "sigmoid"  # probabilities per class; the seed's linear suits scores only
     values.update(
         modalities=tuple(m for m in MODALITIES if m in modalities),
         threshold_emo_present=_parse_thresholds(FLAGS.threshold_emo_present),

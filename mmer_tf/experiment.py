@@ -1,0 +1,150 @@
+"""One run, end to end: folds -> tf.data -> model -> fit -> test predictions -> metric tables.
+
+This is the only module that knows the order of the steps; each step lives in its own room
+(``data``, ``models``, ``train``, ``metrics``, ``results``) and is called from here with plain values.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from mmer_tf.config import ExperimentConfig, parameter_columns
+from mmer_tf.errors import MmerError
+
+log = logging.getLogger("mmer_tf")
+
+
+@dataclass
+class RunResult:
+    run_id: int
+    families: dict[str, list[dict]]
+    baseline: dict[str, list[dict]]
+    paths: object
+    info: dict
+
+
+def _setup_logging(verbose: int) -> None:
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        log.addHandler(handler)
+    log.setLevel(logging.INFO if verbose else logging.WARNING)
+    log.propagate = False
+
+
+def _targets(config: ExperimentConfig, labels7: np.ndarray) -> np.ndarray:
+    from mmer_tf.data import labels
+
+    return labels.make_targets(
+        labels7, config.label_type, neutral=config.predict_neutral_class,
+        threshold=config.threshold_emo_present[0],
+    )
+
+
+def _print_families(title: str, families: dict[str, list[dict]], keys=("mae", "acc", "f1_macro", "f1_weighted", "roc_auc_macro")) -> None:
+    for family, rows in families.items():
+        for row in rows:
+            shown = {k: row[k] for k in ("threshold",) + tuple(keys) if k in row}
+            log.info("%s %-30s %s", title, family, "  ".join(f"{k}={v}" for k, v in shown.items()))
+
+
+def run(config: ExperimentConfig) -> RunResult:
+    """Train ``config.model_name`` on the configured corpus and append one run to the tables."""
+    _setup_logging(config.verbose)
+    started = time.time()
+
+    from mmer_tf.data import dataset, labels
+    from mmer_tf.models import registry
+
+    spec = registry.get(config.model_name)
+    if not config.append_label_to_data:
+        raise MmerError("-al/--append_label_to_data: labels are required to train; drop --noappend_label_to_data")
+
+    folds, info = dataset.load_folds(config, progress=config.verbose > 0)
+    train_set, valid_set, test_set = folds["train"], folds["valid"], folds["test"]
+    if spec.needs_aligned and not train_set.aligned:
+        raise MmerError(f"-mn {config.model_name}: needs word-aligned input; drop --noalign_to_text")
+    for name, fold in folds.items():
+        if len(fold) == 0:
+            raise MmerError(f"fold '{name}' is empty for this corpus and split; check -df and -c")
+    log.info("data: %s | train %d, valid %d, test %d segments | dims %s",
+             info.get("dataset"), len(train_set), len(valid_set), len(test_set), train_set.dims())
+
+    import keras
+
+    from mmer_tf import plots, results, train
+    from mmer_tf.data import pipeline
+    from mmer_tf import metrics
+
+    output_kind = labels.output_kind(config.label_type)
+    y_train, y_valid = _targets(config, train_set.labels), _targets(config, valid_set.labels)
+    num_outputs = y_train.shape[1]
+
+    # Seed before any dataset exists: tf.data shuffles combine their own seed with the global one.
+    train.seed_everything(config.seed)
+    make = dict(batch_size=config.batch_size, fixed_steps=config.fixed_num_steps, modalities=config.modalities)
+    train_ds = pipeline.make_dataset(train_set, y_train, shuffle=True, seed=config.seed, **make)
+    valid_ds = pipeline.make_dataset(valid_set, y_valid, shuffle=False, seed=config.seed, **make)
+    test_ds = pipeline.make_dataset(test_set, _targets(config, test_set.labels), shuffle=False,
+                                    seed=config.seed, **make)
+
+    paths = results.RunPaths.for_config(config)
+    run_id = results.reserve_run_id(paths.csv_dir)
+    log.info("run %d: model %s (%s), label type %s, outputs %d", run_id, config.model_name,
+             ",".join(config.modalities), config.label_type, num_outputs)
+
+    train.configure_precision(config)
+    model = registry.build_model(config, train_set.dims(), num_outputs)
+    train.compile_model(model, config, output_kind)
+    checkpoint = paths.best_model(run_id)
+    history = train.fit(model, train_ds, valid_ds, config, checkpoint)
+
+    predictions = np.asarray(model.predict(test_ds, verbose=0), dtype=np.float32)
+    families = metrics.evaluate(
+        test_set.labels, predictions, label_type=config.label_type,
+        thresholds=config.threshold_emo_present, neutral=config.predict_neutral_class,
+        decimals=config.round_decimals,
+    )
+    baseline = metrics.evaluate(
+        test_set.labels,
+        metrics.baseline_predictions(train_set.labels, len(test_set), config.label_type,
+                                     config.predict_neutral_class, threshold=config.threshold_emo_present[0]),
+        label_type=config.label_type, thresholds=config.threshold_emo_present,
+        neutral=config.predict_neutral_class, decimals=config.round_decimals,
+    )
+    _print_families("baseline", baseline)
+    _print_families(f"run {run_id}", families)
+
+    monitor, _ = train.monitor_of(config)
+    best = plots.best_epoch(history.history, monitor)
+    plots.plot_history(history.history, paths.history_plot(run_id), monitor=monitor,
+                       title=f"{config.model_name} run {run_id}", display=config.display_fig)
+    if config.save_predictions:
+        results.save_predictions(paths.predictions(run_id), ids=np.asarray(test_set.ids),
+                                 true_labels=test_set.labels, predictions=predictions)
+    if config.save_confusion_matrix:
+        true_cls, pred_cls = metrics.presence_classes(
+            test_set.labels, predictions, label_type=config.label_type,
+            threshold=config.threshold_emo_present[0], neutral=config.predict_neutral_class)
+        matrices = metrics.multilabel_confusion(true_cls, pred_cls)
+        names = labels.class_names(config.predict_neutral_class)
+        results.save_predictions(paths.confusion(run_id), matrices=matrices, classes=np.asarray(names))
+        plots.plot_confusion(matrices, names, paths.confusion_plot(run_id), display=config.display_fig)
+
+    params = parameter_columns(config)
+    params.update(
+        dataset=info.get("dataset"), corpus=info.get("corpus"),
+        n_train=len(train_set), n_valid=len(valid_set), n_test=len(test_set),
+        epochs_run=len(history.history.get("loss", [])),
+        best_epoch=(best + 1) if best is not None else 0,
+        model_params=int(model.count_params()), keras_backend=keras.backend.backend(),
+        model_file=str(checkpoint),
+    )
+    finished = time.time()
+    results.write_run(paths, run_id, params, families, started, finished)
+    log.info("run %d written to %s in %.1f s", run_id, paths.csv_dir, finished - started)
+    return RunResult(run_id, families, baseline, paths, info)

@@ -1,0 +1,94 @@
+"""End-to-end runs of ``experiment.run`` on the built-in sample: learning, determinism, outputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mmer_tf import experiment
+from mmer_tf.data.segments import EMOTIONS
+
+
+def _row(result, family, threshold=None):
+    rows = result.families[family]
+    if threshold is not None:
+        rows = [r for r in rows if float(r["threshold"]) == threshold]
+    return rows[0]
+
+
+def _baseline(result, family):
+    return result.baseline[family][0]
+
+
+def test_default_model_clearly_beats_the_mean_and_majority_baselines(run_config):
+    result = experiment.run(run_config(num_epochs=12, patience=4))
+    reg, base_reg = _row(result, "regression"), _baseline(result, "regression")
+    dom, base_dom = _row(result, "classification_dominant"), _baseline(result, "classification_dominant")
+    assert reg["mae"] < 0.8 * base_reg["mae"]
+    assert reg["r2"] > 0.15
+    assert dom["f1_macro"] > base_dom["f1_macro"] + 0.2
+    assert dom["acc"] > base_dom["acc"] + 0.1
+    assert dom["roc_auc_macro"] > 0.6
+
+
+def _metric_tables(csv_dir):
+    return {p.name: pd.read_csv(p) for p in sorted(csv_dir.glob("*.csv"))}
+
+
+def test_same_seed_gives_the_same_table_rows(run_config, tmp_path):
+    first = experiment.run(run_config(num_epochs=2, seed=7))
+    second = experiment.run(run_config(num_epochs=2, seed=7))
+    assert (first.run_id, second.run_id) == (1, 2)
+    tables = _metric_tables(first.paths.csv_dir)
+    for name, table in tables.items():
+        assert len(table) == 2, name
+        varying = {"run_id", "started", "finished", "wall_time_s", "model_file", "host", "job"}
+        left = table.iloc[0].drop(labels=[c for c in table.columns if c in varying])
+        right = table.iloc[1].drop(labels=[c for c in table.columns if c in varying])
+        pd.testing.assert_series_equal(left, right, check_names=False, obj=name)
+
+
+def test_tables_have_the_seed_column_names(run_config):
+    result = experiment.run(run_config(num_epochs=1, threshold_emo_present=(0.0, 1.0), predict_neutral_class=True))
+    tables = _metric_tables(result.paths.csv_dir)
+    assert set(tables) == {"model_ids.csv", "regression.csv", "classification_score_coarse.csv",
+                           "classification_presence.csv", "classification_dominant.csv"}
+    ids = tables["model_ids.csv"]
+    for column in ("run_id", "dataset", "model_name", "num_layers", "batch_size", "modalities", "started",
+                   "finished", "wall_time_s", "seed", "label_type"):
+        assert column in ids.columns, column
+    assert ids.loc[0, "dataset"] == "builtin-sample"
+    assert {"mae", "mse", "r2", "mse_happy", "mae_fear", "r2_sad"} <= set(tables["regression.csv"].columns)
+    presence = tables["classification_presence.csv"]
+    assert sorted(presence["threshold"]) == [0.0, 1.0]
+    assert {"acc", "f1_macro", "rec_weighted", "prec_macro", "f1_neutral"} <= set(presence.columns)
+    assert {f"wa_{e}" for e in EMOTIONS} <= set(presence.columns)
+    dominant = tables["classification_dominant.csv"]
+    assert {"roc_auc_fear", "roc_auc_macro", "f1_weighted", "rec_weighted"} <= set(dominant.columns)
+    for table in tables.values():
+        assert (table["run_id"] == result.run_id).all()
+
+
+def test_probability_targets_save_predictions_and_confusion_matrices(run_config):
+    result = experiment.run(run_config(num_epochs=1, label_type="dominant", predict_neutral_class=True, final_activ="sigmoid",
+                                       save_predictions=True, save_confusion_matrix=True))
+    assert "regression" not in result.families  # scores are not predicted for -lt dominant
+    paths = result.paths
+    with np.load(paths.predictions(result.run_id), allow_pickle=False) as saved:
+        assert saved["predictions"].shape == (len(saved["ids"]), 7)
+        assert saved["true_labels"].shape == (len(saved["ids"]), 7)
+        assert np.all((saved["predictions"] >= 0) & (saved["predictions"] <= 1))
+    with np.load(paths.confusion(result.run_id), allow_pickle=False) as saved:
+        assert saved["matrices"].shape == (7, 2, 2)
+        assert saved["matrices"].sum(axis=(1, 2)).tolist() == [result.info["counts"]["test"]] * 7
+    assert paths.confusion_plot(result.run_id).stat().st_size > 0
+    assert paths.history_plot(result.run_id).stat().st_size > 0
+    assert paths.best_model(result.run_id).exists()
+
+
+def test_unaligned_view_is_refused_for_an_early_fusion_model(run_config):
+    from mmer_tf.errors import MmerError
+
+    with pytest.raises(MmerError, match="word-aligned"):
+        experiment.run(run_config(num_epochs=1, align_to_text=False))
