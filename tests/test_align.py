@@ -15,6 +15,8 @@ from mmer_tf.data.align import (
     align_stream,
     collapse_groups,
     intersect,
+    kept_ranges,
+    segment_sums,
 )
 from mmer_tf.data.csd import CsdReader, write_csd
 from mmer_tf.errors import MmerError
@@ -232,6 +234,77 @@ def test_in_place_range_collapse_equals_gathered_collapse(how):
     bounds = np.r_[starts, len(hits.row_index)]
     oracle = np.array([reduce(features[hits.row_index[a:b]], axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
     np.testing.assert_allclose(got[1], oracle, rtol=1e-5, equal_nan=True)
+
+
+def frame_like(rng, n, rate, jitter):
+    """Sorted, well-formed rows (starts and ends non-decreasing), with ties and touching bounds."""
+    starts = np.round(np.sort(rng.uniform(0, n / rate, n)), int(rng.integers(2, 4))) if jitter else np.arange(n) / rate
+    lengths = np.full(n, 1.0 / rate) if not jitter else np.round(rng.uniform(2 * EPSILON, 3.0 / rate, n), 5)
+    ends = np.maximum.accumulate(starts + lengths)
+    keep = ends - starts > EPSILON
+    return np.stack([starts, ends], 1)[keep]
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_kept_ranges_fast_path_equals_the_general_intersect_and_collapse(seed):
+    rng = np.random.default_rng(100 + seed)
+    intervals = frame_like(rng, int(rng.integers(1, 300)), rate=float(rng.choice([30.0, 100.0])), jitter=seed % 2)
+    span = intervals[-1, 1]
+    m = int(rng.integers(1, 40))
+    r0 = np.round(rng.uniform(-0.5, span + 0.5, m), int(rng.integers(1, 4)))
+    reference = np.stack([r0, r0 + np.where(rng.random(m) < 0.1, 0.0, rng.uniform(EPSILON, 0.6, m))], 1)
+    # eps-boundary pieces: a reference starting just before a row's end, one ending just after a start
+    reference[0] = [intervals[0, 1] - EPSILON / 2, intervals[0, 1] + 0.3]
+    reference[-1] = [max(0.0, intervals[-1, 0] - 0.2), intervals[-1, 0] + EPSILON * 1.5]
+    features = rng.normal(size=(len(intervals), 4)).astype(np.float32)
+    hits = intersect(reference, intervals)
+    starts = np.flatnonzero(np.r_[True, np.diff(hits.ref_index) != 0]) if len(hits.ref_index) else np.zeros(0, int)
+    want_iv, want_f = collapse_groups(hits.intervals, features, starts, "mean", rows=hits.row_index)
+    ranges = kept_ranges(reference, intervals)
+    assert ranges is not None
+    a, b = ranges
+    present = np.flatnonzero(a < b)
+    assert present.tolist() == hits.ref_index[starts].tolist()
+    for g, r in enumerate(present):  # the kept rows are exactly the overlaps the general rule keeps
+        assert list(range(a[r], b[r])) == hits.row_index[starts[g]:(np.r_[starts, len(hits.row_index)])[g + 1]].tolist()
+    ref = Entries.from_items([("v", reference, np.zeros((m, 1), np.float32))])
+    _, aligned = align_group(ref, {"x": Entries.from_items([("v", intervals, features)])}, "mean")
+    np.testing.assert_array_equal(aligned["x"].intervals, want_iv)
+    np.testing.assert_array_equal(aligned["x"].features, want_f)
+    assert aligned["x"].keys == [f"v[{r}]" for r in present]
+
+
+def test_kept_ranges_declines_rows_it_cannot_prove_contiguous():
+    reference = np.array([[0.0, 1.0]])
+    assert kept_ranges(reference, np.array([[0.0, 2.0], [0.5, 0.6]])) is None  # nested row: ends not sorted
+    assert kept_ranges(reference, np.array([[0.0, 0.0], [0.5, 0.6]])) is None  # zero-length row
+    assert kept_ranges(reference, np.array([[0.0, np.nan]])) is None
+    assert kept_ranges(np.array([[1.0, 0.0]]), np.array([[0.0, 0.5]])) is None  # reversed reference
+    a, b = kept_ranges(np.array([[0.0, 1.0], [3.0, 3.0]]), np.array([[0.0, 0.5], [0.5, 2.0], [3.0, 4.0]]))
+    assert (a[0], b[0]) == (0, 2) and a[1] == b[1]  # the second reference row is skipped (zero length)
+
+
+def test_segment_sums_add_rows_in_order_like_numpy_so_means_equal_numpy_average_bit_for_bit():
+    rng = np.random.default_rng(9)
+    features = (rng.normal(size=(500, 6)) * rng.choice([1e-3, 1.0, 1e4], size=(500, 1))).astype(np.float32)
+    features[40, 2] = np.nan
+    features[41, 3] = np.inf
+    bounds = np.r_[0, np.sort(rng.choice(np.arange(1, 500), 60, replace=False)), 500]
+    rows = np.arange(500)
+    sums = segment_sums(features, rows, bounds)
+    want = np.stack([features[a:b].sum(axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
+    np.testing.assert_array_equal(sums, want)
+    starts = bounds[:-1]
+    intervals = np.stack([rows / 100.0, rows / 100.0 + 0.01], 1)
+    _, means = collapse_groups(intervals, features, starts, "mean")
+    sdk = np.stack([np.average(features[a:b], axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
+    assert means.dtype == np.float32
+    np.testing.assert_array_equal(means, sdk)
+    picked = rng.permutation(500)[:200]  # arbitrary (gathered) rows, and integer features average in float64
+    ints = rng.integers(-5, 5, size=(500, 3))
+    got = segment_sums(ints, picked, np.array([0, 50, 200]))
+    np.testing.assert_array_equal(got, [ints[picked[:50]].sum(0), ints[picked[50:]].sum(0)])
+    assert got.dtype == np.float64
 
 
 # ------------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ the others by its stripped id (the SDK raises ``KeyError`` there). Rows with NaN
 The API is plain functions on arrays (:func:`intersect`, :func:`collapse_groups`, :func:`align_group`)
 plus a streaming driver (:func:`align_stream`) that reads, aligns and yields one video at a time, so
 peak memory is bounded by the largest video, not the corpus. Only per-video Python loops; everything
-per interval is NumPy (``searchsorted``-style vectorised bisection, ``reduceat`` segment reductions).
+per interval is NumPy (``searchsorted``-style vectorised bisection, sparse-product segment sums).
 """
 
 from __future__ import annotations
@@ -102,6 +102,67 @@ def live_reference(reference: np.ndarray, epsilon: float = EPSILON) -> np.ndarra
     return ~(np.abs(reference[:, 0] - reference[:, 1]) < epsilon)
 
 
+def _candidate_rows(reference, intervals, reach, epsilon):
+    """``[lo, hi)`` per reference row: the rows that may overlap it (``reach``: running max of ends).
+
+    ``hi``: rows that start before the reference ends (a prefix, since starts are sorted); ``lo``: the
+    first row whose running max end reaches the reference start. With sorted ends (``reach`` equal to
+    them) every row in ``[lo, hi)`` overlaps, by the SDK's exact expressions.
+    """
+    n = len(intervals)
+    r0, r1 = reference[:, 0], reference[:, 1]
+    s0 = intervals[:, 0]
+    hi = _first_false(lambda r, j: (r1[r] - s0[j]) > -epsilon, np.searchsorted(s0, r1 + epsilon), n)
+    lo = _first_false(lambda r, j: ~((reach[j] - r0[r]) > -epsilon),
+                      np.searchsorted(reach, r0 - epsilon, side="right"), n)
+    return lo, hi
+
+
+def kept_ranges(reference: np.ndarray, intervals: np.ndarray, epsilon: float = EPSILON):
+    """Fast path of :func:`intersect` for well-formed frame-like rows, or ``None`` where it does not apply.
+
+    Applies when the rows' starts *and* ends are non-decreasing, every row is longer than epsilon and
+    every aligned reference row has ``end - start >= epsilon`` (no NaN). Then the rows overlapping
+    reference ``r`` are exactly ``[lo, hi)`` and the clipped length ``min(s1, r1) - max(s0, r0)`` is
+    non-decreasing over rows starting before ``r0``, above epsilon in the middle and non-increasing
+    over rows ending after ``r1``: the kept rows form one range ``[a, b)``, found by trimming the
+    (few) zero-length pieces from both ends, and the collapsed interval is
+    ``[max(s0[a], r0), min(s1[b-1], r1)]``, the same floats as the min/max over the clipped pieces.
+
+    Returns ``(a, b)`` for every reference row (``a == b``: no overlap, or a skipped reference row);
+    no per-overlap arrays are built, which is what makes collapsing 100 Hz frames to words cheap.
+    """
+    reference = np.asarray(reference, dtype=np.float64)
+    intervals = np.asarray(intervals, dtype=np.float64)
+    m, n = len(reference), len(intervals)
+    r0, r1 = reference[:, 0], reference[:, 1]
+    s0, s1 = intervals[:, 0], intervals[:, 1]
+    live = live_reference(reference, epsilon)
+    if not (n and np.all(s1[1:] >= s1[:-1]) and np.all(s0[1:] >= s0[:-1]) and np.all(s1 - s0 > epsilon)
+            and np.all(~live | (r1 - r0 >= epsilon))):
+        return None
+    if m == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    lo, hi = _candidate_rows(reference, intervals, s1, epsilon)
+    hi = np.where(live, np.maximum(hi, lo), lo)
+
+    def kept(r, j):  # the SDK's keep test of the clipped piece of row j under reference r
+        return np.abs(np.minimum(s1[j], r1[r]) - np.maximum(s0[j], r0[r])) > epsilon
+
+    a, b = lo.astype(np.int64), hi.astype(np.int64)
+    todo = np.flatnonzero(a < b)
+    while todo.size:  # drop zero-length pieces at the front
+        todo = todo[~kept(todo, a[todo])]
+        a[todo] += 1
+        todo = todo[a[todo] < b[todo]]
+    todo = np.flatnonzero(a < b)
+    while todo.size:  # and at the back (stops at a, which is kept)
+        todo = todo[~kept(todo, b[todo] - 1)]
+        b[todo] -= 1
+        todo = todo[a[todo] < b[todo]]
+    return a, b
+
+
 def intersect(reference: np.ndarray, intervals: np.ndarray, epsilon: float = EPSILON) -> Intersections:
     """All SDK overlaps of ``intervals`` (``[n,2]``, sorted by start) with ``reference`` (``[m,2]``).
 
@@ -116,12 +177,7 @@ def intersect(reference: np.ndarray, intervals: np.ndarray, epsilon: float = EPS
         return empty
     r0, r1 = reference[:, 0], reference[:, 1]
     s0, s1 = intervals[:, 0], intervals[:, 1]
-    # Rows that can start before the reference ends: a prefix, since s0 is sorted.
-    hi = _first_false(lambda r, j: (r1[r] - s0[j]) > -epsilon, np.searchsorted(s0, r1 + epsilon), n)
-    # Rows that may end after the reference starts: from the first j whose running max end does.
-    reach = np.fmax.accumulate(s1)
-    lo = _first_false(lambda r, j: ~((reach[j] - r0[r]) > -epsilon),
-                      np.searchsorted(reach, r0 - epsilon, side="right"), n)
+    lo, hi = _candidate_rows(reference, intervals, np.fmax.accumulate(s1), epsilon)
     counts = np.where(live_reference(reference, epsilon), np.maximum(hi - lo, 0), 0)
     total = int(counts.sum())
     if total == 0:
@@ -144,23 +200,57 @@ def group_starts(sorted_keys: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]]))
 
 
-def _collapse_ranges(intervals, features, starts, first, stop, collapse):
-    """Reduce ``features[first[g]:stop[g]]`` per group with one ``reduceat`` over interleaved bounds
-    (even outputs are the groups; odd ones, the stretches between them, are ignored)."""
-    n = len(features)
-    tail = stop == n  # reduceat cannot take n as an index; such groups reduce to the end instead
-    bounds = np.stack([first, np.where(tail, first, stop)], axis=1).reshape(-1)
-    ufunc = REDUCERS[collapse]
-    out_dtype = features.dtype if np.issubdtype(features.dtype, np.floating) else np.dtype(np.float64)
-    reduced = ufunc.reduceat(features, bounds, axis=0)[0::2].astype(out_dtype, copy=False)
-    for g in np.flatnonzero(tail):  # at most the few groups that run to the last frame
-        reduced[g] = ufunc.reduce(features[first[g]:], axis=0)
-    if collapse == "mean":
-        counts = (stop - first).reshape((-1,) + (1,) * (features.ndim - 1))
-        reduced = (reduced / counts).astype(out_dtype, copy=False)
+def _float_dtype(dtype: np.dtype) -> np.dtype:
+    """The dtype the SDK's ``numpy.average`` returns for features of ``dtype`` (ints average in float64)."""
+    return dtype if np.issubdtype(dtype, np.floating) else np.dtype(np.float64)
+
+
+def segment_sums(features: np.ndarray, rows: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+    """Per group ``g``, the sum of ``features[rows[indptr[g]:indptr[g + 1]]]`` over axis 0.
+
+    Computed as one sparse product ``S @ features`` with ``S`` a 0/1 CSR matrix (row ``g`` has ones at
+    the group's rows): scipy's kernel adds the selected rows one after another, in order, in the
+    features' dtype, which is exactly how ``numpy.sum(x, axis=0)`` (hence the SDK's ``numpy.average``)
+    accumulates, so means come out bit-identical to the SDK's. It reads each feature row once, with no
+    gather copy and no per-row dispatch (``ufunc.reduceat`` over axis 0 is ~10x slower), and NaN/inf
+    propagate as in a plain sum (``1 * x`` is exact).
+    """
+    from scipy.sparse import csr_matrix  # a dependency of scikit-learn; imported late (import cost)
+
+    groups = len(indptr) - 1
+    dtype = _float_dtype(features.dtype)
+    flat = np.ascontiguousarray(features.reshape(len(features), -1), dtype=dtype)
+    if groups == 0 or flat.shape[1] == 0:
+        return np.zeros((groups,) + features.shape[1:], dtype=dtype)
+    index_dtype = np.int32 if max(len(flat), len(rows)) < 2**31 else np.int64
+    selector = csr_matrix(
+        (np.ones(len(rows), dtype=dtype), rows.astype(index_dtype, copy=False), indptr.astype(index_dtype, copy=False)),
+        shape=(groups, len(flat)),
+    )
+    return np.asarray(selector @ flat, dtype=dtype).reshape((groups,) + features.shape[1:])
+
+
+def _reduce_groups(features, rows, indptr, collapse: str) -> np.ndarray:
+    """``collapse`` ("mean", "sum", "max", "min") of each group of rows ``rows[indptr[g]:indptr[g+1]]``
+    (``rows`` None: the groups split ``features`` itself)."""
+    if collapse in ("mean", "sum"):
+        if rows is None:
+            rows = np.arange(len(features), dtype=np.int64)
+        sums = segment_sums(features, rows, indptr)
+        if collapse == "sum":
+            return sums
+        counts = np.diff(indptr).astype(sums.dtype).reshape((-1,) + (1,) * (features.ndim - 1))
+        return np.true_divide(sums, counts, out=sums)  # in the features' float dtype, as numpy.mean
+    gathered = features if rows is None else features[rows]
+    reduced = REDUCERS[collapse].reduceat(gathered, indptr[:-1], axis=0)
+    return reduced.astype(_float_dtype(features.dtype), copy=False)
+
+
+def _hull(intervals: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """``[min, max]`` over both bounds of each group of (clipped) intervals: the collapsed interval."""
     lows = np.minimum.reduceat(np.minimum(intervals[:, 0], intervals[:, 1]), starts)
     highs = np.maximum.reduceat(np.maximum(intervals[:, 0], intervals[:, 1]), starts)
-    return np.stack([lows, highs], axis=1), reduced
+    return np.stack([lows, highs], axis=1)
 
 
 def _one_row(value, ndim: int) -> np.ndarray:
@@ -178,36 +268,24 @@ def collapse_groups(
     """Collapse each group of rows (groups begin at ``starts``) to one row, as the SDK's ``__collapse``.
 
     Interval: ``[min, max]`` over both bounds of the group's rows. Features: ``"mean"`` (the SDK
-    examples' ``numpy.average(features, axis=0)``), ``"sum"``, ``"max"``, ``"min"`` via
-    ``ufunc.reduceat``; or any callable reducing a ``[k, ...]`` array over axis 0 (applied per group:
-    the general, slower path). With ``rows``, group ``g``'s features are ``features[rows[...]]``:
-    when every group's rows are contiguous (frames under a word) they are reduced in place, without
-    gathering a copy.
+    examples' ``numpy.average(features, axis=0)``, bit for bit) and ``"sum"`` via :func:`segment_sums`;
+    ``"max"``, ``"min"`` via ``ufunc.reduceat``; or any callable reducing a ``[k, ...]`` array over
+    axis 0 (applied per group: the general, slower path). With ``rows``, group ``g``'s features are
+    ``features[rows[...]]`` (read in place, never gathered for mean/sum).
     """
     if len(starts) == 0:
         return np.zeros((0, 2)), np.zeros((0,) + features.shape[1:], dtype=features.dtype)
-    if rows is not None:
-        ends = np.append(starts[1:], len(rows))
-        first, last = rows[starts], rows[ends - 1]
-        contiguous = np.array_equal(last - first, ends - starts - 1)
-        if contiguous and not callable(collapse) and collapse in REDUCERS:
-            return _collapse_ranges(intervals, features, starts, first, last + 1, collapse)
-        features = features[rows]
-    lows = np.minimum.reduceat(np.minimum(intervals[:, 0], intervals[:, 1]), starts)
-    highs = np.maximum.reduceat(np.maximum(intervals[:, 0], intervals[:, 1]), starts)
-    new_intervals = np.stack([lows, highs], axis=1)
-    if callable(collapse):
-        bounds = np.append(starts, len(features))
-        rows = [_one_row(collapse(features[a:b]), features.ndim) for a, b in zip(bounds[:-1], bounds[1:])]
-        return new_intervals, np.stack(rows)
-    if collapse not in REDUCERS:
+    if not callable(collapse) and collapse not in REDUCERS:
         raise MmerError(f"collapse {collapse!r}: unknown, expected one of {sorted(REDUCERS)} or a function")
-    out_dtype = features.dtype if np.issubdtype(features.dtype, np.floating) else np.dtype(np.float64)
-    reduced = REDUCERS[collapse].reduceat(features, starts, axis=0).astype(out_dtype, copy=False)
-    if collapse == "mean":
-        counts = np.diff(np.append(starts, len(features)))
-        reduced = reduced / counts.reshape((-1,) + (1,) * (features.ndim - 1))
-    return new_intervals, reduced.astype(out_dtype, copy=False)
+    new_intervals = _hull(intervals, starts)
+    count = len(rows) if rows is not None else len(features)
+    indptr = np.append(starts, count).astype(np.int64)
+    if callable(collapse):
+        if rows is not None:
+            features = features[rows]
+        out = [_one_row(collapse(features[a:b]), features.ndim) for a, b in zip(indptr[:-1], indptr[1:])]
+        return new_intervals, np.stack(out)
+    return new_intervals, _reduce_groups(features, rows, indptr, collapse)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -325,6 +403,12 @@ def align_group(
     aligned = {}
     for name, entries in others.items():
         intervals, features = sort_by_start(entries.intervals, entries.features)
+        ranges = None if collapse is None or callable(collapse) else kept_ranges(reference.intervals, intervals, epsilon)
+        if ranges is not None:  # frames under words: collapse contiguous row ranges, no overlap arrays
+            keys, new_intervals, new_features = _collapse_kept_ranges(
+                reference.intervals, intervals, features, ranges, collapse, names)
+            aligned[name] = Entries(keys, np.arange(len(keys) + 1, dtype=np.int64), new_intervals, new_features)
+            continue
         hits = intersect(reference.intervals, intervals, epsilon)
         starts = group_starts(hits.ref_index)
         present = hits.ref_index[starts]
@@ -337,6 +421,20 @@ def align_group(
                                                           rows=hits.row_index)
             aligned[name] = Entries(keys, np.arange(len(keys) + 1, dtype=np.int64), new_intervals, new_features)
     return ref_out, aligned
+
+
+def _collapse_kept_ranges(reference, intervals, features, ranges, collapse: str, names: list[str]):
+    """Collapse rows ``[a, b)`` per reference row (from :func:`kept_ranges`) to one row each."""
+    a, b = ranges
+    present = np.flatnonzero(a < b)
+    a, b = a[present], b[present]
+    hull = np.stack([np.maximum(intervals[a, 0], reference[present, 0]),
+                     np.minimum(intervals[b - 1, 1], reference[present, 1])], axis=1)
+    counts = b - a
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    rows = ragged_rows(a, counts)
+    keys = [names[i] for i in present.tolist()]
+    return keys, hull, _reduce_groups(features, rows, indptr, collapse)
 
 
 def _entries_from_rows(keys, intervals, features, collapse: Collapse) -> Entries:
