@@ -19,7 +19,8 @@
 set -euo pipefail
 
 # Under sbatch the script runs from a spool copy: find the repository through the submit directory.
-repo="${SLURM_SUBMIT_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="${SLURM_SUBMIT_DIR:-$here}"
 cd "$repo"
 mkdir -p logs
 
@@ -46,7 +47,7 @@ if [ "${1:-}" = "--sweep" ]; then
   [ "$count" -gt 0 ] || { echo "error: sweep file $sweep has no flag lines" >&2; exit 2; }
   command -v sbatch >/dev/null || { echo "error: sbatch not found: run on a SLURM login node" >&2; exit 2; }
   echo "submitting $count tasks from $sweep"
-  exec sbatch --array="0-$((count - 1))" --output="logs/%x_%A_%a.out" "$@" "$0" --sweep-task "$(cd "$(dirname "$sweep")" && pwd)/$(basename "$sweep")"
+  exec sbatch --array="0-$((count - 1))" --output="logs/%x_%A_%a.out" "$@" "$here/$(basename "${BASH_SOURCE[0]}")" --sweep-task "$(cd "$(dirname "$sweep")" && pwd)/$(basename "$sweep")"
 fi
 
 if [ "${1:-}" = "--sweep-task" ]; then
