@@ -464,6 +464,9 @@ def hard_unify(video: Mapping[str, Entries]) -> tuple[dict[str, Entries], Counte
     reason (``"no <sequence>[, <sequence>] data"``, naming the sequences that lacked the key).
     """
     names = list(video)
+    first_keys = video[names[0]].keys
+    if all(video[name].keys == first_keys for name in names[1:]):  # the usual case after impute
+        return dict(video), Counter()
     key_sets = {name: set(video[name].keys) for name in names}
     common = set.intersection(*key_sets.values())
     reasons = Counter()
