@@ -1,0 +1,167 @@
+"""Every registered model, one table, one run: parameters, FLOPs/segment, training and inference speed.
+
+    python benchmarks/bench_models.py [--batch 32] [--segments 640] [--steps 50] [--backend tensorflow|jax]
+                                      [--models mult,tfn] [--jit]
+
+Inputs are MOSEI-like random batches (text 300-d GloVe, audio 74-d COVAREP, vision 35-d FACET) on one
+word-aligned time axis of ``--steps`` steps with random real lengths (masks), so every model, the
+aligned-only ones included, runs on the same data. Each model is built with its paper defaults and the
+generic defaults of ``ExperimentConfig`` (-l 1, -n 100, -d 0.2), compiled with Adam + MAE, warmed up
+(one untimed pass, which pays tracing/compilation), then timed over ``--segments`` segments:
+
+- train seg/s: ``model.fit`` for one epoch over the segments at ``--batch``;
+- infer seg/s: ``model.predict`` over the same segments at ``--batch``.
+
+FLOPs/seg is an analytic count of the main matrix products of one forward pass at ``--steps`` steps
+(multiply-add = 2 FLOPs): Dense over every step it is applied to, LSTM gates ``2·4·u·(d_in + u)`` per
+step and direction, Conv1D ``2·k·d_in·d_out`` per step, multi-head attention's four projections plus
+``QKᵀ`` and ``AV`` (``2·2·Tq·Tk·heads·key_dim``), TFN's outer product and LMF's factor products.
+Element-wise work (activations, norms, softmax, masks) is left out. A training step costs about
+3x the forward FLOPs (forward + two backward products), which is the "train GFLOP/s" column: on an
+accelerator, compare it with the chip's peak to see how far a model is from FLOP-bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--segments", type=int, default=640, help="segments timed per model and phase")
+    parser.add_argument("--steps", type=int, default=50, help="time steps per segment (padded length)")
+    parser.add_argument("--backend", choices=("tensorflow", "jax"), default="tensorflow")
+    parser.add_argument("--models", default="", help="comma-separated subset (default: every registered model)")
+    parser.add_argument("--jit", action="store_true", help="compile with XLA (jit_compile=True)")
+    return parser.parse_args(argv)
+
+
+ARGS = parse_args()
+os.environ["KERAS_BACKEND"] = ARGS.backend
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+import keras  # noqa: E402
+
+from mmer_tf.config import ExperimentConfig  # noqa: E402
+from mmer_tf.models import registry  # noqa: E402
+
+MOSEI_DIMS = {"text": 300, "audio": 74, "vision": 35}
+OUTPUTS = 6
+
+
+def mosei_like_batch(n: int, steps: int, rng) -> dict:
+    """Random features with per-segment real lengths between steps/4 and steps; padding is masked noise."""
+    lengths = rng.integers(max(1, steps // 4), steps + 1, size=n)
+    mask = (np.arange(steps)[None, :] < lengths[:, None]).astype(np.float32)
+    batch = {}
+    for m, d in MOSEI_DIMS.items():
+        batch[m] = rng.normal(size=(n, steps, d)).astype(np.float32)
+        batch[f"{m}_mask"] = mask
+    return batch
+
+
+def _concrete(shape, steps: int):
+    """A symbolic shape with the batch axis dropped and unknown time axes set to ``steps``."""
+    return [steps if s is None else int(s) for s in shape[1:]]
+
+
+def _positions(shape, steps: int) -> int:
+    """How many vectors a layer applied on the last axis processes per segment."""
+    return math.prod(_concrete(shape, steps)[:-1]) if len(shape) > 2 else 1
+
+
+def _lstm_flops(lstm, input_shape, steps: int) -> int:
+    dims = _concrete(input_shape, steps)
+    return 2 * 4 * lstm.units * (dims[-1] + lstm.units) * dims[0]
+
+
+def _input_shape(layer):
+    """Shape of the first positional input of the layer's first call (masks passed as kwargs excluded)."""
+    first = layer._inbound_nodes[0].arguments.args[0]
+    return (first[0] if isinstance(first, (list, tuple)) else first).shape
+
+
+def layer_flops(layer, steps: int) -> int:
+    """Forward FLOPs per segment of the main matrix products of one layer (0 for element-wise layers)."""
+    name = type(layer).__name__
+    if name == "Dense":
+        shape = _input_shape(layer)
+        return 2 * int(shape[-1]) * layer.units * _positions(shape, steps)
+    if name == "Conv1D":
+        shape = _input_shape(layer)
+        return 2 * layer.kernel_size[0] * int(shape[-1]) * layer.filters * _concrete(shape, steps)[0]
+    if name == "LSTM":
+        return _lstm_flops(layer, _input_shape(layer), steps)
+    if name == "Bidirectional":
+        shape = _input_shape(layer)
+        return _lstm_flops(layer.forward_layer, shape, steps) + _lstm_flops(layer.backward_layer, shape, steps)
+    if name == "MultiHeadAttention":
+        args = layer._inbound_nodes[0].arguments.args
+        query, value = args[0], args[1]
+        tq, dq = _concrete(query.shape, steps)
+        tk, dk = _concrete(value.shape, steps)
+        inner = layer.num_heads * layer.key_dim
+        projections = 2 * inner * (tq * dq + 2 * tk * dk) + 2 * inner * tq * dq
+        return projections + 2 * 2 * tq * tk * inner
+    if name == "TensorFusion":
+        return int(layer.output.shape[-1])  # one multiply per element of the outer product
+    if name == "LowRankFusion":
+        shapes = [t.shape for t in layer._inbound_nodes[0].arguments.keras_tensors]
+        return sum(2 * layer.rank * (int(s[-1]) + 1) * layer.output_dim for s in shapes)
+    return 0
+
+
+def model_flops(model, steps: int) -> int:
+    return sum(layer_flops(layer, steps) for layer in model.layers)
+
+
+def bench_model(name: str, args, batch: dict, target: np.ndarray) -> dict:
+    config = ExperimentConfig(model_name=name)
+    keras.utils.set_random_seed(0)
+    model = registry.build_model(config, MOSEI_DIMS, OUTPUTS)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mean_absolute_error", jit_compile=args.jit)
+    warm = {k: v[: 2 * args.batch] for k, v in batch.items()}
+    model.fit(warm, target[: 2 * args.batch], batch_size=args.batch, epochs=1, verbose=0, shuffle=False)
+    model.predict(warm, batch_size=args.batch, verbose=0)
+
+    started = time.perf_counter()
+    model.fit(batch, target, batch_size=args.batch, epochs=1, verbose=0, shuffle=False)
+    train_rate = len(target) / (time.perf_counter() - started)
+    started = time.perf_counter()
+    model.predict(batch, batch_size=args.batch, verbose=0)
+    infer_rate = len(target) / (time.perf_counter() - started)
+    flops = model_flops(model, args.steps)
+    return {"model": name, "params": model.count_params(), "mflops": flops / 1e6, "train": train_rate,
+            "infer": infer_rate, "train_gflops": 3 * flops * train_rate / 1e9}
+
+
+def main() -> int:
+    args = ARGS
+    names = [n for n in args.models.split(",") if n] or list(registry.available())
+    rng = np.random.default_rng(0)
+    batch = mosei_like_batch(args.segments, args.steps, rng)
+    target = rng.uniform(0, 3, size=(args.segments, OUTPUTS)).astype(np.float32)
+    print(f"backend={keras.backend.backend()} keras={keras.__version__} batch={args.batch} "
+          f"segments={args.segments} steps={args.steps} jit={args.jit} cpus={os.cpu_count()}", flush=True)
+    header = f"{'model':<12} {'params':>11} {'MFLOP/seg':>10} {'train seg/s':>12} {'infer seg/s':>12} " \
+             f"{'train GFLOP/s':>14}"
+    print(header)
+    print("-" * len(header))
+    for name in names:
+        row = bench_model(name, args, batch, target)
+        print(f"{row['model']:<12} {row['params']:>11,} {row['mflops']:>10.2f} {row['train']:>12.1f} "
+              f"{row['infer']:>12.1f} {row['train_gflops']:>14.2f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
