@@ -8,7 +8,8 @@ Generates N videos (2-3 min each; words at ~2.5/s with 300-d vectors, COVAREP 74
 1. SDK ``align(words, mean) ; impute ; align(labels) ; hard_unify`` time vs ours on the same files,
    reference words per second, the speed ratio, and whether the outputs agree (keys, intervals,
    features within float tolerance);
-2. our full alignment time vs the time to read every input file once (ratio);
+2. our full alignment time vs one plain h5py read of every dataset of every input file (page cache
+   warmed once, then read and align alternate ``--repeats`` times; medians and per-pair ratios);
 3. our peak resident memory (a fresh subprocess running the CLI's streaming aligner, writing its
    output) at two corpus sizes, to show it stays flat as the corpus grows.
 """
