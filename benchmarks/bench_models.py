@@ -38,7 +38,8 @@ def parse_args(argv=None):
     parser.add_argument("--steps", type=int, default=50, help="time steps per segment (padded length)")
     parser.add_argument("--backend", choices=("tensorflow", "jax"), default="tensorflow")
     parser.add_argument("--models", default="", help="comma-separated subset (default: every registered model)")
-    parser.add_argument("--jit", action="store_true", help="compile with XLA (jit_compile=True)")
+    parser.add_argument("--jit", action="store_true",
+                        help="compile with XLA on TensorFlow (JAX always jit-compiles: unjitted JAX is op-by-op)")
     return parser.parse_args(argv)
 
 
@@ -128,7 +129,8 @@ def bench_model(name: str, args, batch: dict, target: np.ndarray) -> dict:
     config = ExperimentConfig(model_name=name)
     keras.utils.set_random_seed(0)
     model = registry.build_model(config, MOSEI_DIMS, OUTPUTS)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mean_absolute_error", jit_compile=args.jit)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mean_absolute_error",
+                  jit_compile=args.jit or args.backend == "jax")
     warm = {k: v[: 2 * args.batch] for k, v in batch.items()}
     model.fit(warm, target[: 2 * args.batch], batch_size=args.batch, epochs=1, verbose=0, shuffle=False)
     model.predict(warm, batch_size=args.batch, verbose=0)
@@ -151,7 +153,7 @@ def main() -> int:
     batch = mosei_like_batch(args.segments, args.steps, rng)
     target = rng.uniform(0, 3, size=(args.segments, OUTPUTS)).astype(np.float32)
     print(f"backend={keras.backend.backend()} keras={keras.__version__} batch={args.batch} "
-          f"segments={args.segments} steps={args.steps} jit={args.jit} cpus={os.cpu_count()}", flush=True)
+          f"segments={args.segments} steps={args.steps} jit={args.jit or args.backend == 'jax'} cpus={os.cpu_count()}", flush=True)
     header = f"{'model':<12} {'params':>11} {'MFLOP/seg':>10} {'train seg/s':>12} {'infer seg/s':>12} " \
              f"{'train GFLOP/s':>14}"
     print(header)
