@@ -105,6 +105,32 @@ def ours(folder: Path, keep: bool):
     return elapsed, out, report
 
 
+DROP_CACHES = Path("/proc/sys/vm/drop_caches")
+
+
+def drop_page_cache() -> bool:
+    """Empty the kernel's page cache (root only), so the next read of the corpus comes from disk."""
+    try:
+        subprocess.run(["sync"], check=True)
+        DROP_CACHES.write_text("3\n")
+        return True
+    except OSError:
+        return False
+
+
+def cold_read_vs_align(folder: Path, repeats: int) -> tuple[list[float], list[float]] | None:
+    """Like :func:`read_vs_align` with the page cache emptied before every read and every alignment:
+    the I/O-bound case of a corpus larger than memory (full CMU-MOSEI is ~20 GB). None without root."""
+    reads, aligns = [], []
+    for _ in range(repeats):
+        if not drop_page_cache():
+            return None
+        reads.append(read_all(folder))
+        drop_page_cache()
+        aligns.append(ours(folder, keep=False)[0])
+    return reads, aligns
+
+
 def read_vs_align(folder: Path, repeats: int) -> tuple[list[float], list[float]]:
     """Alternate a plain read of all inputs and our full alignment ``repeats`` times, after one warm-up
     read that puts the files in the page cache, so both see the same cache state; the medians (and
@@ -169,6 +195,8 @@ def main() -> None:
     parser.add_argument("--keep", default=None, help="generate into / reuse this folder")
     parser.add_argument("--no-sdk", action="store_true", help="skip the SDK comparison")
     parser.add_argument("--repeats", type=int, default=7, help="alternating read/align pairs (medians)")
+    parser.add_argument("--cold", type=int, default=3, metavar="N",
+                        help="also N read/align pairs from a cold page cache (needs root; 0 to skip)")
     args = parser.parse_args()
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_align_"))
     big, small = base / f"n{args.videos}", base / f"n{max(1, args.videos // 4)}"
@@ -205,6 +233,19 @@ def main() -> None:
     print(f"{'median of per-pair ratios':34}{'':24}{statistics.median(pair):9.2f}x  (bar: <= 2x)")
     print(f"{'input MiB/s (median)':34}{size / statistics.median(reads):12.0f}{size / ours_s:12.0f}")
     print()
+    cold = cold_read_vs_align(big, args.cold) if args.cold else None
+    if args.cold and cold is None:
+        print("cold-cache comparison skipped: cannot write /proc/sys/vm/drop_caches (needs root)")
+    elif cold:
+        c_reads, c_aligns = cold
+        c_pair = [a / r for a, r in zip(c_aligns, c_reads)]
+        print(f"{'page cache cold, alternating x' + str(args.cold):34}{'read all':>12}{'align':>12}{'ratio':>10}")
+        print(f"{'median (s)':34}{statistics.median(c_reads):12.3f}{statistics.median(c_aligns):12.3f}"
+              f"{statistics.median(c_aligns) / statistics.median(c_reads):9.2f}x")
+        print(f"{'median of per-pair ratios':34}{'':24}{statistics.median(c_pair):9.2f}x  (bar: <= 2x)")
+        print(f"{'input MiB/s (median)':34}{size / statistics.median(c_reads):12.0f}"
+              f"{size / statistics.median(c_aligns):12.0f}")
+        print()
     peak_small, peak_big = peak_rss_mb(small), peak_rss_mb(big)
     print(f"peak RSS of the streaming aligner (CLI, writes output): {max(1, args.videos // 4)} videos "
           f"{peak_small:.0f} MiB, {args.videos} videos {peak_big:.0f} MiB (input {size:.0f} MiB)")
