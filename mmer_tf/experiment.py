@@ -68,6 +68,9 @@ def run(config: ExperimentConfig) -> RunResult:
     train_set, valid_set, test_set = folds["train"], folds["valid"], folds["test"]
     if spec.needs_aligned and not train_set.aligned:
         raise MmerError(f"-mn {config.model_name}: needs word-aligned input; drop --noalign_to_text")
+    if len(train_set) and np.isnan(train_set.labels[:, 1:]).all():
+        raise MmerError(f"{info.get('dataset')}: no emotion labels in this corpus ({info.get('corpus')} is "
+                        "annotated for sentiment only); emotion recognition needs CMU-MOSEI")
     for name, fold in folds.items():
         if len(fold) == 0:
             raise MmerError(f"fold '{name}' is empty for this corpus and split; check -df and -c")
