@@ -29,7 +29,7 @@ _PACKAGE = "mmer_tf"
 HPARAMS = {
     "d": HParam(64, "width of every modality token"),
     "heads": HParam(4, "attention heads (must divide d)"),
-    "intra_layers": HParam(1, "self-attention blocks over each modality's steps before pooling (0: none)"),
+    "intra_layers": HParam(0, "self-attention blocks over each modality's steps before pooling (0: none, the default)"),
     "fusion_layers": HParam(2, "stacked multi-head attention fusion blocks"),
     "attn_dropout": HParam(0.1, "dropout on attention weights"),
 }

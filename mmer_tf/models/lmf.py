@@ -28,6 +28,32 @@ HPARAMS = {
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
+class FactorInitializer(keras.initializers.Initializer):
+    """Glorot-normal feature rows and a bias row (the one for the appended 1) of ones.
+
+    Why: a Glorot draw makes every projection ``[z_m; 1] W_m`` small, and the fused vector is their
+    product, so at start it is the product of M small numbers and so is the gradient reaching each
+    factor (it is scaled by the other modalities' projections): the low-rank product never leaves the
+    origin in a short training run. With the bias row at 1 every projection starts near 1 + a linear
+    term, so the product starts near ``1 + Σ_m (linear term of m)``: an additive late fusion whose
+    gradients reach every modality at full strength, from which the multiplicative (bi- and trimodal)
+    terms grow as training needs them. The parameterisation is the paper's; only the starting point moves.
+    """
+
+    def __init__(self, seed=None):
+        self.seed = seed
+        self._glorot = keras.initializers.GlorotNormal(seed=seed)
+
+    def __call__(self, shape, dtype=None):
+        rank, rows, width = shape
+        features = self._glorot((rank, rows - 1, width), dtype=dtype)
+        return ops.concatenate([features, ops.ones((rank, 1, width), dtype=features.dtype)], axis=1)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
 class LowRankFusion(keras.layers.Layer):
     """``[z_1, ..., z_M]`` (each ``[B, d_m]``) -> ``[B, output_dim]`` through rank-``r`` factors."""
 
@@ -40,7 +66,7 @@ class LowRankFusion(keras.layers.Layer):
         shapes = list(input_shapes) if isinstance(input_shapes[0], (list, tuple)) else [input_shapes]
         self.factors = [
             self.add_weight(name=f"factor_{index}", shape=(self.rank, int(shape[-1]) + 1, self.output_dim),
-                            initializer="glorot_normal")
+                            initializer=FactorInitializer())
             for index, shape in enumerate(shapes)
         ]
         self.fusion_weights = self.add_weight(name="fusion_weights", shape=(self.rank,),
