@@ -264,8 +264,9 @@ def fit(model, train_ds, valid_ds, config: ExperimentConfig, checkpoint_path):
     if config.num_epochs < 1:
         raise MmerError(f"-e/--num_epochs must be >= 1, got {config.num_epochs}")
     callbacks = callbacks_for(config, checkpoint_path, has_validation=valid_ds is not None)
+    # shuffle=False: the tf.data pipeline already reshuffles every epoch (Keras would only warn).
     return model.fit(train_ds, validation_data=valid_ds, epochs=int(config.num_epochs),
-                     callbacks=callbacks, verbose=0)
+                     callbacks=callbacks, verbose=0, shuffle=False)
 
 
 def load_model(path: str | os.PathLike):
