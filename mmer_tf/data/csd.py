@@ -58,6 +58,23 @@ def _metadata_value(dataset) -> object:
         return text
 
 
+def _read_array(group_id, name: bytes) -> np.ndarray:
+    """Read one whole dataset through h5py's low-level API.
+
+    Alignment reads two small datasets per video and sequence; the high-level ``group[name][()]``
+    path costs ~0.1 ms of Python per dataset, which was a third of the aligner's time on a warm
+    page cache. This reads straight into a fresh array of the file's dtype.
+    """
+    try:
+        dataset = h5py.h5d.open(group_id, name)
+    except KeyError:
+        raise KeyError(name.decode()) from None
+    array = np.empty(dataset.shape, dtype=dataset.dtype)
+    if array.size:
+        dataset.read(h5py.h5s.ALL, h5py.h5s.ALL, array)
+    return array
+
+
 class CsdReader:
     """A lazily read computational sequence.
 
@@ -116,24 +133,28 @@ class CsdReader:
 
     def read(self, video_id: str) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(intervals [n,2] float64, features [n,D])`` of one video, validated."""
-        where = f"{self.path}: sequence '{self.name}', video '{video_id}'"
         try:
-            group = self._data[video_id]
-            intervals = np.asarray(group["intervals"][()], dtype=np.float64)
-            features = np.asarray(group["features"][()])
+            group = h5py.h5g.open(self._data.id, video_id.encode("utf-8"))
+            intervals = _read_array(group, b"intervals")
+            features = _read_array(group, b"features")
         except KeyError as exc:
-            raise MmerError(f"{where}: missing {exc}") from None
-        except OSError as exc:  # truncated / corrupt chunk
-            raise MmerError(f"{where}: unreadable data ({exc})") from None
+            raise MmerError(f"{self._where(video_id)}: missing {exc}") from None
+        except (OSError, ValueError) as exc:  # truncated / corrupt chunk, unreadable type
+            raise MmerError(f"{self._where(video_id)}: unreadable data ({exc})") from None
+        if intervals.dtype != np.float64:
+            intervals = intervals.astype(np.float64)
         if intervals.ndim != 2 or intervals.shape[1] != 2:
-            raise MmerError(f"{where}: intervals have shape {intervals.shape}, expected [n, 2]")
+            raise MmerError(f"{self._where(video_id)}: intervals have shape {intervals.shape}, expected [n, 2]")
         if features.ndim < 2:
             features = features.reshape(len(features), -1)
         if features.shape[0] != intervals.shape[0]:
             raise MmerError(
-                f"{where}: {features.shape[0]} feature rows but {intervals.shape[0]} intervals"
+                f"{self._where(video_id)}: {features.shape[0]} feature rows but {intervals.shape[0]} intervals"
             )
         return intervals, features
+
+    def _where(self, video_id: str) -> str:
+        return f"{self.path}: sequence '{self.name}', video '{video_id}'"
 
     def items(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
         for video_id in self.video_ids():
