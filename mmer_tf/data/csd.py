@@ -97,6 +97,9 @@ class CsdReader:
                 f"{self.path}: not a computational sequence (expected one root group with 'data' "
                 f"and 'metadata', found {roots})"
             )
+        # Reading touches each video's headers once; a fixed cache keeps a long pass over tens of
+        # thousands of videos from growing the adaptive one towards its 32 MiB-per-file limit.
+        _fixed_metadata_cache(self._file)
         self.name: str = roots[0]
         self._root = self._file[self.name]
         self._data = self._root["data"]
