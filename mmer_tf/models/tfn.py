@@ -7,6 +7,8 @@ bimodal interaction in ``z`` next to the trimodal ones. A post-fusion DNN predic
 
 With one modality the "product" is just ``[h; 1]``, with two it is the bimodal product, so unimodal and
 bimodal ablations need no special case. The sub-networks are shared with ``lmf``.
+
+The post-fusion ReLU layers start with a positive bias (``POST_FUSION_BIAS_INIT``), see there for why.
 """
 
 from __future__ import annotations
@@ -34,6 +36,17 @@ HPARAMS = {
     "post_fusion": HParam(128, "units of each post-fusion dense layer"),
     "post_layers": HParam(2, "post-fusion dense layers before the output layer"),
 }
+
+# Initial bias of the post-fusion ReLU layers (their kernels stay Glorot). Why: most fused coordinates are
+# products of several small non-negative embedding units, so the post-fusion pre-activations start small
+# (|.| < 0.5). Under the default mean-absolute-error loss on presence scores that are mostly 0, every
+# zero-target sample pulls its prediction to exactly 0 with a gradient of constant size, and the cheapest
+# way to do that is to push those small pre-activations below zero: after two epochs on the built-in
+# sample 91-94% of the post-fusion units were dead for every input and TFN predicted a constant (the
+# median). A positive start keeps the units active while the fusion weights learn which interactions
+# matter (as Krizhevsky et al., 2012, started ReLU layers' biases positive "to accelerate the early stages
+# of learning by providing the ReLUs with positive inputs"). Same layers and function class as the paper.
+POST_FUSION_BIAS_INIT = 0.5
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -85,7 +98,8 @@ def build_tfn(dims, num_outputs, config, hp):
     fused = TensorFusion(name="tensor_fusion")(modality_embeddings(inputs, dims, config, hp))
     x = fused
     for index in range(int(hp["post_layers"])):
-        x = keras.layers.Dense(int(hp["post_fusion"]), activation="relu", name=f"post_fusion{index + 1}")(x)
+        x = keras.layers.Dense(int(hp["post_fusion"]), activation="relu", name=f"post_fusion{index + 1}",
+                               bias_initializer=keras.initializers.Constant(POST_FUSION_BIAS_INIT))(x)
         if config.dropout_rate > 0:
             x = keras.layers.Dropout(float(config.dropout_rate), name=f"post_fusion_dropout{index + 1}")(x)
     outputs = keras.layers.Dense(num_outputs, activation=config.final_activ, dtype="float32", name="output")(x)
