@@ -147,20 +147,14 @@ def read_vs_align(folder: Path, repeats: int) -> tuple[list[float], list[float]]
 
 
 def sdk(folder: Path, sdk_path: str | None):
-    from sdk_support import load_mmdatasdk, quiet, sdk_contents, sdk_dataset, sdk_mean
+    from sdk_support import load_mmdatasdk, sdk_contents, sdk_words_then_labels
 
     mmdatasdk, why = load_mmdatasdk(sdk_path)
     if mmdatasdk is None:
         return None, why
     files = {name: folder / file for name, file in FILES.items()}
     start = time.perf_counter()
-    dataset = sdk_dataset(mmdatasdk, {k: v for k, v in files.items() if k != "All Labels"})
-    with quiet():
-        dataset.align("glove_vectors", collapse_functions=[sdk_mean])
-        dataset.impute("glove_vectors")
-        dataset.add_computational_sequences({"All Labels": str(files["All Labels"])}, None)
-        dataset.align("All Labels")
-        dataset.hard_unify()
+    dataset = sdk_words_then_labels(mmdatasdk, files)
     elapsed = time.perf_counter() - start
     return elapsed, {name: sdk_contents(dataset, name) for name in files}
 

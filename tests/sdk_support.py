@@ -74,6 +74,19 @@ def sdk_contents(dataset, name: str) -> dict[str, tuple[np.ndarray, np.ndarray]]
     return {key: (np.asarray(entry["intervals"]), np.asarray(entry["features"])) for key, entry in data.items()}
 
 
+def sdk_words_then_labels(mmdatasdk, files: dict[str, str | os.PathLike], words="glove_vectors", labels="All Labels"):
+    """The SDK's CMU-MOSEI recipe: align to the words with a mean collapse, impute the words, add the
+    labels, align to them, drop incomplete segments. Returns the SDK dataset."""
+    dataset = sdk_dataset(mmdatasdk, {k: v for k, v in files.items() if k != labels})
+    with quiet():
+        dataset.align(words, collapse_functions=[sdk_mean])
+        dataset.impute(words)
+        dataset.add_computational_sequences({labels: str(files[labels])}, None)
+        dataset.align(labels)
+        dataset.hard_unify()
+    return dataset
+
+
 def sdk_mean(intervals, features):
     """The SDK examples' collapse function (``process_mosei.py``'s ``myavg``)."""
     return np.average(features, axis=0)

@@ -20,7 +20,8 @@ from mmer_tf.data.align import (
 )
 from mmer_tf.data.csd import CsdReader, write_csd
 from mmer_tf.errors import MmerError
-from sdk_support import defective_dataset, load_mmdatasdk, quiet, sdk_contents, sdk_dataset, sdk_mean
+from sdk_support import (defective_dataset, load_mmdatasdk, quiet, sdk_contents, sdk_dataset,
+                         sdk_words_then_labels)
 
 MMDATASDK, SDK_MISSING = load_mmdatasdk()
 needs_sdk = pytest.mark.skipif(MMDATASDK is None, reason=str(SDK_MISSING))
@@ -341,13 +342,7 @@ def flatten(stream) -> dict:
 @pytest.mark.parametrize("seed", [0, 1])
 def test_word_then_label_alignment_equals_the_sdk(tmp_path, seed):
     files = write_dataset(tmp_path, defective_dataset(seed))
-    dataset = sdk_dataset(MMDATASDK, {k: v for k, v in files.items() if k != "All Labels"})
-    with quiet():
-        dataset.align("glove_vectors", collapse_functions=[sdk_mean])
-        dataset.impute("glove_vectors")
-        dataset.add_computational_sequences({"All Labels": str(files["All Labels"])}, None)
-        dataset.align("All Labels")
-        dataset.hard_unify()
+    dataset = sdk_words_then_labels(MMDATASDK, files)
     readers = {name: CsdReader(path) for name, path in files.items()}
     report = AlignReport()
     ours = flatten(align_stream(readers, [Stage("glove_vectors", "mean", impute=True), Stage("All Labels")],
