@@ -92,3 +92,35 @@ def test_unaligned_view_is_refused_for_an_early_fusion_model(run_config):
 
     with pytest.raises(MmerError, match="word-aligned"):
         experiment.run(run_config(num_epochs=1, align_to_text=False))
+
+
+def test_a_sentiment_only_corpus_is_one_clear_error(tmp_path):
+    """CMU-MOSI aligns and caches, but has no emotion labels: the runner says so instead of training."""
+    from sdk_support import defective_dataset
+
+    from mmer_tf.config import ExperimentConfig
+    from mmer_tf.data.csd import write_csd
+    from mmer_tf.data.folds import standard_folds
+    from mmer_tf.errors import MmerError
+
+    dataset = defective_dataset(1, n_videos=6)
+    folds = standard_folds("mosi")
+    real_ids = folds["train"][:2] + folds["valid"][:2] + folds["test"][:2]
+    rename = dict(zip(sorted(dataset["All Labels"]), real_ids))
+    files = {"glove_vectors": ("CMU_MOSI_TimestampedWordVectors.csd", "glove_vectors"),
+             "COVAREP": ("CMU_MOSI_COVAREP.csd", "COVAREP"),
+             "FACET 4.2": ("CMU_MOSI_Visual_Facet_42.csd", "FACET_4.2"),
+             "All Labels": ("CMU_MOSI_Opinion_Labels.csd", "Opinion Segment Labels")}
+    corpus = tmp_path / "mosi"
+    corpus.mkdir()
+    for name, (file, root) in files.items():
+        entries = {rename[v]: dict(e) for v, e in dataset[name].items() if v in rename}
+        if name == "All Labels":
+            for entry in entries.values():
+                entry["features"] = entry["features"][:, :1]  # sentiment only
+        write_csd(corpus / file, root, entries)
+    config = ExperimentConfig(dataset_folder=str(corpus), pickle_folder=str(tmp_path / "cache"),
+                              model_folder=str(tmp_path / "models"), num_epochs=1, verbose=0)
+    with pytest.raises(MmerError, match="annotated for sentiment only"):
+        experiment.run(config)
+    assert not (tmp_path / "models").exists()
