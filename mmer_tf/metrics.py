@@ -408,18 +408,6 @@ def evaluate(
     return {family: [_round_row(r, decimals) for r in rows] for family, rows in results.items()}
 
 
-def format_results(results: Mapping[str, list[Mapping[str, float]]]) -> str:
-    """Human-readable text of :func:`evaluate`'s result: one block per family, one line per row."""
-    lines = []
-    for family in FAMILIES:
-        if family not in results:
-            continue
-        lines.append(f"--- {family} ---")
-        for row in results[family]:
-            lines.append("  " + "  ".join(f"{k}={v}" for k, v in row.items()))
-    return "\n".join(lines)
-
-
 def baseline_predictions(
     train_labels7: np.ndarray, n: int, label_type: str, neutral: bool = False, threshold: float = 0.0
 ) -> np.ndarray:

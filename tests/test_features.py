@@ -7,8 +7,6 @@ import pytest
 
 from mmer_tf.data.features import (
     apply_statistics,
-    concat_early_fusion,
-    fix_steps,
     normalize_folds,
     pack,
     sanitize,
@@ -104,27 +102,3 @@ def test_train_statistics_equal_numpy_and_apply_inverts():
     assert np.allclose(mean, flat.mean(axis=0), atol=1e-4) and np.allclose(std, flat.std(axis=0), atol=1e-4)
     z = apply_statistics(flat, mean, std)
     assert np.allclose(z.mean(axis=0), 0.0, atol=1e-4) and np.allclose(z.std(axis=0), 1.0, atol=1e-4)
-
-
-def test_fix_steps_keeps_last_steps_and_pads_at_the_front():
-    seqs = [np.arange(10, dtype=np.float32).reshape(5, 2), np.array([[7.0, 8.0]], np.float32), np.zeros((0, 2), np.float32)]
-    out, mask = fix_steps(seqs, 3)
-    assert out.shape == (3, 3, 2) and mask.shape == (3, 3)
-    assert np.array_equal(out[0], [[4, 5], [6, 7], [8, 9]])  # the LAST three steps
-    assert np.array_equal(out[1], [[0, 0], [0, 0], [7, 8]])  # zero padding in front
-    assert np.array_equal(out[2], np.zeros((3, 2)))
-    assert np.array_equal(mask, [[1, 1, 1], [0, 0, 1], [0, 0, 0]])
-    with pytest.raises(MmerError, match="fixed_num_steps"):
-        fix_steps(seqs, 0)
-
-
-def test_early_fusion_concatenates_text_vision_audio_in_that_order():
-    text = [np.full((2, 3), 1.0, np.float32)]
-    vision = [np.full((2, 2), 2.0, np.float32)]
-    audio = [np.full((2, 1), 3.0, np.float32)]
-    fused = concat_early_fusion({"audio": audio, "text": text, "vision": vision})
-    assert np.array_equal(fused[0], [[1, 1, 1, 2, 2, 3]] * 2)
-    only_two = concat_early_fusion({"audio": audio, "text": text})
-    assert np.array_equal(only_two[0], [[1, 1, 1, 3]] * 2)
-    with pytest.raises(MmerError, match="not aligned"):
-        concat_early_fusion({"text": text, "audio": [np.zeros((3, 1), np.float32)]})

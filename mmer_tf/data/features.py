@@ -1,4 +1,4 @@
-"""Per-segment feature preparation: sanitising, normalisation, fixed steps, early-fusion concatenation.
+"""Per-segment feature preparation: sanitising and normalisation.
 
 Ragged folds (one ``[T_i, D]`` array per segment) are processed *packed*: all segments of a modality
 concatenated into one ``[sum T_i, D]`` array plus ``offsets`` ``[N + 1]`` (segment i is rows
@@ -32,7 +32,6 @@ from mmer_tf.errors import MmerError
 
 NORMALIZATIONS = ("segment", "train", "none")
 NORMALIZED_MODALITIES = ("audio", "vision")
-EARLY_FUSION_ORDER = ("text", "vision", "audio")  # the seed: "text/image/audio (concatenated in this order)"
 _MIN_STD = 1e-6  # below this a feature is treated as constant
 
 
@@ -137,47 +136,3 @@ def normalize_folds(
         "statistics": {m: {k: v.tolist() for k, v in s.items()} for m, s in stats.items()},
     }
     return result, report
-
-
-def fix_steps(sequences: Sequence[np.ndarray], num_steps: int, dim: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``[N, num_steps, D]`` float32 and its ``[N, num_steps]`` mask, by the seed's rule.
-
-    The seed (after Williams et al.'s ``pad``) keeps the LAST ``num_steps`` steps of a longer sequence
-    and zero-pads a shorter one at the FRONT, so the real steps always end at the last position.
-    """
-    if num_steps <= 0:
-        raise MmerError(f"fixed_num_steps={num_steps}: must be > 0 to fix the number of steps")
-    flat, offsets = pack(sequences, dim)
-    n, d = len(sequences), flat.shape[1]
-    lengths = np.diff(offsets)
-    kept = np.minimum(lengths, num_steps)
-    out = np.zeros((n, num_steps, d), dtype=np.float32)
-    mask = np.zeros((n, num_steps), dtype=np.float32)
-    # Row r of the output block of segment i, position p (0..kept-1 from the end): vectorised scatter.
-    owner = np.repeat(np.arange(n), kept)
-    position = np.arange(kept.sum()) - np.repeat(np.cumsum(kept) - kept, kept)  # 0..kept_i-1
-    source = np.repeat(offsets[1:] - kept, kept) + position
-    target_step = np.repeat(num_steps - kept, kept) + position
-    out[owner, target_step] = flat[source]
-    mask[owner, target_step] = 1.0
-    return out, mask
-
-
-def concat_early_fusion(
-    features: Mapping[str, Sequence[np.ndarray]], order: Sequence[str] = EARLY_FUSION_ORDER
-) -> list[np.ndarray]:
-    """Per segment, the word-aligned modalities concatenated along features in ``order`` (text, vision,
-    audio, as the seed), skipping modalities not present. All modalities must share each segment's T."""
-    present = [m for m in order if m in features]
-    if not present:
-        raise MmerError(f"early fusion: none of the modalities {list(order)} is present")
-    n = len(features[present[0]])
-    packed = [pack(features[m]) for m in present]
-    offsets = packed[0][1]
-    for m, (_, other) in zip(present, packed):
-        if len(other) != n + 1 or not np.array_equal(other, offsets):
-            raise MmerError(
-                f"early fusion: modality {m!r} is not aligned with {present[0]!r} (step counts differ); "
-                "use the word-aligned view (--align_to_text)"
-            )
-    return unpack(np.concatenate([flat for flat, _ in packed], axis=1), offsets)
