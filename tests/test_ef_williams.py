@@ -104,3 +104,25 @@ def test_mixed_precision_keeps_float32_output():
         assert keras.ops.convert_to_numpy(out).dtype == np.float32
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.mark.parametrize("layers", [1, 3])
+def test_dropout_follows_each_bilstm_as_in_the_original(layers):
+    """The original: Bidirectional(LSTM) then Dropout(-d) per layer; no dropout inside the LSTM."""
+    model = registry.build_model(small_config(num_layers=layers, dropout_rate=0.3), DIMS, 6)
+    names = [layer.name for layer in model.layers]
+    for i in range(1, layers + 1):
+        bilstm = model.get_layer(f"bilstm_{i}")
+        assert bilstm.forward_layer.dropout == 0.0 and bilstm.backward_layer.dropout == 0.0
+        drop = model.get_layer(f"lstm_dropout_{i}")
+        assert isinstance(drop, keras.layers.Dropout) and drop.rate == pytest.approx(0.3)
+        assert names.index(f"lstm_dropout_{i}") > names.index(f"bilstm_{i}")
+        # the dropout reads exactly the BiLSTM's output
+        assert drop._inbound_nodes[0].operation is drop and \
+            drop._inbound_nodes[0].input_tensors[0] is bilstm.output
+    # Dropout is active in training: two training-mode calls differ, inference is deterministic.
+    x = batch([3, 5], 5, np.random.default_rng(7))
+    a = keras.ops.convert_to_numpy(model(x, training=True))
+    b = keras.ops.convert_to_numpy(model(x, training=True))
+    assert np.abs(a - b).max() > 0
+    np.testing.assert_array_equal(model.predict(x, verbose=0), model.predict(x, verbose=0))

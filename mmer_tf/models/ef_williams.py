@@ -2,8 +2,10 @@
 
 Williams, Kleinegesse, Comanescu & Radu, "Recognizing Emotions in Video Using Multimodal DNN Feature
 Fusion", Challenge-HML 2018. The modalities' features are concatenated per time step (text, vision,
-audio: the seed's order), batch-normalised, run through ``-l`` stacked bidirectional LSTM(64) layers
-with dropout, then Dense(``-n``, relu) -> dropout -> Dense(outputs, ``-a``).
+audio: the seed's order), batch-normalised, run through ``-l`` stacked bidirectional LSTM(64) layers,
+each followed by a ``Dropout(-d)`` on its output, then Dense(``-n``, relu) -> dropout -> Dense(outputs,
+``-a``). That is where the original places its dropout (``src/models/ef_williams.py``: ``Bidirectional(LSTM)``
+then ``Dropout`` per layer); the LSTMs themselves have no input or recurrent dropout.
 
 Padding is masked all the way: the fused mask (a step is real when it is real in every modality, see
 :class:`~mmer_tf.models.layers.MergeMasks`) feeds BatchNormalization (masked moments) and every LSTM,
@@ -66,12 +68,14 @@ def build_ef_williams(dims: dict[str, int], num_outputs: int, config, hp: dict) 
             activation="tanh",
             recurrent_activation="sigmoid",
             use_bias=True,
-            dropout=float(config.dropout_rate),
+            dropout=0.0,
             recurrent_dropout=0.0,
             unroll=False,
             return_sequences=not last,
         )
         x = layers.Bidirectional(lstm, name=f"bilstm_{i + 1}")(x, mask=mask)
+        # Dropout passes the mask through to the next masked LSTM (a sequence output keeps its mask).
+        x = layers.Dropout(float(config.dropout_rate), name=f"lstm_dropout_{i + 1}")(x)
     x = layers.Dense(int(config.num_nodes), activation="relu", name="hidden")(x)
     x = layers.Dropout(float(config.dropout_rate), name="hidden_dropout")(x)
     # float32 output even under the mixed_float16 policy (stable losses and metrics).
