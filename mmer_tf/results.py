@@ -21,12 +21,14 @@ Concurrency (many runs of a cluster array writing the same tables):
 
 * Run ids come from :func:`reserve_run_id`: exclusive creation of ``<csv dir>/.run_ids/<id>``. The seed
   used "row count = id", which hands the same id to two runs that finish together.
-* A table is only ever replaced whole (write a temporary file, fsync, rename), under a
-  ``filelock.FileLock`` next to it, so a reader sees the old or the new table, never half a row, and a
-  run killed mid-write leaves the table as it was.
-* :func:`write_run` holds one folder lock over all the tables of a run and writes ``model_ids.csv``
-  *last*: it is the commit record. Readers join metric rows with it, so a run that died between two
-  tables is invisible rather than half there.
+* A table is only ever replaced whole (write a staged file, fsync, rename), under the folder's
+  ``filelock.FileLock``, so a reader sees the old or the new table, never half a row.
+* :func:`write_run` appends to all the tables of a run in one transaction (:func:`commit_tables`): every
+  new table version is staged first, then a journal is renamed into place (the commit point), then the
+  staged files are renamed. A failure before the commit point (a full disk) changes no table; a writer
+  killed after it has its renames finished by the next writer. ``model_ids.csv`` is renamed last.
+* A run that fails after training saves its rows to ``unrecorded_run<id>.json`` instead of losing them;
+  one interrupted before (Ctrl-C) removes its artefacts and gives its id back (:func:`discard_run`).
 """
 
 from __future__ import annotations
@@ -61,6 +63,9 @@ TABLE_FILES = {
 MODEL_IDS_FILE = "model_ids.csv"
 RESERVATION_DIR = ".run_ids"
 FOLDER_LOCK = ".tables.lock"
+#: Suffix of a table's staged new version, and the commit record of a multi-table append.
+TXN_SUFFIX = ".txn"
+JOURNAL_FILE = ".tables.journal"
 #: Columns of model_ids.csv that describe the run's bookkeeping rather than what was run.
 BOOKKEEPING_COLUMNS = ("run_id", "dataset", "status", "started", "finished", "wall_time_s", "host", "job")
 #: How long a writer waits for a table lock before giving up with a clear error (seconds).
@@ -130,11 +135,11 @@ class RunPaths:
     def predictions(self, run_id: int) -> Path:
         return self._artefact("predictions", run_id, ".npz")
 
-    def confusion(self, run_id: int) -> Path:
-        return self._artefact("conf_matrix", run_id, ".npz")
+    def confusion(self, run_id: int, tag: str = "") -> Path:
+        return self._artefact("conf_matrix", run_id, f"{tag}.npz")
 
-    def confusion_plot(self, run_id: int) -> Path:
-        return self._artefact("conf_matrix", run_id, ".png")
+    def confusion_plot(self, run_id: int, tag: str = "") -> Path:
+        return self._artefact("conf_matrix", run_id, f"{tag}.png")
 
     def history_plot(self, run_id: int) -> Path:
         return self._artefact("history", run_id, ".png")
@@ -148,6 +153,17 @@ class RunPaths:
 
 
 # ------------------------------------------------------------------------------------ atomic writes
+def file_mode() -> int:
+    """The mode a plain ``open(path, "w")`` would give a new file under the current umask (0644 usually).
+
+    Temporary files from :mod:`tempfile` are 0600; everything renamed into place gets this mode instead,
+    so a run's tables, plots and models are all readable the same way.
+    """
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], None]) -> Path:
     """Call ``write(binary_file)`` on a temporary file next to ``path``, fsync it, rename it into place.
 
@@ -161,7 +177,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], N
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -248,6 +264,45 @@ def reserve_run_id(csv_dir: str | os.PathLike) -> int:
         return candidate
 
 
+def release_run_id(csv_dir: str | os.PathLike, run_id: int) -> None:
+    """Give back a reserved id whose run recorded nothing (interrupted before its tables were written).
+
+    Only the reservation file goes; an id already in a ``model_ids`` table stays used (see
+    :func:`reserve_run_id`), so a released id is reused only when nothing refers to it.
+    """
+    try:
+        os.unlink(Path(csv_dir) / RESERVATION_DIR / str(int(run_id)))
+    except FileNotFoundError:
+        pass
+
+
+def run_artefacts(paths: RunPaths, run_id: int) -> list[Path]:
+    """Every file of the model folder that belongs to run ``run_id`` of this configuration, hidden
+    temporaries (a checkpoint being written) included."""
+    pattern = re.compile(rf"^\.?[a-z_]+_{re.escape(paths.param_name)}_run{int(run_id)}(?:[._].*)?$")
+    try:
+        entries = list(os.scandir(paths.model_dir))
+    except OSError:
+        return []
+    return sorted(Path(e.path) for e in entries if pattern.match(e.name) and not e.is_dir(follow_symlinks=False))
+
+
+def discard_run(paths: RunPaths, run_id: int) -> list[Path]:
+    """Undo a run that will record nothing (Ctrl-C, a failure before its results exist): delete its
+    checkpoint, plots and other artefacts and release its run id. Returns the files removed."""
+    removed = []
+    for path in run_artefacts(paths, run_id):
+        try:
+            path.unlink()
+            removed.append(path)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            continue  # best effort: a read-only artefact stays, the id is still released
+    release_run_id(paths.csv_dir, run_id)
+    return removed
+
+
 # ------------------------------------------------------------------------------------------ tables
 @contextmanager
 def _locked(lock_path: Path) -> Iterator[None]:
@@ -282,6 +337,10 @@ def consistent_read(csv_dir: str | os.PathLike) -> Iterator[None]:
         yield
         return
     try:
+        try:
+            recover_tables(csv_dir)  # finish a killed writer's committed append before reading
+        except OSError:
+            pass
         yield
     finally:
         lock.release()
@@ -329,9 +388,17 @@ def _encode_rows(header: Sequence[str], rows: Iterable[Mapping[str, object]], *,
 def _read_table(csv_path: Path) -> tuple[str, list[str]]:
     """The table's text and header; ``("", [])`` when it does not exist or is empty."""
     try:
-        text = csv_path.read_text(encoding="utf-8")
+        raw = csv_path.read_bytes()
     except FileNotFoundError:
         return "", []
+    except OSError as exc:
+        raise MmerError(f"{csv_path}: cannot read the table ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise MmerError(f"{csv_path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); fix or move "
+                        "the table, the run appends to it") from None
     if not text.strip():
         return "", []
     header = next(csv.reader(io.StringIO(text)))
@@ -340,39 +407,209 @@ def _read_table(csv_path: Path) -> tuple[str, list[str]]:
     return text, header
 
 
+def _merged_table(csv_path: Path, rows: list[dict]) -> str:
+    """The table's full new text: its current text plus ``rows`` (a union-of-columns rewrite when the
+    rows bring new columns; the existing rows then get empty cells)."""
+    text, header = _read_table(csv_path)
+    known = set(header)
+    new_columns = list(dict.fromkeys(key for row in rows for key in row if key not in known))
+    if text and not new_columns:
+        body = text if text.endswith("\n") else text + "\n"
+        return body + _encode_rows(header, rows)
+    union = header + new_columns
+    old_rows = []
+    if text:
+        reader = csv.reader(io.StringIO(text))
+        next(reader)
+        for line_number, record in enumerate(reader, start=2):
+            if len(record) > len(header):
+                raise MmerError(f"{csv_path}: row {line_number} has {len(record)} cells for "
+                                f"{len(header)} columns")
+            old_rows.append(dict(zip(header, record)))
+    return _encode_rows(union, old_rows + rows, with_header=True)
+
+
+def _fault_point(stage: str) -> None:
+    """Does nothing. The fault-injection tests replace it to kill the process at a named stage of
+    :func:`commit_tables` (``staged``, ``journal``, ``renamed``)."""
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _stage_file(csv_path: Path, payload: str) -> Path:
+    """Write ``payload`` to a hidden ``.<table>.<random>.txn`` next to the table, fsynced, final mode."""
+    fd, tmp = tempfile.mkstemp(dir=csv_path.parent, prefix=f".{csv_path.name}.", suffix=TXN_SUFFIX)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, file_mode())
+    except BaseException:
+        _unlink_quietly(Path(tmp))
+        raise
+    return Path(tmp)
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _apply_journal(csv_dir: Path) -> None:
+    """Finish a committed transaction: rename every staged file listed in the journal into place."""
+    journal = csv_dir / JOURNAL_FILE
+    try:
+        plan = json.loads(journal.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError):
+        plan = []  # a journal is only renamed into place whole, so this is not one of ours: ignore it
+    for staged, target in plan:
+        staged_path, target_path = csv_dir / staged, csv_dir / target
+        if staged_path.exists():
+            os.replace(staged_path, target_path)
+            _fault_point("renamed")
+    _fsync_dir(csv_dir)
+    os.unlink(journal)
+    _fsync_dir(csv_dir)
+
+
+def recover_tables(csv_dir: str | os.PathLike) -> None:
+    """Under the folder lock: finish a transaction a killed writer had committed (its journal is
+    there) and delete staged files of one that had not (it changed nothing). Every writer calls it
+    first, so a crash never leaves a table half-updated for the next run."""
+    csv_dir = Path(csv_dir)
+    if not csv_dir.is_dir():
+        return
+    _apply_journal(csv_dir)
+    for entry in os.scandir(csv_dir):
+        if entry.name.startswith(".") and entry.name.endswith(TXN_SUFFIX):
+            _unlink_quietly(Path(entry.path))
+
+
+def commit_tables(csv_dir: str | os.PathLike, updates: Sequence[tuple[Path, Sequence[Mapping[str, object]]]]) -> None:
+    """Append rows to several tables of one folder, all or nothing.
+
+    Under the folder lock, every table's new version is written to a hidden staged file (fsynced); any
+    failure there (a full disk, a table that is not UTF-8) deletes the staged files and leaves every
+    table as it was. Then a journal naming the staged files is renamed into place (the commit point)
+    and the staged files are renamed over the tables in ``updates`` order. A writer killed after the
+    commit point has its renames finished by the next writer (:func:`recover_tables`); one killed
+    before it leaves only staged files, which the next writer deletes.
+    """
+    csv_dir = Path(csv_dir)
+    updates = [(Path(path), [dict(row) for row in rows]) for path, rows in updates if rows]
+    if not updates:
+        return
+    csv_dir.mkdir(parents=True, exist_ok=True)
+    for path, _ in updates:
+        if path.parent.resolve() != csv_dir.resolve():
+            raise ValueError(f"{path}: not a table of {csv_dir}")
+    with _locked(folder_lock(csv_dir)):
+        recover_tables(csv_dir)
+        staged: list[tuple[Path, Path]] = []
+        try:
+            for path, rows in updates:
+                staged.append((_stage_file(path, _merged_table(path, rows)), path))
+                _fault_point("staged")
+            plan = json.dumps([[tmp.name, path.name] for tmp, path in staged])
+            journal = _stage_file(csv_dir / JOURNAL_FILE, plan)
+        except BaseException:
+            for tmp, _ in staged:
+                _unlink_quietly(tmp)
+            raise
+        # Ctrl-C between here and the last rename would leave the journal for the next writer; hold it
+        # until the transaction is complete so this process reports what really happened.
+        blocked = _block_sigint()
+        try:
+            os.replace(journal, csv_dir / JOURNAL_FILE)
+            _fsync_dir(csv_dir)
+            _fault_point("journal")
+            _apply_journal(csv_dir)
+        finally:
+            _unblock_sigint(blocked)
+
+
+def _block_sigint() -> bool:
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        return False
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    return True
+
+
+def _unblock_sigint(blocked: bool) -> None:
+    if blocked:
+        import signal
+
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def append_rows(csv_path: str | os.PathLike, rows: Sequence[Mapping[str, object]]) -> None:
-    """Add ``rows`` (dicts column -> value) to a CSV table, under a file lock next to it.
+    """Add ``rows`` (dicts column -> value) to one CSV table, atomically (see :func:`commit_tables`).
 
     A row may lack columns (empty cells). When the rows bring columns the table does not have, the
     table is rewritten with the union of columns (existing order first, new ones in row order) and the
-    existing rows get empty cells. Either way the table is replaced atomically, so no row is lost or
+    existing rows get empty cells. Either way the table is replaced whole, so no row is lost or
     interleaved, and a reader never sees a partial row.
     """
     csv_path = Path(csv_path)
-    rows = [dict(row) for row in rows]
-    if not rows:
-        return
-    csv_path.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(table_lock(csv_path)):
-        text, header = _read_table(csv_path)
-        known = set(header)
-        new_columns = list(dict.fromkeys(key for row in rows for key in row if key not in known))
-        if text and not new_columns:
-            body = text if text.endswith("\n") else text + "\n"
-            payload = body + _encode_rows(header, rows)
-        else:
-            union = header + new_columns
-            old_rows = []
-            if text:
-                reader = csv.reader(io.StringIO(text))
-                next(reader)
-                for line_number, record in enumerate(reader, start=2):
-                    if len(record) > len(header):
-                        raise MmerError(f"{csv_path}: row {line_number} has {len(record)} cells for "
-                                        f"{len(header)} columns")
-                    old_rows.append(dict(zip(header, record)))
-            payload = _encode_rows(union, old_rows + rows, with_header=True)
-        atomic_write(csv_path, lambda handle: handle.write(payload.encode("utf-8")))
+    commit_tables(csv_path.parent, [(csv_path, rows)])
+
+
+def check_tables(paths: "RunPaths", table_names: Iterable[str]) -> None:
+    """Before any training: every table the run will append to (``table_names`` plus ``model_ids``)
+    is readable UTF-8 CSV with a sane header, and the output folders can be written.
+
+    Raises a one-line :class:`MmerError` naming the file, so a bad table costs no training time.
+    """
+    paths.ensure_dirs()
+    for folder in dict.fromkeys((paths.model_dir, paths.csv_dir)):
+        try:
+            fd, probe = tempfile.mkstemp(dir=folder, prefix=".write_probe.")
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise MmerError(f"{folder}: cannot write there ({exc.strerror})") from None
+    for name in list(table_names) + ["model_ids"]:
+        path = paths.table(name)
+        if path.exists() and not path.is_file():
+            raise MmerError(f"{path}: is not a file; the run appends its rows there")
+        _merged_table(path, [])
+
+
+def _fallback_record(paths: "RunPaths", run_id: int, tables, error: BaseException) -> str:
+    """Save a run's rows as JSON when its tables could not be written; returns where, or the rows."""
+    record = {
+        "run_id": run_id,
+        "error": str(error) or type(error).__name__,
+        "tables": {path.name: [{k: _cell(v) for k, v in row.items()} for row in rows] for path, rows in tables},
+        "csv_dir": str(paths.csv_dir),
+    }
+    text = json.dumps(record, indent=1)
+    name = f"unrecorded_run{run_id}.json"
+    for folder in (paths.csv_dir, paths.model_dir, Path(tempfile.gettempdir())):
+        try:
+            return str(atomic_write(folder / name, lambda handle: handle.write(text.encode("utf-8"))))
+        except OSError:
+            continue
+    return "nowhere (every folder failed); rows: " + json.dumps(record["tables"], separators=(",", ":"))
 
 
 def _iso(moment: datetime | float) -> str:
@@ -418,11 +655,12 @@ def write_run(paths: RunPaths, run_id: int, params: Mapping[str, object],
     column). Every row is keyed by ``run_id``. ``dataset`` defaults to ``params["dataset"]``, else
     ``params["dataset_folder"]``. Metric values are rounded to ``round_decimals`` when given.
 
-    One folder lock is held over all the writes, and ``model_ids.csv`` is written last as the commit
-    record: a reader that joins on it never sees a half-recorded run.
+    The tables change all together or not at all (:func:`commit_tables`), ``model_ids.csv`` renamed last.
+    When they cannot be written (a full disk, a table that is not UTF-8), the run's rows go to
+    ``unrecorded_run<id>.json`` beside the tables (else in the model folder, else the temp folder) and
+    the one-line error says where: a finished run's metrics are never lost.
     """
     run_id = int(run_id)
-    paths.ensure_dirs()
     tables: list[tuple[Path, list[dict]]] = []
     for family, family_rows in metric_families.items():
         if isinstance(family_rows, Mapping):
@@ -445,7 +683,13 @@ def write_run(paths: RunPaths, run_id: int, params: Mapping[str, object],
     for key, value in params.items():
         ids_row.setdefault(key, value)
 
-    with _locked(folder_lock(paths.csv_dir)):
-        for csv_path, rows in tables:
-            append_rows(csv_path, rows)
-        append_rows(paths.model_ids, [ids_row])
+    tables.append((paths.model_ids, [ids_row]))
+    try:
+        paths.ensure_dirs()
+        commit_tables(paths.csv_dir, tables)
+    except (OSError, MmerError) as exc:
+        reason = exc if isinstance(exc, MmerError) else (
+            f"{exc.filename or paths.csv_dir}: {exc.strerror or exc}")
+        saved = _fallback_record(paths, run_id, tables, exc)
+        raise MmerError(f"run {run_id}: tables not written ({reason}); every table is as it was, and the "
+                        f"run's rows are saved in {saved}") from None

@@ -202,9 +202,9 @@ def test_write_run_records_metrics_first_and_model_ids_last(tmp_path, monkeypatc
     config = ExperimentConfig(model_folder=str(tmp_path), model_name="ef", csv_name="cn", seed=7)
     paths = results.RunPaths.for_config(config)
     written = []
-    real_append = results.append_rows
-    monkeypatch.setattr(results, "append_rows", lambda path, rows: (written.append(Path(path).name),
-                                                                   real_append(path, rows)))
+    real_replace = os.replace
+    monkeypatch.setattr(results.os, "replace", lambda src, dst: (written.append(Path(dst).name),
+                                                                 real_replace(src, dst)))
     monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "991")
     monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "4")
     started = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
@@ -213,7 +213,8 @@ def test_write_run_records_metrics_first_and_model_ids_last(tmp_path, monkeypatc
                                             {"threshold": 0.5, "f1_macro": 0.25}]}
     results.write_run(paths, 5, parameter_columns(config), families, started, started.timestamp() + 12.25,
                       round_decimals=3)
-    assert written == ["cn_regression.csv", "cn_classification_presence.csv", "cn_model_ids.csv"]
+    assert [name for name in written if name.endswith(".csv")] == [
+        "cn_regression.csv", "cn_classification_presence.csv", "cn_model_ids.csv"]
     _, ids = read_table(paths.model_ids)
     row = ids[0]
     assert (row["run_id"], row["dataset"], row["status"], row["wall_time_s"]) == ("5", "builtin-sample",
@@ -244,3 +245,112 @@ def test_confusion_plot_checks_its_shape(tmp_path):
     with pytest.raises(ValueError, match="2, 2"):
         plots.plot_confusion(matrices, ["happy", "sad"], tmp_path / "bad.png")
     assert not (tmp_path / "bad.png").exists()
+
+
+# --------------------------------------------------------------- all-or-nothing tables (issue 9)
+def _record(paths, run_id, mae=0.5):
+    families = {"regression": {"mae": mae, "test_loss": 0.25},
+                "classification_presence": [{"threshold": 0.0, "f1_macro": 0.5, "test_loss": 0.25}],
+                "classification_dominant": {"f1_macro": 0.1, "test_loss": 0.25}}
+    results.write_run(paths, run_id, {"model_name": "m"}, families, 0.0, 1.0)
+
+
+def _snapshot(folder):
+    return {p.name: p.read_bytes() for p in sorted(Path(folder).iterdir()) if p.is_file()}
+
+
+def _hidden_leftovers(folder):
+    return [p.name for p in Path(folder).iterdir() if p.name.endswith(results.TXN_SUFFIX)
+            or p.name == results.JOURNAL_FILE]
+
+
+def test_a_write_failure_changes_no_table_and_saves_the_rows(tmp_path, monkeypatch):
+    paths = results.RunPaths(tmp_path / "m", tmp_path / "m" / "csv", "p")
+    _record(paths, 1)
+    before = _snapshot(paths.csv_dir)
+    real_stage, calls = results._stage_file, []
+
+    def full_disk_on_third(path, payload):
+        calls.append(path.name)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device", str(path))
+        return real_stage(path, payload)
+
+    monkeypatch.setattr(results, "_stage_file", full_disk_on_third)
+    with pytest.raises(MmerError) as error:
+        _record(paths, 2, mae=0.75)
+    message = str(error.value)
+    assert "\n" not in message and "No space left" in message and "unrecorded_run2.json" in message
+    fallback = paths.csv_dir / "unrecorded_run2.json"
+    saved = __import__("json").loads(fallback.read_text())
+    assert saved["tables"]["regression.csv"][0]["mae"] == "0.75"
+    assert saved["tables"]["model_ids.csv"][0]["run_id"] == "2"
+    fallback.unlink()
+    assert _snapshot(paths.csv_dir) == before  # every table exactly as it was
+    assert _hidden_leftovers(paths.csv_dir) == []
+
+
+class _Killed(BaseException):
+    """Stands for SIGKILL: nothing after it runs (the subprocess fault suite kills for real)."""
+
+
+@pytest.mark.parametrize("stage", ["staged", "journal", "renamed"])
+def test_a_writer_killed_at_any_stage_leaves_all_or_nothing(tmp_path, monkeypatch, stage):
+    paths = results.RunPaths(tmp_path / "m", tmp_path / "m" / "csv", "p")
+    _record(paths, 1)
+
+    def kill(at):
+        if at == stage:
+            raise _Killed()
+
+    monkeypatch.setattr(results, "_fault_point", kill)
+    with pytest.raises(_Killed):
+        _record(paths, 2)
+    monkeypatch.setattr(results, "_fault_point", lambda at: None)
+    _record(paths, 3)  # the next writer cleans up or finishes the killed one's transaction
+    committed = stage != "staged"  # the journal was in place: the run is recorded whole
+    expected = [1, 2, 3] if committed else [1, 3]
+    for table in ("regression", "classification_presence", "classification_dominant", "model_ids"):
+        _, rows = read_table(paths.table(table))
+        assert [int(r["run_id"]) for r in rows] == expected, table
+    assert _hidden_leftovers(paths.csv_dir) == []
+
+
+def test_check_tables_names_a_table_that_is_not_utf8_before_any_work(tmp_path):
+    paths = results.RunPaths(tmp_path / "m", tmp_path / "m" / "csv", "p")
+    _record(paths, 1)
+    results.check_tables(paths, ["regression", "classification_presence"])
+    table = paths.table("classification_presence")
+    table.write_bytes(table.read_bytes() + b"9,caf\xe9\n")
+    with pytest.raises(MmerError) as error:
+        results.check_tables(paths, ["regression", "classification_presence"])
+    assert str(error.value).startswith(f"{table}: not UTF-8") and "line 3" in str(error.value)
+    with pytest.raises(MmerError, match="unrecorded_run2.json"):  # and at write time, the rows are kept
+        _record(paths, 2)
+    assert [int(r["run_id"]) for r in read_table(paths.model_ids)[1]] == [1]
+
+
+def test_discard_run_removes_its_artefacts_and_gives_the_id_back(tmp_path):
+    paths = results.RunPaths(tmp_path / "m", tmp_path / "m" / "csv", "l_1_n_2")
+    assert results.reserve_run_id(paths.csv_dir) == 1
+    assert results.reserve_run_id(paths.csv_dir) == 2
+    mine = [paths.best_model(2), paths.history_plot(2), paths.confusion(2, "_tp0.5"),
+            paths.model_dir / f".model_{paths.param_name}_run2.x1y2.tmp.keras"]
+    others = [paths.best_model(1), paths.best_model(12), paths.model_dir / "model_l_1_n_3_run2.keras"]
+    for path in mine + others:
+        path.write_bytes(b"x")
+    assert sorted(results.discard_run(paths, 2)) == sorted(mine)
+    assert all(p.exists() for p in others)
+    assert results.reserve_run_id(paths.csv_dir) == 2  # the released id is free again
+
+
+def test_tables_and_artefacts_follow_the_umask(tmp_path):
+    old = os.umask(0o027)
+    try:
+        paths = results.RunPaths(tmp_path / "m", tmp_path / "m" / "csv", "p")
+        _record(paths, 1)
+        png = plots.plot_history({"loss": [1.0], "val_loss": [1.0]}, paths.history_plot(1))
+    finally:
+        os.umask(old)
+    for path in (paths.model_ids, paths.table("regression"), png):
+        assert (path.stat().st_mode & 0o777) == 0o640, path
