@@ -28,6 +28,9 @@ def define_flags(FLAGS) -> None:
     flags.DEFINE_string("dataset_folder", d.dataset_folder,
                         "Folder of CMU-MOSEI/MOSI computational sequences (.csd). Absent: the built-in "
                         "CMU-MOSEI-shaped sample.", short_name="df", **kw)
+    flags.DEFINE_string("corpus", d.corpus,
+                        "Corpus layout of -df (default: detected): mosei, mosi, or any registered adapter "
+                        "(see the README's corpus table).", **kw)
     flags.DEFINE_string("pickle_name_dataset", d.pickle_name_dataset,
                         "Name of the cached aligned dataset (file stem in the cache folder).", short_name="pnd", **kw)
     flags.DEFINE_string("pickle_name_fold", d.pickle_name_fold,
@@ -52,6 +55,33 @@ def define_flags(FLAGS) -> None:
     flags.DEFINE_list("modalities", list(d.modalities), "Modalities to use: any of text,audio,vision.", **kw)
     flags.DEFINE_integer("sample_videos", d.sample_videos,
                          "Videos in the built-in sample (used when no -df is given).", lower_bound=12, **kw)
+    # feature folders
+    flags.DEFINE_list("modality_map", list(d.modality_map),
+                      "Feature folders: map modality folder names onto text/audio/vision, e.g. "
+                      "speech=audio,face=vision (unmapped folders are ignored). Empty: folders must be named "
+                      "text/audio/vision.", **kw)
+    flags.DEFINE_enum("missing", d.missing_modality, ("drop", "impute", "error"),
+                      "Feature folders: a segment lacking a modality's file (or whose file is empty or all NaN) is "
+                      "dropped, imputed as one all-zero step, or an error naming the file.", **kw)
+    # raw media corpora
+    flags.DEFINE_string("audio_recipe", d.audio_recipe,
+                        "Raw media: audio featurization recipe (logmel, opensmile:<set>, hub:<handle|path>).", **kw)
+    flags.DEFINE_string("text_recipe", d.text_recipe,
+                        "Raw media: text featurization recipe (offline, hub:<handle|path>).", **kw)
+    flags.DEFINE_string("video_recipe", d.video_recipe,
+                        "Raw media: video featurization recipe (offline, hub:<handle|path>).", **kw)
+    flags.DEFINE_integer("featurize_workers", d.featurize_workers, "Raw media: parallel featurizing processes.",
+                         lower_bound=1, **kw)
+    flags.DEFINE_list("emotions", list(d.emotions),
+                      "RAVDESS: emotions to keep (of neutral,calm,happy,sad,angry,fearful,disgust,surprised); "
+                      "empty: all 8.", **kw)
+    flags.DEFINE_enum("vocal_channel", d.vocal_channel, ("speech", "song"), "RAVDESS: speech or song clips.", **kw)
+    flags.DEFINE_enum("meld_labels", d.meld_labels, ("emotion", "sentiment", "joint"),
+                      "MELD: 7 emotions, 3 sentiments, or the 8 emotion x sentiment pairs of seed 000.", **kw)
+    flags.DEFINE_integer("fold", d.fold, "RAVDESS/videos: test fold K (fold K+1 validates; folds by speaker).",
+                         lower_bound=0, **kw)
+    flags.DEFINE_integer("num_folds", d.num_folds, "RAVDESS/videos: number of speaker-independent folds.",
+                         lower_bound=3, **kw)
     # model
     flags.DEFINE_string("model_name", d.model_name, "Model to train (see --helpfull for the list).",
                         short_name="mn", **kw)
@@ -76,8 +106,10 @@ def define_flags(FLAGS) -> None:
     flags.DEFINE_enum("optimizer", d.optimizer, OPTIMIZERS, "Optimiser.", short_name="opt", **kw)
     flags.DEFINE_enum("val_metric", d.val_metric, VAL_METRICS, "Validation metric to monitor.", short_name="v", **kw)
     flags.DEFINE_enum("label_type", d.label_type, LABEL_TYPES,
-                      "Training target: presence scores (all), scores rounded to 0-3 (coarse), presence (present) "
-                      "or dominant emotion(s) (dominant).", short_name="lt", **kw)
+                      "Task and training target. CMU-MOSEI emotions: presence scores (all), scores rounded to "
+                      "0-3 (coarse), presence (present) or dominant emotion(s) (dominant); sentiment: sentiment "
+                      "score regression in [-3, 3] (MMSA's metrics); category: one class per segment (softmax).",
+                      short_name="lt", **kw)
     flags.DEFINE_boolean("predict_neutral_class", d.predict_neutral_class,
                          "Add a 7th, neutral class (every emotion absent).", short_name="nc", **kw)
     flags.DEFINE_list("threshold_emo_present", [str(t) for t in d.threshold_emo_present],
@@ -86,6 +118,18 @@ def define_flags(FLAGS) -> None:
     flags.DEFINE_boolean("mixed_precision", d.mixed_precision, "Train with the mixed_float16 policy.", **kw)
     flags.DEFINE_boolean("jit_compile", d.jit_compile, "Compile the train step with XLA.", **kw)
     flags.DEFINE_integer("seed", d.seed, "Random seed (weights, shuffling).", **kw)
+    # distribution (issue 12): see mmer_tf/distributed.py and the README's "Beyond one process"
+    flags.DEFINE_enum("distribution", d.distribution, ("none", "mirrored", "data_parallel"),
+                      "none: one device; mirrored: every local GPU, one process (TensorFlow "
+                      "MirroredStrategy); data_parallel: Keras DataParallel on JAX, one process per GPU or "
+                      "node (process list from SLURM or --coordinator/--num_processes/--process_id). -b is "
+                      "the global batch.", **kw)
+    flags.DEFINE_string("coordinator", d.coordinator,
+                        "data_parallel: HOST:PORT of process 0 (default: first host of SLURM_JOB_NODELIST).", **kw)
+    flags.DEFINE_integer("num_processes", d.num_processes,
+                         "data_parallel: number of processes (0: SLURM_NTASKS, else 1).", lower_bound=0, **kw)
+    flags.DEFINE_integer("process_id", d.process_id,
+                         "data_parallel: this process's rank (-1: SLURM_PROCID, else 0).", lower_bound=-1, **kw)
     # outputs
     flags.DEFINE_string("model_folder", d.model_folder, "Where models and tables go.", short_name="mf", **kw)
     flags.DEFINE_string("csv_folder", d.csv_folder, "Sub-folder of the model folder for the CSV tables.",
@@ -153,11 +197,20 @@ def config_from_flags(FLAGS) -> ExperimentConfig:
     for field in dataclasses.fields(ExperimentConfig):
         if field.name in FLAGS and field.name not in ("modalities", "threshold_emo_present"):
             values[field.name] = FLAGS[field.name].value
-    if not FLAGS["final_activ"].present and FLAGS.label_type in ("present", "dominant"):
-        values["final_activ"] = "sigmoid"  # probabilities per class; the seed's linear suits scores only
+    if not FLAGS["final_activ"].present:
+        # The default head follows the task: linear for scores, sigmoid per class, softmax over classes.
+        from mmer_tf import tasks
+
+        probe = ExperimentConfig(label_type=FLAGS.label_type)
+        values["final_activ"] = tasks.for_label_type(FLAGS.label_type).default_activation(probe)
     values.update(
         modalities=tuple(m for m in MODALITIES if m in modalities),
         threshold_emo_present=_parse_thresholds(FLAGS.threshold_emo_present),
         model_hparams=hparams,
+        # feature folders
+        modality_map=tuple(m.strip() for m in FLAGS.modality_map if m.strip()),
+        missing_modality=FLAGS.missing,
+        # raw media corpora
+        emotions=tuple(e.strip() for e in FLAGS.emotions if e.strip()),
     )
     return ExperimentConfig(**values)

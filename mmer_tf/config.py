@@ -11,7 +11,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Mapping
 
-LABEL_TYPES = ("all", "coarse", "present", "dominant")
+# -lt values: CMU-MOSEI emotions (all/coarse/present/dominant), sentiment, one category per segment.
+LABEL_TYPES = ("all", "coarse", "present", "dominant", "sentiment", "category")
 OPTIMIZERS = ("adam", "sgd", "adagrad", "adadelta", "rmsprop")
 IMAGE_FEATURES = ("facet", "openface")
 VAL_METRICS = ("loss", "acc")
@@ -21,6 +22,7 @@ VAL_METRICS = ("loss", "acc")
 class ExperimentConfig:
     # data
     dataset_folder: str | None = None  # None -> built-in CMU-MOSEI-shaped sample
+    corpus: str | None = None  # None -> detected from the -df layout (mmer_tf.data.corpora)
     pickle_name_dataset: str = "cmu_mosei"
     pickle_name_fold: str = "cmu_mosei_folds"
     pickle_folder: str = "pickle_files"
@@ -32,6 +34,19 @@ class ExperimentConfig:
     normalization: str = "train"  # "segment" (the seed's per-segment z-score), "train", "none"
     modalities: tuple[str, ...] = ("text", "audio", "vision")
     sample_videos: int = 240  # size of the built-in sample
+    # feature folders (mmer_tf.data.corpora.feature_folder)
+    modality_map: tuple[str, ...] = ()  # "folder=modality" entries, e.g. ("speech=audio", "face=vision")
+    missing_modality: str = "drop"  # a segment lacking a modality's file: "drop", "impute" (one zero step), "error"
+    # raw media corpora (mmer_tf.data.corpora.ravdess/meld/videos; recipes: mmer_tf.features)
+    audio_recipe: str = "logmel"  # featurization recipes of raw media; part of the featurized-folder key
+    text_recipe: str = "offline"
+    video_recipe: str = "offline"
+    featurize_workers: int = 1  # parallel featurizing processes
+    emotions: tuple[str, ...] = ()  # RAVDESS: subset of its 8 emotions (empty: all)
+    vocal_channel: str = "speech"  # RAVDESS: speech or song
+    meld_labels: str = "emotion"  # MELD: emotion (7), sentiment (3) or joint (seed 000's 8 pairs)
+    fold: int = 0  # RAVDESS/videos: test fold (its next fold validates); speaker-independent blocks
+    num_folds: int = 6  # RAVDESS/videos: number of folds (RAVDESS: 6 blocks of 4 actors)
     # model
     model_name: str = "ef_williams"
     num_layers: int = 1
@@ -53,6 +68,11 @@ class ExperimentConfig:
     mixed_precision: bool = False
     jit_compile: bool = False
     seed: int = 42
+    # distribution (issue 12; mmer_tf/distributed.py): how the run is spread over devices and processes
+    distribution: str = "none"  # "none", "mirrored" (TF, local GPUs), "data_parallel" (JAX, processes)
+    coordinator: str = ""  # HOST:PORT of process 0 for data_parallel ("" -> from SLURM's environment)
+    num_processes: int = 0  # 0 -> from SLURM's environment (1 without SLURM)
+    process_id: int = -1  # -1 -> from SLURM's environment (0 without SLURM)
     # outputs
     model_folder: str = "models"
     csv_folder: str = "csv"
@@ -77,6 +97,8 @@ class ExperimentConfig:
 
 # Fields that describe where things go or how chatty a run is, not what was run.
 _NON_PARAMETERS = {"model_folder", "csv_folder", "csv_name", "display_fig", "verbose", "pickle_folder"}
+# distribution: where the processes run is not what was run (the global batch is -b either way).
+_NON_PARAMETERS |= {"coordinator", "num_processes", "process_id"}
 
 
 def parameter_columns(config: ExperimentConfig) -> dict[str, object]:
@@ -99,4 +121,20 @@ def parameter_columns(config: ExperimentConfig) -> dict[str, object]:
         if isinstance(value, tuple):
             value = ",".join(str(v) for v in value)
         columns[f.name] = value
+    # distribution: the digest keys resume folders and lets a re-submitted sweep skip recorded runs.
+    columns["config_digest"] = config_digest(columns)
     return columns
+
+
+def config_digest(columns: Mapping[str, object]) -> str:
+    """16 hex digits of SHA-256 over the parameter columns (seed included), independent of their order.
+
+    Two runs share a digest exactly when every parameter column (hence the seed) is equal; it names the
+    run's resume folder and tells ``python -m mmer_tf.sweep`` which sweep lines already have a row.
+    """
+    import hashlib
+    import json
+
+    payload = {k: v for k, v in columns.items() if k != "config_digest"}
+    text = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]

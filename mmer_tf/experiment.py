@@ -36,20 +36,23 @@ def _setup_logging(verbose: int) -> None:
     log.propagate = False
 
 
-def _targets(config: ExperimentConfig, labels7: np.ndarray) -> np.ndarray:
-    from mmer_tf.data import labels
-
-    return labels.make_targets(
-        labels7, config.label_type, neutral=config.predict_neutral_class,
-        threshold=config.threshold_emo_present[0],
-    )
-
-
-def _print_families(title: str, families: dict[str, list[dict]], keys=("mae", "acc", "f1_macro", "f1_weighted", "roc_auc_macro")) -> None:
+def _print_families(title: str, families: dict[str, list[dict]], keys) -> None:
     for family, rows in families.items():
         for row in rows:
             shown = {k: row[k] for k in ("threshold",) + tuple(keys) if k in row}
             log.info("%s %-30s %s", title, family, "  ".join(f"{k}={v}" for k, v in shown.items()))
+
+
+def _log_load_summary(info: dict) -> None:
+    """Print what the adapter dropped or cleaned, with counts and reasons, like the align CLI does."""
+    summary = info.get("load_summary") or {}
+    try:
+        from mmer_tf.data.align import format_drop_summary
+    except ImportError:  # an older aligner without the shared formatter
+        format_drop_summary = None
+    lines = format_drop_summary(summary) if format_drop_summary and summary else []
+    for line in lines:
+        log.warning("data: %s", line)
 
 
 def run(config: ExperimentConfig) -> RunResult:
@@ -57,20 +60,27 @@ def run(config: ExperimentConfig) -> RunResult:
     _setup_logging(config.verbose)
     started = time.time()
 
-    from mmer_tf.data import dataset, labels
+    from mmer_tf import tasks
+    from mmer_tf.data import dataset
     from mmer_tf.models import registry
 
     spec = registry.get(config.model_name)
     if not config.append_label_to_data:
         raise MmerError("-al/--append_label_to_data: labels are required to train; drop --noappend_label_to_data")
+    task = tasks.for_label_type(config.label_type)
 
-    folds, info = dataset.load_folds(config, progress=config.verbose > 0)
+    # Cheap: find the corpus and its label columns, and refuse an impossible corpus/task pair before any work.
+    opened = dataset.open_corpus(config)
+    _adapter, corpus, _name = opened
+    task = tasks.check_supported(config.label_type, tasks.LabelSchema(corpus.label_names, corpus.classes),
+                                 corpus.name)
+
+    folds, info = dataset.load_folds(config, progress=config.verbose > 0, opened=opened)
+    _log_load_summary(info)
     train_set, valid_set, test_set = folds["train"], folds["valid"], folds["test"]
+    schema = tasks.LabelSchema.of(info)
     if spec.needs_aligned and not train_set.aligned:
         raise MmerError(f"-mn {config.model_name}: needs word-aligned input; drop --noalign_to_text")
-    if len(train_set) and np.isnan(train_set.labels[:, 1:]).all():
-        raise MmerError(f"{info.get('dataset')}: no emotion labels in this corpus ({info.get('corpus')} is "
-                        "annotated for sentiment only); emotion recognition needs CMU-MOSEI")
     for name, fold in folds.items():
         if len(fold) == 0:
             raise MmerError(f"fold '{name}' is empty for this corpus and split; check -df and -c")
@@ -81,24 +91,24 @@ def run(config: ExperimentConfig) -> RunResult:
 
     from mmer_tf import plots, results, train
     from mmer_tf.data import pipeline
-    from mmer_tf import metrics
 
-    output_kind = labels.output_kind(config.label_type)
-    y_train, y_valid = _targets(config, train_set.labels), _targets(config, valid_set.labels)
-    num_outputs = y_train.shape[1]
+    output_kind = task.output_kind(config)
+    y_train = task.targets(config, train_set.labels, schema)
+    y_valid = task.targets(config, valid_set.labels, schema)
+    y_test = task.targets(config, test_set.labels, schema)
+    num_outputs = task.num_outputs(config, schema)
 
     # Seed before any dataset exists: tf.data shuffles combine their own seed with the global one.
     train.seed_everything(config.seed)
     make = dict(batch_size=config.batch_size, fixed_steps=config.fixed_num_steps, modalities=config.modalities)
     train_ds = pipeline.make_dataset(train_set, y_train, shuffle=True, seed=config.seed, **make)
     valid_ds = pipeline.make_dataset(valid_set, y_valid, shuffle=False, seed=config.seed, **make)
-    test_ds = pipeline.make_dataset(test_set, _targets(config, test_set.labels), shuffle=False,
-                                    seed=config.seed, **make)
+    test_ds = pipeline.make_dataset(test_set, y_test, shuffle=False, seed=config.seed, **make)
 
     paths = results.RunPaths.for_config(config)
     run_id = results.reserve_run_id(paths.csv_dir)
-    log.info("run %d: model %s (%s), label type %s, outputs %d", run_id, config.model_name,
-             ",".join(config.modalities), config.label_type, num_outputs)
+    log.info("run %d: model %s (%s), task %s (-lt %s), outputs %d", run_id, config.model_name,
+             ",".join(config.modalities), task.name, config.label_type, num_outputs)
 
     train.configure_precision(config)
     model = registry.build_model(config, train_set.dims(), num_outputs)
@@ -107,40 +117,31 @@ def run(config: ExperimentConfig) -> RunResult:
     history = train.fit(model, train_ds, valid_ds, config, checkpoint)
 
     predictions = np.asarray(model.predict(test_ds, verbose=0), dtype=np.float32)
-    families = metrics.evaluate(
-        test_set.labels, predictions, label_type=config.label_type,
-        thresholds=config.threshold_emo_present, neutral=config.predict_neutral_class,
-        decimals=config.round_decimals,
-    )
-    baseline = metrics.evaluate(
-        test_set.labels,
-        metrics.baseline_predictions(train_set.labels, len(test_set), config.label_type,
-                                     config.predict_neutral_class, threshold=config.threshold_emo_present[0]),
-        label_type=config.label_type, thresholds=config.threshold_emo_present,
-        neutral=config.predict_neutral_class, decimals=config.round_decimals,
-    )
-    _print_families("baseline", baseline)
-    _print_families(f"run {run_id}", families)
+    test_loss = float(model.evaluate(test_ds, verbose=0, return_dict=True)["loss"])
+    families = task.evaluate(config, test_set.labels, predictions, schema)
+    baseline = task.evaluate(config, test_set.labels,
+                             task.baseline(config, train_set.labels, len(test_set), schema), schema)
+    for rows in families.values():  # the original suite writes the test loss in every table
+        for row in rows:
+            row["test_loss"] = round(test_loss, config.round_decimals)
+    _print_families("baseline", baseline, task.headline())
+    _print_families(f"run {run_id}", families, ("test_loss",) + tuple(task.headline()))
 
     monitor, _ = train.monitor_of(config)
     best = plots.best_epoch(history.history, monitor)
     plots.plot_history(history.history, paths.history_plot(run_id), monitor=monitor,
                        title=f"{config.model_name} run {run_id}", display=config.display_fig)
     if config.save_predictions:
+        extra = {"classes": np.asarray(schema.classes)} if schema.classes else {}
         results.save_predictions(paths.predictions(run_id), ids=np.asarray(test_set.ids),
-                                 true_labels=test_set.labels, predictions=predictions)
+                                 true_labels=test_set.labels, predictions=predictions,
+                                 label_names=np.asarray(schema.label_names), **extra)
     if config.save_confusion_matrix:
-        true_cls, pred_cls = metrics.presence_classes(
-            test_set.labels, predictions, label_type=config.label_type,
-            threshold=config.threshold_emo_present[0], neutral=config.predict_neutral_class)
-        matrices = metrics.multilabel_confusion(true_cls, pred_cls)
-        names = labels.class_names(config.predict_neutral_class)
-        results.save_predictions(paths.confusion(run_id), matrices=matrices, classes=np.asarray(names))
-        plots.plot_confusion(matrices, names, paths.confusion_plot(run_id), display=config.display_fig)
+        task.save_confusion(config, paths, run_id, test_set.labels, predictions, schema)
 
     params = parameter_columns(config)
     params.update(
-        dataset=info.get("dataset"), corpus=info.get("corpus"),
+        dataset=info.get("dataset"), corpus=info.get("corpus"), task=task.name,
         n_train=len(train_set), n_valid=len(valid_set), n_test=len(test_set),
         epochs_run=len(history.history.get("loss", [])),
         best_epoch=(best + 1) if best is not None else 0,

@@ -132,3 +132,31 @@ def plot_compare(labels: Sequence[str], values: Sequence[float], path: str | os.
     if title:
         ax.set_title(title)
     return _finish(fig, path, display, plt)
+
+
+def plot_class_confusion(matrix, class_names: Sequence[str], path: str | os.PathLike, *,
+                         title: str = "", display: bool = False) -> Path:
+    """A single-label ``[K, K]`` confusion matrix (rows true, columns predicted), coloured by the
+    row-normalised rate (each class's recall on the diagonal) and annotated with the counts."""
+    plt = _pyplot(display)
+    matrix = np.asarray(matrix)
+    k = len(class_names)
+    if matrix.shape != (k, k):
+        raise ValueError(f"expected a [{k}, {k}] confusion matrix, got {matrix.shape}")
+    rows = matrix.sum(axis=1, keepdims=True)
+    rates = np.divide(matrix, rows, out=np.zeros(matrix.shape, dtype=float), where=rows > 0)
+    size = 1.2 + 0.7 * k
+    fig, ax = plt.subplots(figsize=(size + 1.0, size))
+    image = ax.imshow(rates, cmap="Blues", vmin=0.0, vmax=1.0)
+    for (i, j), count in np.ndenumerate(matrix):
+        ax.text(j, i, str(count), ha="center", va="center", fontsize=8,
+                color="white" if rates[i, j] > 0.6 else "black")
+    ax.set_xticks(range(k), class_names, rotation=45, ha="right")
+    ax.set_yticks(range(k), class_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return _finish(fig, path, display, plt)

@@ -56,7 +56,7 @@ def test_a_bad_flag_value_is_one_line_and_a_nonzero_exit(args, message, tmp_path
 def test_a_missing_dataset_folder_is_one_line(tmp_path):
     proc = _run([sys.executable, "main.py", "-df", str(tmp_path / "nowhere"), "-mf", str(tmp_path / "m")])
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [f"error: --dataset_folder {tmp_path / 'nowhere'}: not a directory"]
+    assert proc.stderr.strip().splitlines() == [f"error: -df/--dataset_folder {tmp_path / 'nowhere'}: no such file or folder"]
 
 
 def _fake_sbatch(bin_dir: Path) -> None:

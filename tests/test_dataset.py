@@ -11,6 +11,7 @@ import pytest
 from sklearn.linear_model import RidgeCV
 
 from mmer_tf.config import ExperimentConfig
+from mmer_tf.data import corpora
 from mmer_tf.data.dataset import detect_corpus, load_folds
 from mmer_tf.data.folds import custom_split_folds, standard_folds
 from mmer_tf.data.synthetic import generate_sample
@@ -120,15 +121,16 @@ def test_explicit_folder_and_corpus_detection(tmp_path):
     renamed.mkdir()
     for path in folder.glob("*.csd"):
         shutil.copy(path, renamed / path.name.replace("CMU_MOSEI_", "my_"))
-    corpus, files = detect_corpus(renamed)
-    assert corpus == "mosei" and len(files) == 4
+    assert detect_corpus(renamed) == "mosei"
+    _adapter, corpus = corpora.describe(renamed, _config(tmp_path))
+    assert corpus.name == "mosei" and len(corpus.files) == 4 and not corpus.has_own_split
 
 
 @pytest.mark.parametrize(
     "make,match",
     [
-        (lambda p: p / "absent", "not a directory"),
-        (lambda p: (p / "empty").mkdir() or p / "empty", "no CMU-MOSEI or CMU-MOSI"),
+        (lambda p: p / "absent", "no such file or folder"),
+        (lambda p: (p / "empty").mkdir() or p / "empty", "not a corpus layout this suite reads"),
     ],
 )
 def test_bad_dataset_folder_is_a_user_error(tmp_path, make, match):

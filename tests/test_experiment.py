@@ -94,14 +94,12 @@ def test_unaligned_view_is_refused_for_an_early_fusion_model(run_config):
         experiment.run(run_config(num_epochs=1, align_to_text=False))
 
 
-def test_a_sentiment_only_corpus_is_one_clear_error(tmp_path):
-    """CMU-MOSI aligns and caches, but has no emotion labels: the runner says so instead of training."""
+def _mosi_folder(tmp_path):
+    """A tiny CMU-MOSI folder (SDK file names, real MOSI fold ids, sentiment-only labels)."""
     from sdk_support import defective_dataset
 
-    from mmer_tf.config import ExperimentConfig
     from mmer_tf.data.csd import write_csd
     from mmer_tf.data.folds import standard_folds
-    from mmer_tf.errors import MmerError
 
     dataset = defective_dataset(1, n_videos=6)
     folds = standard_folds("mosi")
@@ -117,10 +115,37 @@ def test_a_sentiment_only_corpus_is_one_clear_error(tmp_path):
         entries = {rename[v]: dict(e) for v, e in dataset[name].items() if v in rename}
         if name == "All Labels":
             for entry in entries.values():
-                entry["features"] = entry["features"][:, :1]  # sentiment only
+                entry["features"] = np.clip(entry["features"][:, :1], -1.5, 1.5) * 2.0  # sentiment only, in [-3, 3]
         write_csd(corpus / file, root, entries)
+    return corpus
+
+
+def test_a_sentiment_only_corpus_refuses_emotion_tasks_before_any_work(tmp_path):
+    """CMU-MOSI has no emotion labels: -lt all is one line naming corpus and task, and nothing is read or written."""
+    from mmer_tf.config import ExperimentConfig
+    from mmer_tf.errors import MmerError
+
+    corpus = _mosi_folder(tmp_path)
     config = ExperimentConfig(dataset_folder=str(corpus), pickle_folder=str(tmp_path / "cache"),
                               model_folder=str(tmp_path / "models"), num_epochs=1, verbose=0)
-    with pytest.raises(MmerError, match="annotated for sentiment only"):
+    with pytest.raises(MmerError, match=r"corpus mosi has no labels for task emotions \(-lt all\).*-lt sentiment"):
         experiment.run(config)
-    assert not (tmp_path / "models").exists()
+    assert not (tmp_path / "models").exists() and not (tmp_path / "cache").exists()
+
+
+def test_cmu_mosi_trains_the_sentiment_task_into_the_mmsa_table(tmp_path):
+    import pandas as pd
+
+    from mmer_tf.config import ExperimentConfig
+    from mmer_tf.tasks.sentiment import COLUMNS
+
+    corpus = _mosi_folder(tmp_path)
+    config = ExperimentConfig(dataset_folder=str(corpus), pickle_folder=str(tmp_path / "cache"),
+                              model_folder=str(tmp_path / "models"), num_epochs=1, verbose=0,
+                              label_type="sentiment", model_name="lf_dnn", csv_name="mosi")
+    result = experiment.run(config)
+    table = pd.read_csv(result.paths.table("sentiment"))
+    assert len(table) == 1 and set(COLUMNS) <= set(table.columns) and "test_loss" in table.columns
+    ids = pd.read_csv(result.paths.model_ids)
+    assert ids.loc[0, "corpus"] == "mosi" and ids.loc[0, "task"] == "sentiment"
+    assert result.paths.table("sentiment").name == "mosi_sentiment.csv"

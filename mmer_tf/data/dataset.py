@@ -21,9 +21,10 @@ import logging
 import time
 from pathlib import Path
 
+import numpy as np
+
 from mmer_tf.config import ExperimentConfig
 from mmer_tf.data import cache
-from mmer_tf.data.csd import CsdReader
 from mmer_tf.data.features import NORMALIZATIONS, normalize_folds
 from mmer_tf.data.folds import split_folds
 from mmer_tf.data.segments import FOLDS, MODALITIES, SegmentSet
@@ -33,48 +34,45 @@ from mmer_tf.errors import MmerError
 log = logging.getLogger(__name__)
 
 # Bump when what this module stores changes meaning, so old caches are never served.
-PIPELINE_VERSION = 1
+PIPELINE_VERSION = 2
 BUILTIN_SAMPLE_SEED = 0
-_CORPUS_PREFIX = {"mosei": "CMU_MOSEI_", "mosi": "CMU_MOSI_"}
-_LABEL_ROOT = {"mosei": "All Labels", "mosi": "Opinion Segment Labels"}
 
 
-def detect_corpus(folder: str | Path) -> tuple[str, list[Path]]:
-    """``("mosei" | "mosi", every .csd file of the folder)``.
+def open_corpus(config: ExperimentConfig):
+    """``(adapter, CorpusInfo, dataset name)`` for ``config``: the ``-df`` path, or the built-in sample.
 
-    The corpus is told by the SDK's file-name prefixes (``CMU_MOSEI_*`` / ``CMU_MOSI_*``) or, for renamed
-    files, by the label sequence's root name (``All Labels`` / ``Opinion Segment Labels``). All ``.csd``
-    files are returned because the adapter may pick any of them by root name, so all feed the cache key.
+    Cheap (no features read), so the runner can check the corpus/task pair before any work.
     """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise MmerError(f"--dataset_folder {folder}: not a directory")
-    files = sorted(p for p in folder.glob("*.csd") if p.is_file())
-    present = [corpus for corpus, prefix in _CORPUS_PREFIX.items() if any(p.name.startswith(prefix) for p in files)]
-    if not present:
-        roots = set()
-        for path in files:
-            with CsdReader(path) as reader:
-                roots.add(reader.name)
-        present = [corpus for corpus, root in _LABEL_ROOT.items() if root in roots]
-    if not present:
-        raise MmerError(
-            f"--dataset_folder {folder}: no CMU-MOSEI or CMU-MOSI computational sequences found "
-            "(expected CMU_MOSEI_*.csd / CMU_MOSI_*.csd, or a label sequence 'All Labels' / 'Opinion Segment Labels')"
+    from mmer_tf.data import corpora
+
+    if config.dataset_folder is None:
+        folder = builtin_sample_folder(config.pickle_folder, config.sample_videos, BUILTIN_SAMPLE_SEED)
+        log.warning(
+            "*** no --dataset_folder given: using the BUILT-IN SYNTHETIC CMU-MOSEI-shaped sample "
+            "(%d videos, seed %d) in %s -- results say nothing about real CMU-MOSEI ***",
+            config.sample_videos, BUILTIN_SAMPLE_SEED, folder,
         )
-    if len(present) > 1:
-        raise MmerError(f"--dataset_folder {folder}: holds both CMU-MOSEI and CMU-MOSI sequences; use one corpus per folder")
-    return present[0], files
+        adapter, corpus = corpora.describe(folder, config, "mosei")
+        return adapter, corpus, "builtin-sample"
+    adapter, corpus = corpora.describe(config.dataset_folder, config, config.corpus)
+    return adapter, corpus, str(config.dataset_folder)
 
 
-def _dataset_params(config: ExperimentConfig, corpus: str) -> dict:
+def detect_corpus(folder: str | Path) -> str:
+    """The name of the corpus layout ``folder`` is in (one-line error when none or several match)."""
+    from mmer_tf.data import corpora
+
+    return corpora.detect(folder).NAME
+
+
+def _dataset_params(corpus) -> dict:
     return {
         "stage": "dataset",
         "pipeline_version": PIPELINE_VERSION,
-        "corpus": corpus,
-        "image_feature": config.image_feature,
-        "align_to_text": bool(config.align_to_text),
-        "append_label_to_data": bool(config.append_label_to_data),
+        "corpus": corpus.name,
+        "adapter_params": dict(corpus.params),
+        "label_names": list(corpus.label_names),
+        "classes": list(corpus.classes),
     }
 
 
@@ -84,16 +82,37 @@ def _fold_params(config: ExperimentConfig, dataset_digest: str) -> dict:
         "pipeline_version": PIPELINE_VERSION,
         "dataset": dataset_digest,
         "with_custom_split": bool(config.with_custom_split),
+        "custom_split": getattr(config, "custom_split", "original"),
         "normalization": config.normalization,
     }
 
 
-def _load_all_segments(folder: Path, config: ExperimentConfig, progress: bool) -> tuple[SegmentSet, dict]:
-    from mmer_tf.data.corpora import cmu  # the adapter (reads and aligns the CSD files)
+def split_by_assignment(everything: SegmentSet) -> dict[str, SegmentSet]:
+    """Folds of a corpus that brings its own split: ``info["fold"]`` names each segment's fold."""
+    assignment = list(everything.info.get("fold") or [])
+    if len(assignment) != len(everything):
+        raise MmerError(f"corpus adapter gave {len(assignment)} fold names for {len(everything)} segments")
+    unknown = sorted(set(assignment) - set(FOLDS))
+    if unknown:
+        raise MmerError(f"corpus split names {unknown} are not among {', '.join(FOLDS)}")
+    names = np.asarray(assignment)
+    report = {"own_split": True, "segments": {n: int((names == n).sum()) for n in FOLDS}}
+    folds = {}
+    for name in FOLDS:
+        fold = everything.subset(np.flatnonzero(names == name))
+        fold.info.pop("fold", None)
+        fold.info["split"] = report
+        folds[name] = fold
+    return folds
 
-    return cmu.load_segments(
-        folder, image_feature=config.image_feature, align_to_text=config.align_to_text, progress=progress
-    )
+
+def _split(everything: SegmentSet, corpus, config: ExperimentConfig) -> dict[str, SegmentSet]:
+    if corpus.has_own_split:
+        if config.with_custom_split:
+            raise MmerError(f"-c/--with_custom_split: the Williams et al. split is for CMU-MOSEI/MOSI; "
+                            f"corpus {corpus.name} has its own split")
+        return split_by_assignment(everything)
+    return split_folds(everything, corpus=corpus.name, custom_split=config.with_custom_split)
 
 
 def _select(folds: dict[str, SegmentSet], modalities) -> dict[str, SegmentSet]:
@@ -107,7 +126,7 @@ def _select(folds: dict[str, SegmentSet], modalities) -> dict[str, SegmentSet]:
     return {name: fold.select_modalities(modalities) for name, fold in folds.items()}
 
 
-def load_folds(config: ExperimentConfig, progress: bool = True) -> tuple[dict[str, SegmentSet], dict]:
+def load_folds(config: ExperimentConfig, progress: bool = True, opened=None) -> tuple[dict[str, SegmentSet], dict]:
     """``({"train", "valid", "test"}: SegmentSet), info)`` for ``config``, through the caches.
 
     ``info``: ``dataset`` ("builtin-sample" or the folder), ``folder``, ``corpus``, ``cache_path``,
@@ -118,20 +137,11 @@ def load_folds(config: ExperimentConfig, progress: bool = True) -> tuple[dict[st
     if config.normalization not in NORMALIZATIONS:
         raise MmerError(f"--normalization {config.normalization!r}: expected one of {', '.join(NORMALIZATIONS)}")
     started = time.perf_counter()
-    if config.dataset_folder is None:
-        folder = builtin_sample_folder(config.pickle_folder, config.sample_videos, BUILTIN_SAMPLE_SEED)
-        dataset_name = "builtin-sample"
-        log.warning(
-            "*** no --dataset_folder given: using the BUILT-IN SYNTHETIC CMU-MOSEI-shaped sample "
-            "(%d videos, seed %d) in %s -- results say nothing about real CMU-MOSEI ***",
-            config.sample_videos, BUILTIN_SAMPLE_SEED, folder,
-        )
-    else:
-        folder = Path(config.dataset_folder)
-        dataset_name = str(folder)
-    corpus, files = detect_corpus(folder)
+    adapter, corpus, dataset_name = opened if opened is not None else open_corpus(config)
+    folder = corpus.path
+    files = list(corpus.files)
 
-    dataset_digest = cache.fingerprint(files, _dataset_params(config, corpus))
+    dataset_digest = cache.fingerprint(files, _dataset_params(corpus))
     fold_digest = cache.fingerprint(files, _fold_params(config, dataset_digest))
     fold_path = cache.cache_path(config.pickle_folder, config.pickle_name_fold, fold_digest)
     dataset_path = cache.cache_path(config.pickle_folder, config.pickle_name_dataset, dataset_digest)
@@ -151,10 +161,12 @@ def load_folds(config: ExperimentConfig, progress: bool = True) -> tuple[dict[st
             load_summary = dataset_manifest.get("extra", {}).get("load_summary", {})
             log.info("dataset cache hit: %s", dataset_path)
         else:
-            log.info("reading and aligning %s (%s)", folder, corpus)
-            everything, load_summary = _load_all_segments(folder, config, progress)
+            log.info("reading %s (%s)", folder, corpus.description or corpus.name)
+            everything, load_summary = adapter.load_segments(corpus, config, progress)
+            everything.info.setdefault("label_names", list(corpus.label_names))
+            everything.info.setdefault("classes", list(corpus.classes))
             cache.save_segment_sets(dataset_path, {"all": everything}, dataset_digest, {"load_summary": load_summary})
-        raw_folds = split_folds(everything, corpus=corpus, custom_split=config.with_custom_split)
+        raw_folds = _split(everything, corpus, config)
         folds, norm_report = normalize_folds(raw_folds, config.normalization)
         extra = {
             "split": raw_folds["train"].info.get("split", {}),
@@ -167,8 +179,10 @@ def load_folds(config: ExperimentConfig, progress: bool = True) -> tuple[dict[st
     info = {
         "dataset": dataset_name,
         "folder": str(folder),
-        "builtin_sample": config.dataset_folder is None,
-        "corpus": corpus,
+        "builtin_sample": dataset_name == "builtin-sample",
+        "corpus": corpus.name,
+        "label_names": list(corpus.label_names),
+        "classes": list(corpus.classes),
         "cache_path": str(fold_path),
         "dataset_cache_path": str(dataset_path),
         "cache_hit": loaded is not None,
@@ -184,6 +198,6 @@ def load_folds(config: ExperimentConfig, progress: bool = True) -> tuple[dict[st
     }
     log.info(
         "%s (%s): train/valid/test = %d/%d/%d segments, dims %s, cache %s",
-        dataset_name, corpus, *info["counts"].values(), info["dims"], "hit" if info["cache_hit"] else "miss",
+        dataset_name, corpus.name, *info["counts"].values(), info["dims"], "hit" if info["cache_hit"] else "miss",
     )
     return folds, info

@@ -1,0 +1,103 @@
+"""What every task module provides, so the runner asks the task instead of branching on it.
+
+A task owns the meaning of the labels for one kind of question (CMU-MOSEI emotion presence, sentiment
+intensity, one category per segment): which label columns it needs, the training targets and output head,
+the loss/activation defaults, its metric tables, the trivial baseline a model must beat, and what ``-sp``
+/ ``-scm`` save. Label columns are found by name (``SegmentSet.info["label_names"]``), never by position,
+so any corpus that declares the columns a task needs can be trained on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from mmer_tf.errors import MmerError
+
+
+@dataclass(frozen=True)
+class LabelSchema:
+    """The label columns of a corpus (``label_names``) and, for a categorical corpus, its class names."""
+
+    label_names: tuple[str, ...]
+    classes: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, info: Mapping) -> "LabelSchema":
+        return cls(tuple(info.get("label_names") or ()), tuple(info.get("classes") or ()))
+
+    def column(self, labels: np.ndarray, name: str) -> np.ndarray:
+        """The named label column of ``labels`` as float64 ``[N]``."""
+        if name not in self.label_names:
+            raise MmerError(f"labels have no {name!r} column (have {', '.join(self.label_names) or 'none'})")
+        return np.asarray(labels, dtype=np.float64)[:, self.label_names.index(name)]
+
+
+class Task:
+    """Base of the task modules' classes; see the module docstring for what each method answers."""
+
+    name: str = ""
+    label_types: tuple[str, ...] = ()
+    #: ``"scores"`` (regression), ``"probabilities"`` (a sigmoid per class) or ``"classes"`` (softmax).
+    output_kind_default: str = "scores"
+
+    def supports(self, schema: LabelSchema) -> bool:
+        raise NotImplementedError
+
+    def output_kind(self, config) -> str:
+        return self.output_kind_default
+
+    def default_activation(self, config) -> str:
+        return {"scores": "linear", "probabilities": "sigmoid", "classes": "softmax"}[self.output_kind(config)]
+
+    def num_outputs(self, config, schema: LabelSchema) -> int:
+        raise NotImplementedError
+
+    def targets(self, config, labels: np.ndarray, schema: LabelSchema) -> np.ndarray:
+        raise NotImplementedError
+
+    def evaluate(self, config, labels: np.ndarray, predictions: np.ndarray,
+                 schema: LabelSchema) -> dict[str, list[dict]]:
+        raise NotImplementedError
+
+    def baseline(self, config, train_labels: np.ndarray, n: int, schema: LabelSchema) -> np.ndarray:
+        """Outputs of the trivial predictor: the training mean of the targets, for every test row."""
+        targets = self.targets(config, train_labels, schema)
+        if len(targets) == 0:
+            raise MmerError("baseline: the training fold has no segments")
+        mean = targets.mean(axis=0, dtype=np.float64).astype(np.float32)
+        return np.broadcast_to(mean, (int(n), mean.size)).copy()
+
+    def tables(self, config) -> tuple[str, ...]:
+        """The metric tables a run of this task appends to (checked before training)."""
+        raise NotImplementedError
+
+    def save_confusion(self, config, paths, run_id: int, labels: np.ndarray, predictions: np.ndarray,
+                       schema: LabelSchema) -> list:
+        """Write ``-scm`` artefacts; returns the paths written."""
+        return []
+
+    def headline(self) -> Sequence[str]:
+        """Columns the runner prints for the model and the baseline."""
+        return ("mae", "acc", "f1_macro", "f1_weighted", "roc_auc_macro")
+
+
+def check_predictions(predictions: np.ndarray, n: int, width: int, task: str) -> np.ndarray:
+    """``predictions`` as float64 ``[n, width]``; NaN/inf (a diverged model) is a one-line user error."""
+    predictions = np.asarray(predictions, dtype=np.float64)
+    if predictions.shape != (n, width):
+        raise ValueError(f"predictions for task {task} must be [{n}, {width}], got {predictions.shape}")
+    bad = int(np.count_nonzero(~np.isfinite(predictions)))
+    if bad:
+        raise MmerError(
+            f"model predictions contain {bad} NaN/infinite values: training diverged (try a lower -lr/--learning_rate)"
+        )
+    return predictions
+
+
+def round_row(row: Mapping[str, float], decimals: int | None) -> dict[str, float]:
+    if decimals is None:
+        return dict(row)
+    return {k: (v if isinstance(v, str) or np.isnan(v) else round(float(v), decimals)) for k, v in row.items()}
