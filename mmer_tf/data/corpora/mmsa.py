@@ -1,0 +1,189 @@
+"""MMSA feature pickles (``aligned_50.pkl`` / ``unaligned_50.pkl`` of CMU-MOSI and CMU-MOSEI) as a corpus.
+
+Layout (thuiar/MMSA ``data_loader.py`` and README): ``data[split]`` for split ``train``/``valid``/``test``
+holds ``text`` ``[N, T, D_t]`` (GloVe 300 in the CMU-era files, BERT 768 in MMSA's own), ``text_bert``
+(token ids, ``[N, 3, T]``; not used), ``audio`` ``[N, T_a, D_a]``, ``vision`` ``[N, T_v, D_v]``, ``raw_text``,
+``id``, ``regression_labels`` (the sentiment score in [-3, 3]), ``classification_labels``, and in the
+unaligned files ``audio_lengths`` / ``vision_lengths``.
+
+How the arrays become our variable-length segments:
+
+* aligned file (every modality has the same ``T`` and the name does not start with ``unaligned``;
+  MMSA's ``need_data_aligned``): one shared length per
+  segment, the steps that are not padding in every modality (padding = an all-zero step, on the side the
+  file pads, see :mod:`~mmer_tf.data.corpora.padded`); ``aligned=True``.
+* unaligned file: audio/vision keep their stored ``*_lengths`` steps (MMSA's loaders take the first
+  ``length`` steps; a file padded at the front is recognised and cut there), text its non-padding steps;
+  ``aligned=False`` (MulT's unaligned view).
+* ``-inf`` (COVAREP, left in by MMSA) stays in the values: the pipeline's sanitising sets it to 0 as MMSA
+  does. Labels: ``("sentiment",)`` = ``regression_labels``. ``info["fold"]`` is the file's own split.
+
+Segments whose every step is padding are dropped and counted. Anything structurally wrong (missing split
+or key, wrong rank, counts that disagree, a label outside [-3, 3] or not finite, a split left empty) is a
+one-line :class:`~mmer_tf.errors.MmerError` naming the file, split and problem; nothing is returned.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+
+from mmer_tf.data import safe_pickle
+from mmer_tf.data.corpora import padded
+from mmer_tf.data.corpora.base import CorpusInfo
+from mmer_tf.data.segments import FOLDS, MODALITIES, SegmentSet
+from mmer_tf.errors import MmerError
+
+log = logging.getLogger(__name__)
+
+NAME = "mmsa"
+LABEL_NAMES = ("sentiment",)
+LABEL_KEY = "regression_labels"
+PICKLE_SUFFIXES = (".pkl", ".pickle")
+_MMSA_NAME = re.compile(r"^(un)?aligned_\d+\.pkl$", re.IGNORECASE)
+ADAPTER_VERSION = 1
+
+
+def detect(path: Path) -> bool:
+    path = Path(path)
+    if not path.is_file() or path.suffix.lower() not in PICKLE_SUFFIXES:
+        return False
+    if _MMSA_NAME.match(path.name):
+        return True
+    return LABEL_KEY.encode() in padded.find_markers(path, (LABEL_KEY.encode(),))
+
+
+def describe(path: Path, config) -> CorpusInfo:
+    path = Path(path)
+    if not path.is_file():
+        raise MmerError(f"-df {path}: an MMSA corpus is one pickle file (aligned_50.pkl / unaligned_50.pkl)")
+    if path.stat().st_size == 0:
+        raise MmerError(f"{path}: empty file")
+    return CorpusInfo(
+        name=NAME, path=path, files=(path,), label_names=LABEL_NAMES,
+        params={"adapter_version": ADAPTER_VERSION}, has_own_split=True,
+        description=f"MMSA pickle ({path.name})",
+    )
+
+
+def load_segments(corpus: CorpusInfo, config, progress: bool) -> tuple[SegmentSet, dict]:
+    path = Path(corpus.path)
+    data = safe_pickle.load(path)
+    splits = padded.split_dicts(data, path)
+    return convert(splits, path, progress)
+
+
+def _labels(split: dict, path: Path, fold: str) -> np.ndarray:
+    if LABEL_KEY not in split:
+        raise MmerError(f"{path}: split {fold!r} has no {LABEL_KEY!r} (keys: {', '.join(map(str, split))})")
+    return padded.label_vector(split[LABEL_KEY], path, fold, LABEL_KEY)
+
+
+def convert(splits: dict[str, dict], path: Path, progress: bool = False) -> tuple[SegmentSet, dict]:
+    """The split dicts (consumed: their arrays are released as they are converted) -> one SegmentSet."""
+    # Validate every split's keys and shapes before converting any (nothing half-done on bad input).
+    shapes = {}
+    for fold, split in splits.items():
+        missing = [k for k in MODALITIES if k not in split]
+        if missing:
+            raise MmerError(f"{path}: split {fold!r} lacks {', '.join(missing)} (keys: {', '.join(map(str, split))})")
+        labels = _labels(split, path, fold)
+        n = labels.shape[0]
+        if n == 0:
+            raise MmerError(f"{path}: split {fold!r} has no segments")
+        for m in MODALITIES:
+            block = padded.float_block(split[m], f"{path}: split {fold!r} {m}")
+            if block.shape[0] != n:
+                raise MmerError(f"{path}: split {fold!r}: {m} has {block.shape[0]} segments but {LABEL_KEY} has {n}")
+            split[m] = block
+        shapes[fold] = {m: split[m].shape[1:] for m in MODALITIES}
+    dims = {m: {s[m][1] for s in shapes.values()} for m in MODALITIES}
+    for m, values in dims.items():
+        if len(values) > 1:
+            raise MmerError(f"{path}: {m} feature sizes differ between splits ({sorted(values)})")
+    # MMSA's need_data_aligned pairs with the file: aligned_* files share one T; unaligned_* keep their own.
+    aligned = all(len({s[m][0] for m in MODALITIES}) == 1 for s in shapes.values())
+    aligned = aligned and not path.name.lower().startswith("unaligned")
+
+    ids_all: list[str] = []
+    folds: list[str] = []
+    features: dict[str, list[np.ndarray]] = {m: [] for m in MODALITIES}
+    labels_all = []
+    dropped: dict[str, int] = {}
+    examples: dict[str, list[str]] = {}
+    sides: dict[str, str] = {}
+    per_split = {}
+    for fold in FOLDS:
+        split = splits[fold]
+        labels = _labels(split, path, fold)
+        n = labels.shape[0]
+        ids = padded.id_strings(split.get("id"), n, f"{fold}_")
+        if len(ids) != n:
+            raise MmerError(f"{path}: split {fold!r}: {len(ids)} ids for {n} segments")
+        padded.check_sentiment(labels, ids, path, fold)
+        lengths, side = _lengths(split, aligned, path, fold)
+        for m, s in side.items():
+            sides.setdefault(m, s)
+        keep = np.ones(n, dtype=bool)
+        for m in MODALITIES:
+            empty = np.flatnonzero((lengths[m] == 0) & keep)
+            reason = "all steps padding" if aligned else f"{m}: no steps"
+            padded.note_dropped(dropped, examples, reason, (ids[i] for i in empty))
+            keep[empty] = False
+        index = np.flatnonzero(keep)
+        if index.size == 0:
+            raise MmerError(f"{path}: split {fold!r} has no segments left (every one is all padding)")
+        for m in MODALITIES:
+            seqs = padded.sequences(split[m], lengths[m], side[m])
+            features[m].extend(seqs[i] for i in index)
+            split[m] = None  # release what no sequence views
+        ids_all.extend(ids[i] for i in index)
+        folds.extend([fold] * index.size)
+        labels_all.append(labels[index].astype(np.float32))
+        per_split[fold] = int(index.size)
+        log.info("%s: %s: %d segments (%d dropped)", path.name, fold, index.size, n - index.size)
+    ids_all, renamed = padded.unique(ids_all)
+    segments = SegmentSet(
+        ids=ids_all, features=features, labels=np.concatenate(labels_all)[:, None], aligned=aligned,
+        info={"label_names": list(LABEL_NAMES), "classes": [], "fold": folds},
+    )
+    summary = {
+        "segments": len(segments),
+        "dropped": dropped,
+        "dropped_examples": examples,
+        "splits": per_split,
+        "aligned": aligned,
+        "padding": sides,
+        "renamed_duplicate_ids": renamed,
+        "file": str(path),
+    }
+    return segments, summary
+
+
+def _lengths(split: dict, aligned: bool, path: Path, fold: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Real steps per segment and modality, and the side each modality is padded on."""
+    if aligned:
+        pad = None
+        for m in MODALITIES:
+            rows = padded.zero_rows(split[m])
+            pad = rows if pad is None else pad & rows
+        side = padded.padding_side(pad)
+        shared = padded.run_lengths(pad, side)
+        return {m: shared for m in MODALITIES}, {m: side for m in MODALITIES}
+    lengths, sides = {}, {}
+    text_pad = padded.zero_rows(split["text"])
+    sides["text"] = padded.padding_side(text_pad)
+    lengths["text"] = padded.run_lengths(text_pad, sides["text"])
+    for m in ("audio", "vision"):
+        key = f"{m}_lengths"
+        block = split[m]
+        if key not in split:
+            raise MmerError(
+                f"{path}: split {fold!r}: modalities have different lengths (unaligned file) but {key!r} is missing"
+            )
+        lengths[m] = padded.check_lengths(split[key], block.shape[0], block.shape[1], f"{path}: split {fold!r} {key}")
+        sides[m] = padded.padding_side(padded.zero_rows(block), lengths[m])
+    return lengths, sides

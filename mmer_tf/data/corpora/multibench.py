@@ -1,0 +1,146 @@
+"""MultiBench affect pickles (``mosi_raw.pkl``, ``mosei_senti_data.pkl``, ...) as a corpus.
+
+Layout (pliang279/MultiBench ``datasets/affect/get_data.py``): ``data[split]`` for ``train``/``valid``/
+``test`` holds ``vision`` ``[N, T_v, D_v]``, ``audio`` ``[N, T_a, D_a]``, ``text`` ``[N, T_t, D_t]`` (GloVe),
+``labels`` (the sentiment score, ``[N, 1]`` or ``[N, 1, 1]``) and usually ``id``. Sequences are zero-padded
+at the FRONT. We read them as MultiBench's own loader does:
+
+* a segment whose text is all zero is dropped (its ``drop_entry``), and counted;
+* aligned file (one ``T`` for all modalities; MultiBench's default ``aligned=True``): every modality is
+  cut from the segment's first non-zero text step, so the modalities keep one time axis (``aligned=True``);
+* unaligned file: each modality is cut from its own first non-zero step (``aligned=False``, MulT's view);
+  a segment with an all-zero audio or vision block is dropped and counted (MultiBench would crash there);
+* ``-inf`` in audio is left for the pipeline's sanitising (MultiBench sets it to 0; so does the pipeline).
+
+Labels: ``("sentiment",)``, which must be finite and in [-3, 3]; ``info["fold"]`` is the file's split.
+Wrong keys/shapes, bad labels or an empty split: one line naming the file, split and problem.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from mmer_tf.data import safe_pickle
+from mmer_tf.data.corpora import mmsa, padded
+from mmer_tf.data.corpora.base import CorpusInfo
+from mmer_tf.data.segments import FOLDS, MODALITIES, SegmentSet
+from mmer_tf.errors import MmerError
+
+log = logging.getLogger(__name__)
+
+NAME = "multibench"
+LABEL_NAMES = ("sentiment",)
+LABEL_KEY = "labels"
+ADAPTER_VERSION = 1
+
+
+def detect(path: Path) -> bool:
+    path = Path(path)
+    if not path.is_file() or path.suffix.lower() not in mmsa.PICKLE_SUFFIXES or mmsa._MMSA_NAME.match(path.name):
+        return False
+    found = padded.find_markers(path, (mmsa.LABEL_KEY.encode(), b"vision", b"labels"))
+    return mmsa.LABEL_KEY.encode() not in found and {b"vision", b"labels"} <= found
+
+
+def describe(path: Path, config) -> CorpusInfo:
+    path = Path(path)
+    if not path.is_file():
+        raise MmerError(f"-df {path}: a MultiBench affect corpus is one pickle file (e.g. mosi_raw.pkl)")
+    if path.stat().st_size == 0:
+        raise MmerError(f"{path}: empty file")
+    return CorpusInfo(
+        name=NAME, path=path, files=(path,), label_names=LABEL_NAMES,
+        params={"adapter_version": ADAPTER_VERSION}, has_own_split=True,
+        description=f"MultiBench affect pickle ({path.name})",
+    )
+
+
+def load_segments(corpus: CorpusInfo, config, progress: bool) -> tuple[SegmentSet, dict]:
+    path = Path(corpus.path)
+    splits = padded.split_dicts(safe_pickle.load(path), path)
+    return convert(splits, path)
+
+
+def _validate(splits: dict[str, dict], path: Path) -> bool:
+    """Check every split's keys and shapes (before converting any); True when the file is aligned."""
+    dims: dict[str, set] = {m: set() for m in MODALITIES}
+    aligned = True
+    for fold, split in splits.items():
+        missing = [k for k in MODALITIES + (LABEL_KEY,) if k not in split]
+        if missing:
+            raise MmerError(f"{path}: split {fold!r} lacks {', '.join(missing)} (keys: {', '.join(map(str, split))})")
+        n = padded.label_vector(split[LABEL_KEY], path, fold, LABEL_KEY).shape[0]
+        if n == 0:
+            raise MmerError(f"{path}: split {fold!r} has no segments")
+        for m in MODALITIES:
+            block = padded.float_block(split[m], f"{path}: split {fold!r} {m}")
+            if block.shape[0] != n:
+                raise MmerError(f"{path}: split {fold!r}: {m} has {block.shape[0]} segments but {LABEL_KEY} has {n}")
+            split[m] = block
+            dims[m].add(block.shape[2])
+        aligned &= len({split[m].shape[1] for m in MODALITIES}) == 1
+    for m, values in dims.items():
+        if len(values) > 1:
+            raise MmerError(f"{path}: {m} feature sizes differ between splits ({sorted(values)})")
+    return aligned
+
+
+def convert(splits: dict[str, dict], path: Path) -> tuple[SegmentSet, dict]:
+    """The split dicts (consumed as they are converted) -> one SegmentSet and its load summary."""
+    aligned = _validate(splits, path)
+    ids_all: list[str] = []
+    folds: list[str] = []
+    features: dict[str, list[np.ndarray]] = {m: [] for m in MODALITIES}
+    labels_all = []
+    dropped: dict[str, int] = {}
+    examples: dict[str, list[str]] = {}
+    per_split = {}
+    for fold in FOLDS:
+        split = splits[fold]
+        labels = padded.label_vector(split[LABEL_KEY], path, fold, LABEL_KEY)
+        n = labels.shape[0]
+        ids = padded.id_strings(split.get("id"), n, f"{fold}_")
+        if len(ids) != n:
+            raise MmerError(f"{path}: split {fold!r}: {len(ids)} ids for {n} segments")
+        padded.check_sentiment(labels, ids, path, fold)
+        lengths = {m: padded.run_lengths(padded.zero_rows(split[m]), "front") for m in MODALITIES}
+        keep = lengths["text"] > 0
+        padded.note_dropped(dropped, examples, "text all zero", (ids[i] for i in np.flatnonzero(~keep)))
+        if aligned:
+            lengths = {m: lengths["text"] for m in MODALITIES}
+        else:
+            for m in ("audio", "vision"):
+                empty = np.flatnonzero(keep & (lengths[m] == 0))
+                padded.note_dropped(dropped, examples, f"{m} all zero", (ids[i] for i in empty))
+                keep[empty] = False
+        index = np.flatnonzero(keep)
+        if index.size == 0:
+            raise MmerError(f"{path}: split {fold!r} has no segments left (every one has all-zero text)")
+        for m in MODALITIES:
+            seqs = padded.sequences(split[m], lengths[m], "front")
+            features[m].extend(seqs[i] for i in index)
+            split[m] = None
+        ids_all.extend(ids[i] for i in index)
+        folds.extend([fold] * index.size)
+        labels_all.append(labels[index].astype(np.float32))
+        per_split[fold] = int(index.size)
+        log.info("%s: %s: %d segments (%d dropped)", path.name, fold, index.size, n - index.size)
+    ids_all, renamed = padded.unique(ids_all)
+    segments = SegmentSet(
+        ids=ids_all, features=features, labels=np.concatenate(labels_all)[:, None], aligned=aligned,
+        info={"label_names": list(LABEL_NAMES), "classes": [], "fold": folds},
+    )
+    summary = {
+        "segments": len(segments),
+        "dropped": dropped,
+        "dropped_examples": examples,
+        "splits": per_split,
+        "aligned": aligned,
+        "padding": {m: "front" for m in MODALITIES},
+        "renamed_duplicate_ids": renamed,
+        "file": str(path),
+    }
+    return segments, summary
