@@ -7,7 +7,8 @@ to a published one:
 ``has0_acc_2``, ``has0_f1``   negative vs non-negative: truth and prediction split at ``>= 0``
 ``non0_acc_2``, ``non0_f1``   zero truths dropped, then split at ``> 0`` (the "post-2019" binary measure)
 ``acc_5``, ``acc_7``          clip both to [-2, 2] / [-3, 3], then compare ``np.round`` (half to even)
-``mae``                       mean absolute error of the *unclipped* values
+``mae``                       mean absolute error of the *unclipped* values (averaged in float64; MMSA
+                              averages in float32, which differs in the 7th significant digit)
 ``corr``                      Pearson correlation
 
 F1 is the support-weighted F1 of the two classes (scikit-learn's ``average="weighted"`` with its default
