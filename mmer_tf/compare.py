@@ -37,10 +37,11 @@ from mmer_tf.errors import MmerError
 from mmer_tf.results import (BOOKKEEPING_COLUMNS, MODEL_IDS_FILE, TABLE_FILES, atomic_write,
                              consistent_read)
 
-DEFAULT_METRIC = {"regression": "mae", "coarse": "f1_macro", "presence": "f1_macro", "dominant": "f1_macro"}
+DEFAULT_METRIC = {"regression": "mae", "coarse": "f1_macro", "presence": "f1_macro", "dominant": "f1_macro",
+                  "sentiment": "mae", "category": "f1_weighted"}
 #: Non-metric columns a metric table may carry besides run_id; they identify the row within a run.
 ROW_KEY_COLUMNS = ("threshold",)
-_LOWER_IS_BETTER = re.compile(r"^(mae|mse|rmse|loss|val_loss|hamming|log_loss)")
+_LOWER_IS_BETTER = re.compile(r"^(mae|mse|rmse|loss|val_loss|test_loss|hamming|log_loss)")
 _NOT_SHOWN = (set(BOOKKEEPING_COLUMNS) - {"dataset"}) | {"model"}
 
 
@@ -211,8 +212,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="folders holding <model>/<csv folder>/ tables (default: models)")
     parser.add_argument("--table", choices=sorted(DEFAULT_METRIC), default="dominant",
                         help="which metric table to rank (default: dominant)")
-    parser.add_argument("--metric", help="metric column to rank by (default: mae for regression, "
-                                         "f1_macro otherwise)")
+    parser.add_argument("--metric", help="metric column to rank by (default: mae for regression and "
+                                         "sentiment, f1_weighted for category, f1_macro otherwise)")
     parser.add_argument("--top", type=int, default=20, help="rows to print and plot (default: 20)")
     parser.add_argument("--by", default="", help="comma-separated columns: rank groups of runs by their mean")
     parser.add_argument("--plot", help="write a PNG bar chart of the ranking here")

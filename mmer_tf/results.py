@@ -59,6 +59,8 @@ TABLE_FILES = {
     "coarse": "classification_score_coarse.csv",
     "presence": "classification_presence.csv",
     "dominant": "classification_dominant.csv",
+    "sentiment": "sentiment.csv",
+    "category": "classification_category.csv",
 }
 MODEL_IDS_FILE = "model_ids.csv"
 RESERVATION_DIR = ".run_ids"
@@ -300,6 +302,29 @@ def discard_run(paths: RunPaths, run_id: int) -> list[Path]:
         except OSError:
             continue  # best effort: a read-only artefact stays, the id is still released
     release_run_id(paths.csv_dir, run_id)
+    return removed
+
+
+#: Runs of this process that hold an id but have recorded nothing yet: (paths, run_id).
+_TRACKED: list[tuple[RunPaths, int]] = []
+
+
+def track_run(paths: RunPaths, run_id: int) -> None:
+    """Note that run ``run_id`` now holds an id and may leave artefacts; :func:`write_run` un-notes it
+    (also when it saves the rows to JSON instead). Until then, :func:`discard_tracked_runs` undoes it."""
+    _TRACKED.append((paths, int(run_id)))
+
+
+def _untrack(paths: RunPaths, run_id: int) -> None:
+    _TRACKED[:] = [(p, r) for p, r in _TRACKED if not (p == paths and r == int(run_id))]
+
+
+def discard_tracked_runs() -> list[Path]:
+    """Ctrl-C or a failure before the tables: remove the unrecorded runs' artefacts, release their ids."""
+    removed = []
+    while _TRACKED:
+        paths, run_id = _TRACKED.pop()
+        removed += discard_run(paths, run_id)
     return removed
 
 
@@ -684,6 +709,7 @@ def write_run(paths: RunPaths, run_id: int, params: Mapping[str, object],
         ids_row.setdefault(key, value)
 
     tables.append((paths.model_ids, [ids_row]))
+    _untrack(paths, run_id)  # from here the run's results exist: recorded, or saved as JSON
     try:
         paths.ensure_dirs()
         commit_tables(paths.csv_dir, tables)

@@ -133,7 +133,7 @@ def test_a_sentiment_only_corpus_refuses_emotion_tasks_before_any_work(tmp_path)
     assert not (tmp_path / "models").exists() and not (tmp_path / "cache").exists()
 
 
-def test_cmu_mosi_trains_the_sentiment_task_into_the_mmsa_table(tmp_path):
+def test_cmu_mosi_trains_the_sentiment_task_into_the_mmsa_table(tmp_path, capsys):
     import pandas as pd
 
     from mmer_tf.config import ExperimentConfig
@@ -149,3 +149,8 @@ def test_cmu_mosi_trains_the_sentiment_task_into_the_mmsa_table(tmp_path):
     ids = pd.read_csv(result.paths.model_ids)
     assert ids.loc[0, "corpus"] == "mosi" and ids.loc[0, "task"] == "sentiment"
     assert result.paths.table("sentiment").name == "mosi_sentiment.csv"
+    # the new tables rank like the old ones
+    from mmer_tf import compare
+
+    assert compare.main([str(tmp_path / "models"), "--table", "sentiment"]) == 0
+    assert "lf_dnn" in capsys.readouterr().out
