@@ -1,0 +1,519 @@
+"""What the raw-media corpora (RAVDESS, MELD, a folder of videos) share: clips -> featurized folder -> segments.
+
+Each raw-media adapter only knows its layout (``scan``: which clips, which per-clip metadata) and its
+labels (``label``: classes, a class and a fold per clip, or the reason a clip is left out). Everything
+else is here, once, so the three corpora take one data flow:
+
+1. **Featurize** (:func:`ensure_featurized`): every clip the layout lists goes through
+   :func:`mmer_tf.features.featurize` into ``<pickle_folder>/featurized_<corpus>_<key>/`` where ``key``
+   fingerprints the media files and the recipe. That folder holds SDK-format computational sequences
+   ``text.csd``, ``audio.csd``, ``vision.csd`` (video id = clip id, intervals in seconds), the recipe
+   (``recipe.json``), every clip's metadata (``clips.csv``) and ``featurized.json`` (written last: its
+   presence means the folder is complete). Featurizing is resumable; label choices (``--emotions``,
+   ``--meld_labels``, ``--fold``) never re-featurize, because labels are derived when the folder is read.
+   ``python -m mmer_tf.featurize`` writes the same folder, and ``-df`` may point at one.
+2. **Align** (:func:`align_clips`), exactly as CMU-MOSEI: the computational sequences are aligned with
+   :func:`mmer_tf.data.align.align_stream` to a reference sequence holding one interval per clip -- the
+   utterance's text interval (the hull of the clip's text rows; of all its rows when it has no text).
+   Aligned view (``align_to_text``): every modality collapsed (mean) to that interval, one step per
+   clip, which every model takes. Unaligned view: every modality at its own rate inside the interval
+   (MulT). Clips missing a modality are dropped by the SDK's hard unify and counted.
+3. **Segments**: ids ``<clip>[0]``, labels ``[N, 1]`` (the class index, label schema ``("category",)``),
+   ``info["fold"]`` per segment, ``info["per_segment"]`` (speaker, dialogue... per segment) and the
+   recipe in ``info["recipe"]`` so a trained model can featurize new clips the same way
+   (:mod:`mmer_tf.predict`).
+
+Nothing here imports TensorFlow; the featurizer is imported only when media must be featurized.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from mmer_tf.data.align import AlignReport, MemorySource, Stage, align_stream
+from mmer_tf.data.corpora.base import CorpusInfo
+from mmer_tf.data.csd import CsdReader
+from mmer_tf.data.segments import MODALITIES, SegmentSet
+from mmer_tf.errors import MmerError
+
+log = logging.getLogger(__name__)
+
+MARKER = "featurized.json"
+CLIPS_CSV = "clips.csv"
+RECIPE_JSON = "recipe.json"
+REFERENCE = "segments"  # name of the per-clip reference sequence in the alignment
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".flv")
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac", ".opus")
+MEDIA_SUFFIXES = VIDEO_SUFFIXES + AUDIO_SUFFIXES
+FOLD_ALIASES = {"train": "train", "training": "train", "valid": "valid", "val": "valid", "dev": "valid",
+                "validation": "valid", "test": "test", "testing": "test"}
+
+
+@dataclass(frozen=True)
+class ClipRecord:
+    """One clip a layout lists: its id (the computational sequences' video id), media file, transcript,
+    and the corpus's own metadata columns (strings; what ``label`` turns into classes and folds)."""
+
+    id: str
+    media: Path
+    text: str | None = None
+    meta: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Scan:
+    """A layout's clips plus what it had to pass over (reason -> file names) and extra key files."""
+
+    records: list[ClipRecord]
+    skipped: dict[str, list[str]] = field(default_factory=dict)
+    extra_files: list[Path] = field(default_factory=list)  # e.g. labels CSVs: part of the cache key
+
+    def skip(self, reason: str, name: str) -> None:
+        self.skipped.setdefault(reason, []).append(name)
+
+
+@dataclass
+class Labelling:
+    """Classes, and per clip row a class index and fold, or ``None`` with the reason it is left out."""
+
+    classes: tuple[str, ...]
+    label: list[int | None]
+    fold: list[str | None]
+    excluded: list[str | None]
+    description: str = ""
+    protocol: dict = field(default_factory=dict)  # e.g. which actors are in which fold
+
+
+def clip_id(text: str) -> str:
+    """A video id the SDK's conventions accept: no ``[``/``]`` (they mark segments) and no ``/``."""
+    out = text.replace("[", "(").replace("]", ")").replace("/", "__").replace("\\", "__")
+    return out.strip() or "_"
+
+
+# ----------------------------------------------------------------------------------------------
+# The featurized folder
+# ----------------------------------------------------------------------------------------------
+
+
+def is_featurized(path: Path, corpus: str | None = None) -> bool:
+    marker = Path(path) / MARKER
+    if not marker.is_file():
+        return False
+    if corpus is None:
+        return True
+    try:
+        return json.loads(marker.read_text(encoding="utf-8")).get("corpus") == corpus
+    except (OSError, ValueError):
+        return False
+
+
+def read_marker(folder: Path) -> dict:
+    try:
+        return json.loads((Path(folder) / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise MmerError(f"{Path(folder) / MARKER}: unreadable featurized-folder marker ({exc})") from None
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_clips_csv(path: Path, records: Sequence[ClipRecord], root: Path) -> None:
+    """``clips.csv``: id, media (relative to the corpus root when inside it), text, then the meta columns."""
+    meta_columns: list[str] = []
+    for record in records:
+        for key in record.meta:
+            if key not in meta_columns:
+                meta_columns.append(key)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["id", "media", "text", *meta_columns])
+    for record in records:
+        try:
+            media = str(Path(record.media).resolve().relative_to(Path(root).resolve()))
+        except ValueError:
+            media = str(Path(record.media).resolve())
+        writer.writerow([record.id, media, "" if record.text is None else record.text,
+                         *[record.meta.get(c, "") for c in meta_columns]])
+    _atomic_text(path, buffer.getvalue())
+
+
+def read_clips_csv(path: Path) -> list[dict[str, str]]:
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as exc:
+        raise MmerError(f"{path}: cannot read the clip table ({exc})") from None
+    if rows and "id" not in rows[0]:
+        raise MmerError(f"{path}: not a clip table (no 'id' column)")
+    return rows
+
+
+def featurized_key(media_files: Iterable[Path], recipe_dict: Mapping, corpus: str) -> str:
+    from mmer_tf.data import cache
+
+    return cache.fingerprint(list(media_files), {"corpus": corpus, "recipe": dict(recipe_dict)})[:16]
+
+
+def recipe_from_config(config):
+    """The featurization recipe from ``--audio_recipe/--text_recipe/--video_recipe``."""
+    from mmer_tf.features import Recipe
+
+    try:
+        return Recipe.parse(audio=config.audio_recipe, text=config.text_recipe, video=config.video_recipe)
+    except MmerError:
+        raise
+    except (ValueError, KeyError, TypeError) as exc:
+        raise MmerError(f"--audio_recipe/--text_recipe/--video_recipe: {exc}") from None
+
+
+def ensure_featurized(records: Sequence[ClipRecord], folder: Path, recipe, *, corpus: str, root: Path,
+                      scan_skipped: Mapping[str, list[str]] | None = None, workers: int = 1,
+                      progress: bool = True) -> dict:
+    """Featurize ``records`` into ``folder`` unless it is already complete; returns its marker.
+
+    The featurizer writes per-clip outputs atomically and skips finished clips, so an interrupted run
+    resumes; the marker is written last, after ``clips.csv``.
+    """
+    folder = Path(folder)
+    if is_featurized(folder, corpus):
+        return read_marker(folder)
+    from mmer_tf.features import Clip, featurize
+
+    folder.mkdir(parents=True, exist_ok=True)
+    clips = [Clip(id=r.id, media=Path(r.media), text=r.text) for r in records]
+    summary = featurize(clips, folder, recipe, workers=workers, progress=progress)
+    write_clips_csv(folder / CLIPS_CSV, records, root)
+    marker = {
+        "corpus": corpus,
+        "source": str(Path(root).resolve()),
+        "clips": len(records),
+        "recipe": recipe.to_dict(),
+        "recipe_fingerprint": recipe.fingerprint(),
+        "featurize_summary": _jsonable(summary),
+        "skipped_in_layout": {k: list(v) for k, v in (scan_skipped or {}).items()},
+    }
+    _atomic_text(folder / MARKER, json.dumps(marker, indent=1, sort_keys=True, default=str))
+    return marker
+
+
+def _jsonable(value):
+    return json.loads(json.dumps(value, default=str))
+
+
+def failed_media(marker: Mapping) -> dict[str, str]:
+    """``{clip id or file: reason}`` of media the featurizer could not read, from its summary.
+
+    The featurizer lists them under ``failed``/``skipped``/``corrupt`` as a mapping or a list of
+    ``{"id"|"file", "reason"}`` / ``[name, reason]`` items; all are accepted.
+    """
+    summary = marker.get("featurize_summary") or {}
+    out: dict[str, str] = {}
+    for key in ("failed", "skipped", "corrupt", "errors"):
+        value = summary.get(key) if isinstance(summary, Mapping) else None
+        if isinstance(value, Mapping):
+            out.update({str(k): str(v) for k, v in value.items()})
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, Mapping):
+                    name = item.get("id") or item.get("clip") or item.get("file") or item.get("media")
+                    out[str(name)] = str(item.get("reason") or item.get("error") or key)
+                elif isinstance(item, (list, tuple)) and len(item) >= 2:
+                    out[str(item[0])] = str(item[1])
+                else:
+                    out[str(item)] = key
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Alignment (shared with mmer_tf.predict)
+# ----------------------------------------------------------------------------------------------
+
+
+def reference_interval(per_modality: Mapping[str, np.ndarray]) -> tuple[float, float] | None:
+    """The clip's utterance interval: the hull of its text rows, else of all rows; ``None`` if none."""
+    text = per_modality.get("text")
+    chosen = [text] if text is not None and len(text) else [v for v in per_modality.values() if len(v)]
+    if not chosen:
+        return None
+    stacked = np.concatenate([np.asarray(v, dtype=np.float64).reshape(-1, 2) for v in chosen])
+    finite = stacked[np.all(np.isfinite(stacked), axis=1)]
+    if not len(finite):
+        return None
+    start, end = float(finite[:, 0].min()), float(finite[:, 1].max())
+    return (start, end) if end > start else None
+
+
+def align_clips(sources: Mapping[str, object], reference: Mapping[str, tuple[float, float, float]], *,
+                aligned: bool, report: AlignReport, progress: bool = False) -> Iterator[tuple[str, dict]]:
+    """``(clip id, {modality: [T, D] float32})`` per clip surviving alignment, in ``reference`` order.
+
+    ``sources``: ``{modality: CsdReader | MemorySource}``; ``reference``: ``{clip: (start, end, label)}``.
+    The SDK recipe is ``align(reference, collapse=mean)`` (aligned) or ``align(reference)``, then hard
+    unify -- the same :func:`align_stream` CMU-MOSEI goes through.
+    """
+    data = {cid: {"intervals": np.array([[s, e]], np.float64), "features": np.array([[y]], np.float32)}
+            for cid, (s, e, y) in reference.items()}
+    all_sources = dict(sources)
+    all_sources[REFERENCE] = MemorySource(REFERENCE, data)
+    stages = [Stage(REFERENCE, "mean" if aligned else None)]
+    for clip, entries in align_stream(all_sources, stages, report=report, progress=progress):
+        out = {}
+        for modality in sources:
+            seq = entries[modality]
+            out[modality] = np.asarray(seq.features, dtype=np.float32).reshape(len(seq.features), -1)
+        yield clip, out
+
+
+def modality_files(folder: Path) -> dict[str, Path]:
+    return {m: Path(folder) / f"{m}.csd" for m in MODALITIES if (Path(folder) / f"{m}.csd").is_file()}
+
+
+def reference_for(readers: Mapping[str, CsdReader], clip_ids: Iterable[str]):
+    """``{clip: (start, end)}`` from the readers (see :func:`reference_interval`) and the clips with no rows."""
+    listed = {m: set(r.video_ids()) for m, r in readers.items()}
+    intervals, missing = {}, []
+    for cid in clip_ids:
+        rows = {m: r.read(cid)[0] for m, r in readers.items() if cid in listed[m]}
+        hull = reference_interval(rows)
+        if hull is None:
+            missing.append(cid)
+        else:
+            intervals[cid] = hull
+    return intervals, missing
+
+
+# ----------------------------------------------------------------------------------------------
+# Adapter plumbing (describe / load_segments for any raw-media adapter module)
+# ----------------------------------------------------------------------------------------------
+
+
+def describe(adapter, path: Path, config) -> CorpusInfo:
+    """CorpusInfo for a raw layout or a featurized folder of ``adapter``'s corpus (cheap: no decoding)."""
+    path = Path(path)
+    if is_featurized(path):
+        marker = read_marker(path)
+        if marker.get("corpus") != adapter.NAME:
+            raise MmerError(f"-df {path}: a featurized {marker.get('corpus')} folder, not {adapter.NAME}")
+        rows = read_clips_csv(path / CLIPS_CSV)
+        files = [*modality_files(path).values(), path / CLIPS_CSV, path / MARKER]
+        recipe_dict = marker.get("recipe", {})
+        source = {"featurized": str(path.resolve())}
+        n_media = len(rows)
+    else:
+        scan = adapter.scan(path)
+        if not scan.records:
+            reasons = "; ".join(f"{k}: {len(v)} (e.g. {v[0]})" for k, v in scan.skipped.items())
+            raise MmerError(f"-df {path}: no {adapter.TITLE} clips found ({adapter.LAYOUT})"
+                            + (f"; passed over {reasons}" if reasons else ""))
+        rows = [record_row(r) for r in scan.records]
+        recipe = recipe_from_config(config)
+        recipe_dict = recipe.to_dict()
+        media = [r.media for r in scan.records]
+        key = featurized_key([*media, *scan.extra_files], recipe_dict, adapter.NAME)
+        featurized = Path(config.pickle_folder) / f"featurized_{adapter.NAME}_{key}"
+        files = [*media, *scan.extra_files]
+        source = {"featurized": str(featurized)}
+        n_media = len(media)
+    labelling = adapter.label(rows, config)
+    kept = sum(1 for y in labelling.label if y is not None)
+    if kept == 0:
+        reasons = Counter(r for r in labelling.excluded if r)
+        raise MmerError(f"-df {path}: no {adapter.TITLE} clip left after label selection "
+                        f"({', '.join(f'{k}: {v}' for k, v in reasons.items()) or 'none listed'})")
+    params = {
+        "recipe": recipe_dict,
+        "align_to_text": bool(config.align_to_text),
+        **adapter.params(config),
+        **source,
+    }
+    description = (f"{adapter.TITLE}: {n_media} clips, {kept} selected, {len(labelling.classes)} classes "
+                   f"({labelling.description})")
+    return CorpusInfo(name=adapter.NAME, path=path, files=tuple(files), label_names=("category",),
+                      classes=tuple(labelling.classes), params=params, has_own_split=True,
+                      description=description)
+
+
+def record_row(record: ClipRecord) -> dict[str, str]:
+    return {"id": record.id, "media": str(record.media), "text": record.text or "", **dict(record.meta)}
+
+
+def load_segments(adapter, corpus: CorpusInfo, config, progress: bool) -> tuple[SegmentSet, dict]:
+    """Featurize (when needed), align and label every clip of the corpus; see the module docstring."""
+    path = Path(corpus.path)
+    if is_featurized(path):
+        folder = path
+        marker = read_marker(folder)
+    else:
+        scan = adapter.scan(path)
+        folder = Path(corpus.params["featurized"])
+        recipe = recipe_from_config(config)
+        log.info("featurizing %d %s clips into %s", len(scan.records), adapter.TITLE, folder)
+        marker = ensure_featurized(scan.records, folder, recipe, corpus=adapter.NAME, root=path,
+                                   scan_skipped=scan.skipped, workers=getattr(config, "featurize_workers", 1),
+                                   progress=progress)
+    rows = read_clips_csv(folder / CLIPS_CSV)
+    labelling = adapter.label(rows, config)
+    segments, summary = segments_from_folder(folder, rows, labelling, aligned=bool(config.align_to_text),
+                                             marker=marker, progress=progress)
+    segments.info.update(corpus=adapter.NAME)
+    summary.update(corpus=adapter.NAME, protocol=labelling.protocol, labels=labelling.description)
+    return segments, summary
+
+
+def segments_from_folder(folder: Path, rows: Sequence[Mapping[str, str]], labelling: Labelling, *, aligned: bool,
+                         marker: Mapping, progress: bool = False) -> tuple[SegmentSet, dict]:
+    folder = Path(folder)
+    files = modality_files(folder)
+    if not files:
+        raise MmerError(f"{folder}: no text.csd, audio.csd or vision.csd (featurizing wrote nothing?)")
+    dropped: Counter = Counter()
+    examples: dict[str, list[str]] = {}
+
+    def drop(reason: str, name: str, count: int = 1) -> None:
+        dropped[reason] += count
+        examples.setdefault(reason, [])
+        if len(examples[reason]) < 5:
+            examples[reason].append(name)
+
+    for reason, names in (marker.get("skipped_in_layout") or {}).items():
+        for name in names:
+            drop(reason, name)
+    failed = failed_media(marker)
+    by_id = {row["id"]: row for row in rows}
+    readers = {m: CsdReader(p) for m, p in files.items()}
+    try:
+        selected = []
+        for row, y, fold, why in zip(rows, labelling.label, labelling.fold, labelling.excluded):
+            if y is None:
+                drop(why or "excluded", row["id"])
+            else:
+                selected.append((row["id"], y, fold))
+        hulls, missing = reference_for(readers, [cid for cid, _, _ in selected])
+        for cid in missing:
+            media = by_id[cid].get("media", "")
+            reason = failed.get(cid) or failed.get(media) or failed.get(str(Path(marker.get("source", "")) / media))
+            if reason:
+                drop("unreadable media", f"{cid} ({reason})")
+            else:
+                drop("no features written for the clip", cid)
+        reference = {cid: (*hulls[cid], float(y)) for cid, y, _ in selected if cid in hulls}
+        folds = {cid: fold for cid, _, fold in selected}
+        report = AlignReport()
+        ids, labels, fold_list = [], [], []
+        features: dict[str, list[np.ndarray]] = {m: [] for m in readers}
+        for clip, per_modality in align_clips(readers, reference, aligned=aligned, report=report,
+                                              progress=progress):
+            ids.append(f"{clip}[0]")
+            labels.append(reference[clip][2])
+            fold_list.append(folds[clip])
+            for m, value in per_modality.items():
+                features[m].append(value)
+    finally:
+        for reader in readers.values():
+            reader.close()
+    for clip, reason in report.dropped_video_ids.items():
+        if reason.startswith("not in " + REFERENCE):
+            continue  # a clip left out above (label selection, unreadable media): already counted
+        drop(reason, clip)
+    for reason, count in report.dropped_entries.items():
+        if count:
+            drop(f"segment {reason}", "?", count)
+    per_segment_keys = [k for k in (rows[0].keys() if rows else []) if k in PER_SEGMENT_COLUMNS]
+    per_segment = {k: [by_id[seg[: -3]].get(k, "") for seg in ids] for k in per_segment_keys}
+    segments = SegmentSet(ids=ids, features=features, labels=np.asarray(labels, np.float32).reshape(-1, 1),
+                          aligned=aligned)
+    segments.info.update(
+        label_names=["category"], classes=list(labelling.classes), fold=fold_list, per_segment=per_segment,
+        recipe=dict(marker.get("recipe") or {}), featurized=str(folder.resolve()), aligned_view=aligned,
+    )
+    counts = Counter(fold_list)
+    summary = {
+        "segments": len(ids),
+        "folds": {f: counts.get(f, 0) for f in ("train", "valid", "test")},
+        "dropped": dict(dropped),
+        "dropped_examples": examples,
+        "featurized": str(folder),
+        "recipe": marker.get("recipe"),
+        "aligned": aligned,
+    }
+    for reason, count in sorted(dropped.items()):
+        log.info("dropped %d clip(s): %s (e.g. %s)", count, reason, ", ".join(examples.get(reason, [])[:3]))
+    return segments, summary
+
+
+#: clip-table columns kept per segment in ``info["per_segment"]`` (context models, speaker analyses).
+PER_SEGMENT_COLUMNS = ("speaker", "actor", "dialogue", "utterance", "split", "statement", "intensity",
+                       "season", "episode", "text")
+
+
+# ----------------------------------------------------------------------------------------------
+# Fold protocols shared by the adapters
+# ----------------------------------------------------------------------------------------------
+
+
+def group_folds(groups: Sequence[str], num_folds: int, fold: int, *, what: str,
+                key=None) -> tuple[dict[str, str], dict]:
+    """Group-independent folds: the sorted groups are cut into ``num_folds`` contiguous blocks; block
+    ``fold`` is the test set, block ``fold + 1`` (mod k) validation, the rest training. No group is ever
+    in two folds. Returns ``{group: fold name}`` and the protocol (groups per block) for the log."""
+    unique = sorted(set(groups), key=key)
+    if num_folds < 3:
+        raise MmerError(f"--num_folds {num_folds}: need at least 3 (train, valid and test {what}s)")
+    if len(unique) < num_folds:
+        raise MmerError(f"--num_folds {num_folds}: only {len(unique)} {what}s ({', '.join(unique)}); "
+                        f"use --num_folds {len(unique)} or fewer")
+    if not 0 <= fold < num_folds:
+        raise MmerError(f"--fold {fold}: must be in 0..{num_folds - 1} (--num_folds {num_folds})")
+    blocks = [list(b) for b in np.array_split(np.asarray(unique, dtype=object), num_folds)]
+    valid = (fold + 1) % num_folds
+    assignment = {}
+    for b, members in enumerate(blocks):
+        name = "test" if b == fold else "valid" if b == valid else "train"
+        for g in members:
+            assignment[g] = name
+    protocol = {
+        "by": what, "num_folds": num_folds, "fold": fold,
+        "blocks": [[str(g) for g in b] for b in blocks],
+        "test": [str(g) for g in blocks[fold]], "valid": [str(g) for g in blocks[valid]],
+    }
+    return assignment, protocol
+
+
+def stratified_folds(labels: Sequence[int], num_folds: int, fold: int, seed: int) -> tuple[list[str], dict]:
+    """Seeded stratified k-fold over clips (no group information): per class, shuffled clips are dealt
+    round-robin into ``num_folds`` blocks; block ``fold`` tests, ``fold + 1`` validates."""
+    if num_folds < 3:
+        raise MmerError(f"--num_folds {num_folds}: need at least 3 (train, valid and test)")
+    if not 0 <= fold < num_folds:
+        raise MmerError(f"--fold {fold}: must be in 0..{num_folds - 1} (--num_folds {num_folds})")
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    block = np.zeros(len(labels), dtype=np.int64)
+    offset = 0
+    for cls in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == cls))
+        block[members] = (np.arange(len(members)) + offset) % num_folds
+        offset += len(members)  # keeps block sizes even across classes
+    valid = (fold + 1) % num_folds
+    names = ["test" if b == fold else "valid" if b == valid else "train" for b in block]
+    return names, {"by": "clip (stratified, seeded)", "num_folds": num_folds, "fold": fold, "seed": seed}

@@ -1,0 +1,190 @@
+"""RAVDESS from its media: ``Actor_XX/*.mp4|*.wav`` -> category segments, speaker-independent folds.
+
+Layout (as the Zenodo archives extract): folders ``Actor_01`` .. ``Actor_24`` anywhere up to two levels
+under ``-df`` (``Audio_Speech_Actors_01-24/Actor_01/03-01-...wav`` and ``Actor_01/01-01-...mp4`` both
+work), each file named by seven two-digit codes ``MM-VV-EE-II-SS-RR-AA``: modality (01 audio-video,
+02 video-only, 03 audio-only), vocal channel (01 speech, 02 song), emotion (01 neutral, 02 calm,
+03 happy, 04 sad, 05 angry, 06 fearful, 07 disgust, 08 surprised), intensity (01 normal, 02 strong),
+statement (01 "Kids are talking by the door", 02 "Dogs are sitting by the door"), repetition (01, 02),
+actor (01-24; odd male, even female). The actor code must match the ``Actor_XX`` folder.
+
+Which file per recording: audio-video (01) when present, else audio-only (03). Video-only files (02)
+have no speech and are passed over (counted), as is a second copy of a recording. The transcript is the
+statement, so text carries no emotion (it is identical across classes by design).
+
+Labels: the 8 emotions, or a subset (``--emotions happy,sad``); ``--vocal_channel speech|song``.
+
+Protocol (speaker-independent, never an actor in two folds): the actors present are sorted by number
+and cut into ``--num_folds`` contiguous blocks; block ``--fold K`` is the test set, block ``K+1``
+(mod k) validation, the rest training. With all 24 actors and the default 6 folds the blocks are
+actors 1-4, 5-8, 9-12, 13-16, 17-20, 21-24 (two men and two women each): ``--fold 0`` tests on actors
+1-4 and validates on 5-8. The blocks are logged and kept in the load summary.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from mmer_tf.data.corpora import media
+from mmer_tf.data.corpora.media import ClipRecord, Labelling, Scan
+from mmer_tf.errors import MmerError
+
+NAME = "ravdess"
+TITLE = "RAVDESS"
+LAYOUT = "Actor_XX/MM-VV-EE-II-SS-RR-AA.mp4|.wav"
+
+EMOTIONS = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")
+STATEMENTS = {"01": "Kids are talking by the door", "02": "Dogs are sitting by the door"}
+MODALITY = {"01": "audio-video", "02": "video-only", "03": "audio-only"}
+CHANNELS = {"01": "speech", "02": "song"}
+INTENSITY = {"01": "normal", "02": "strong"}
+_NAME = re.compile(r"^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)$")
+_ACTOR_DIR = re.compile(r"^Actor_(\d\d)$")
+
+
+def parse_name(stem: str) -> dict[str, str]:
+    """The seven codes of a RAVDESS file name as named fields; ``MmerError`` if it is not one."""
+    match = _NAME.match(stem)
+    if not match:
+        raise MmerError(f"{stem}: not a RAVDESS file name (7 two-digit codes MM-VV-EE-II-SS-RR-AA)")
+    mod, channel, emo, inten, stmt, rep, actor = match.groups()
+    problems = []
+    if mod not in MODALITY:
+        problems.append(f"modality {mod}")
+    if channel not in CHANNELS:
+        problems.append(f"vocal channel {channel}")
+    if not 1 <= int(emo) <= len(EMOTIONS):
+        problems.append(f"emotion {emo}")
+    if inten not in INTENSITY:
+        problems.append(f"intensity {inten}")
+    if stmt not in STATEMENTS:
+        problems.append(f"statement {stmt}")
+    if rep not in ("01", "02"):
+        problems.append(f"repetition {rep}")
+    if not 1 <= int(actor) <= 99:
+        problems.append(f"actor {actor}")
+    if problems:
+        raise MmerError(f"{stem}: RAVDESS code(s) out of range: {', '.join(problems)}")
+    return {
+        "modality": MODALITY[mod], "vocal_channel": CHANNELS[channel], "emotion": EMOTIONS[int(emo) - 1],
+        "intensity": INTENSITY[inten], "statement": stmt, "repetition": rep, "actor": actor,
+        "speaker": f"Actor_{actor}",
+    }
+
+
+def actor_dirs(path: Path) -> list[Path]:
+    path = Path(path)
+    if not path.is_dir():
+        return []
+    found = []
+    for depth in ("*", "*/*", "*/*/*"):
+        found.extend(p for p in path.glob(depth) if p.is_dir() and _ACTOR_DIR.match(p.name))
+    if _ACTOR_DIR.match(path.name):
+        found.append(path)
+    return sorted(set(found))
+
+
+def detect(path: Path) -> bool:
+    if media.is_featurized(path):
+        return media.is_featurized(path, NAME)
+    for folder in actor_dirs(path)[:3]:
+        for file in folder.iterdir():
+            if file.suffix.lower() in (".mp4", ".wav") and _NAME.match(file.stem):
+                return True
+    return False
+
+
+def scan(path: Path) -> Scan:
+    result = Scan(records=[])
+    chosen: dict[str, tuple[int, Path, dict]] = {}  # recording (codes 2-7) -> (preference, file, fields)
+    preference = {"audio-video": 0, "audio-only": 1}
+    for folder in actor_dirs(path):
+        folder_actor = _ACTOR_DIR.match(folder.name).group(1)
+        for file in sorted(folder.iterdir()):
+            if not file.is_file() or file.suffix.lower() not in (".mp4", ".wav"):
+                continue
+            try:
+                fields = parse_name(file.stem)
+            except MmerError:
+                result.skip("not a RAVDESS file name", file.name)
+                continue
+            if fields["actor"] != folder_actor:
+                result.skip("actor code differs from its Actor_XX folder", f"{folder.name}/{file.name}")
+                continue
+            if fields["modality"] == "video-only":
+                result.skip("video-only file (no speech)", file.name)
+                continue
+            recording = file.stem[3:]
+            rank = preference[fields["modality"]]
+            if recording in chosen:
+                kept = chosen[recording]
+                if rank < kept[0]:
+                    result.skip("second copy of a recording", kept[1].name)
+                    chosen[recording] = (rank, file, fields)
+                else:
+                    result.skip("second copy of a recording", file.name)
+                continue
+            chosen[recording] = (rank, file, fields)
+    for recording, (_, file, fields) in sorted(chosen.items(), key=lambda kv: kv[1][1].stem):
+        result.records.append(ClipRecord(id=file.stem, media=file, text=STATEMENTS[fields["statement"]],
+                                         meta=fields))
+    return result
+
+
+def selected_emotions(config) -> tuple[str, ...]:
+    wanted = tuple(e.strip().lower() for e in (getattr(config, "emotions", ()) or ()) if e.strip())
+    unknown = [e for e in wanted if e not in EMOTIONS]
+    if unknown:
+        raise MmerError(f"--emotions: {', '.join(unknown)} not RAVDESS emotions ({', '.join(EMOTIONS)})")
+    if wanted and len(set(wanted)) < 2:
+        raise MmerError(f"--emotions: {','.join(wanted)}: need at least two distinct emotions")
+    return tuple(e for e in EMOTIONS if e in wanted) if wanted else EMOTIONS
+
+
+def params(config) -> dict:
+    return {"emotions": list(selected_emotions(config)), "vocal_channel": config.vocal_channel,
+            "fold": int(config.fold), "num_folds": int(config.num_folds)}
+
+
+def label(rows, config) -> Labelling:
+    """Classes = the selected emotions (RAVDESS order); folds by actor blocks (see the module doc)."""
+    classes = selected_emotions(config)
+    channel = config.vocal_channel
+    if channel not in CHANNELS.values():
+        raise MmerError(f"--vocal_channel {channel!r}: expected speech or song")
+    if not getattr(config, "emotions", ()):  # all emotions the channel has (song: no disgust, surprised)
+        present = {row.get("emotion") for row in rows if row.get("vocal_channel") == channel}
+        classes = tuple(e for e in classes if e in present) or classes
+    labels, excluded = [], []
+    for row in rows:
+        if row.get("vocal_channel") != channel:
+            labels.append(None)
+            excluded.append(f"vocal channel {row.get('vocal_channel')} (--vocal_channel {channel})")
+        elif row.get("emotion") not in classes:
+            labels.append(None)
+            excluded.append("emotion not selected (--emotions)")
+        else:
+            labels.append(classes.index(row["emotion"]))
+            excluded.append(None)
+    actors = [row["actor"] for row, y in zip(rows, labels) if y is not None]
+    if not actors:
+        return Labelling(classes, labels, [None] * len(rows), excluded, f"{channel}, no clip selected")
+    assignment, protocol = media.group_folds(actors, int(config.num_folds), int(config.fold), what="actor",
+                                             key=int)
+    protocol["blocks"] = [[f"Actor_{a}" for a in block] for block in protocol["blocks"]]
+    protocol["test"] = [f"Actor_{a}" for a in protocol["test"]]
+    protocol["valid"] = [f"Actor_{a}" for a in protocol["valid"]]
+    folds = [assignment[row["actor"]] if y is not None else None for row, y in zip(rows, labels)]
+    description = (f"{channel}, emotions {','.join(classes)}; speaker-independent fold {config.fold} of "
+                   f"{config.num_folds}: test {'+'.join(protocol['test'])}, valid {'+'.join(protocol['valid'])}")
+    return Labelling(tuple(classes), labels, folds, excluded, description, protocol)
+
+
+def describe(path: Path, config):
+    return media.describe(sys.modules[__name__], path, config)
+
+
+def load_segments(corpus, config, progress: bool):
+    return media.load_segments(sys.modules[__name__], corpus, config, progress)
