@@ -16,6 +16,17 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# distribution (issue 12): before Keras is imported, choose JAX for --distribution data_parallel and
+# turn on GPU memory growth (mmer_tf.distributed.prepare_environment).
+from mmer_tf import distributed as _distributed  # noqa: E402
+from mmer_tf.errors import MmerError as _MmerError  # noqa: E402
+
+try:
+    _distributed.prepare_environment(sys.argv)
+except _MmerError as _exc:
+    print(f"error: {_exc}", file=sys.stderr)
+    sys.exit(2)
+
 from absl import flags  # noqa: E402
 
 from mmer_tf.native_logs import import_backend_quietly  # noqa: E402
@@ -26,6 +37,50 @@ from mmer_tf import cli_flags  # noqa: E402
 from mmer_tf.errors import MmerError  # noqa: E402
 
 HELP_ARGS = ("-h", "-help", "--help", "--helpshort", "--helpfull", "-?")
+THRESHOLD_FLAGS = ("-tp", "--tp", "-threshold_emo_present", "--threshold_emo_present")
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a Ctrl-C'd command
+
+
+def _is_value(arg: str) -> bool:
+    """A token that is a flag's value rather than the next flag (negative numbers are values)."""
+    if not arg.startswith("-") or arg == "-":
+        return True
+    try:
+        float(arg)
+        return True
+    except ValueError:
+        return False
+
+
+def join_list_values(argv: list[str]) -> list[str]:
+    """The seed's ``-tp 0 0.5 1`` (argparse ``nargs='+'``) as absl's ``-tp 0,0.5,1``.
+
+    The values following ``-tp``/``--threshold_emo_present`` up to the next flag are joined with commas;
+    both spellings, and a mix (``-tp 0,0.5 1``), give the same list. ``--`` ends the flags as usual.
+    """
+    out = list(argv[:1])
+    i = 1
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            out.extend(argv[i:])
+            break
+        out.append(arg)
+        i += 1
+        if arg in THRESHOLD_FLAGS:
+            values = []
+            while i < len(argv) and argv[i] != "--" and _is_value(argv[i]):
+                values.append(argv[i])
+                i += 1
+            if values:
+                out.append(",".join(v.strip(",") for v in values))
+    return out
+
+
+def _os_error_line(exc: OSError) -> str:
+    where = exc.filename or ""
+    what = exc.strerror or str(exc)
+    return f"error: {where}: {what}" if where else f"error: {what}"
 
 
 def main(argv: list[str]) -> int:
@@ -36,7 +91,7 @@ def main(argv: list[str]) -> int:
         print(FLAGS.get_help())
         return 0
     try:
-        rest = FLAGS(argv)
+        rest = FLAGS(join_list_values(argv))
     except flags.Error as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -49,10 +104,36 @@ def main(argv: list[str]) -> int:
 
         experiment.run(config)
     except MmerError as exc:
+        _discard_unrecorded()
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        _discard_unrecorded()
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as exc:
+        # A file system refusal no check foresaw (read-only folder, full disk, a file where a folder
+        # should be): one line naming the path, as for every other user-facing failure.
+        _discard_unrecorded()
+        print(_os_error_line(exc), file=sys.stderr)
         return 2
     return 0
 
 
+def _discard_unrecorded() -> None:
+    """A run stopped before its tables: delete its checkpoint and plots and give its run id back."""
+    results = sys.modules.get("mmer_tf.results")
+    if results is not None:
+        try:
+            results.discard_tracked_runs()
+        except OSError:
+            pass
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    try:
+        code = main(sys.argv)
+    except KeyboardInterrupt:  # Ctrl-C while flags were parsed, before any run started
+        print("interrupted", file=sys.stderr)
+        code = EXIT_INTERRUPTED
+    sys.exit(code)

@@ -9,12 +9,14 @@ Defaults come from :class:`ExperimentConfig`, so the flag help and the dataclass
 from __future__ import annotations
 
 import dataclasses
+import os
 
 from mmer_tf.config import IMAGE_FEATURES, LABEL_TYPES, OPTIMIZERS, VAL_METRICS, ExperimentConfig
 from mmer_tf.data.segments import MODALITIES
 from mmer_tf.errors import MmerError
 
 _DEFAULTS = ExperimentConfig()
+SEED_MAX = 2**32 - 1  # NumPy's (and so Keras') seed range
 NORMALIZATIONS = ("train", "segment", "none")
 
 
@@ -101,7 +103,8 @@ def define_flags(FLAGS) -> None:
                          short_name="p", **kw)
     flags.DEFINE_float("learning_rate", d.learning_rate, "Learning rate.", lower_bound=0.0, short_name="lr", **kw)
     flags.DEFINE_string("loss_function", d.loss_function,
-                        "Keras loss name (for -lt present/dominant the default becomes binary_crossentropy).",
+                        "Keras loss name; a typed one is always used. Default: mean_absolute_error for scores, "
+                        "binary_crossentropy for -lt present/dominant, categorical_crossentropy for classes.",
                         short_name="lf", **kw)
     flags.DEFINE_enum("optimizer", d.optimizer, OPTIMIZERS, "Optimiser.", short_name="opt", **kw)
     flags.DEFINE_enum("val_metric", d.val_metric, VAL_METRICS, "Validation metric to monitor.", short_name="v", **kw)
@@ -117,7 +120,8 @@ def define_flags(FLAGS) -> None:
                       "presence row per threshold.", short_name="tp", **kw)
     flags.DEFINE_boolean("mixed_precision", d.mixed_precision, "Train with the mixed_float16 policy.", **kw)
     flags.DEFINE_boolean("jit_compile", d.jit_compile, "Compile the train step with XLA.", **kw)
-    flags.DEFINE_integer("seed", d.seed, "Random seed (weights, shuffling).", **kw)
+    flags.DEFINE_integer("seed", d.seed, "Random seed (weights, shuffling), 0 to 2**32-1.", lower_bound=0,
+                         upper_bound=SEED_MAX, **kw)
     # distribution (issue 12): see mmer_tf/distributed.py and the README's "Beyond one process"
     flags.DEFINE_enum("distribution", d.distribution, ("none", "mirrored", "data_parallel"),
                       "none: one device; mirrored: every local GPU, one process (TensorFlow "
@@ -180,6 +184,40 @@ def _parse_thresholds(values) -> tuple[float, ...]:
     return thresholds
 
 
+def _check_folder_flag(value: str | None, flag: str) -> None:
+    """A folder flag must not be empty nor name an existing non-folder (the run would die half-way)."""
+    if value is None:
+        return
+    if not str(value).strip():
+        raise MmerError(f"{flag}: empty path")
+    if os.path.exists(value) and not os.path.isdir(value):
+        raise MmerError(f"{flag} {value}: is a file, not a folder")
+
+
+def _check_run_flags(FLAGS) -> None:
+    """Every check that needs no data, so a typo costs no loading, no training and no run id."""
+    from mmer_tf import results, train
+
+    if FLAGS["loss_function"].present and not FLAGS.loss_function.strip():
+        raise MmerError("-lf/--loss_function: empty; leave the flag out for the task's default loss")
+    if FLAGS.loss_function:
+        train.check_loss_name(FLAGS.loss_function)
+    train.check_activation_name(FLAGS.final_activ)
+    if not FLAGS.learning_rate > 0:
+        raise MmerError(f"-lr/--learning_rate must be > 0, got {FLAGS.learning_rate:g}")
+    if not 0 <= FLAGS.seed <= SEED_MAX:
+        raise MmerError(f"--seed must be in [0, {SEED_MAX}], got {FLAGS.seed}")
+    results._check_name(FLAGS.csv_name, "-cn/--csv_name", allow_empty=True)
+    results._check_name(FLAGS.model_name, "-mn/--model_name")
+    if not FLAGS.csv_folder.strip():
+        raise MmerError("-cf/--csv_folder: must not be empty")
+    _check_folder_flag(FLAGS.pickle_folder, "-pf/--pickle_folder")
+    _check_folder_flag(FLAGS.model_folder, "-mf/--model_folder")
+    csv_dir = os.path.join(FLAGS.model_folder, FLAGS.model_name, FLAGS.csv_folder)
+    if os.path.exists(csv_dir) and not os.path.isdir(csv_dir):
+        raise MmerError(f"-cf/--csv_folder {csv_dir}: is a file, not a folder")
+
+
 def config_from_flags(FLAGS) -> ExperimentConfig:
     """Validate flag values that absl cannot, and freeze them into a config."""
     from mmer_tf.models import registry
@@ -192,6 +230,7 @@ def config_from_flags(FLAGS) -> ExperimentConfig:
                         f"{','.join(MODALITIES)}")
     if FLAGS.dataset_folder is not None and not FLAGS.dataset_folder.strip():
         raise MmerError("-df/--dataset_folder: empty path")
+    _check_run_flags(FLAGS)
     hparams = {name: FLAGS[_hparam_flag_name(spec.name, name)].value for name in spec.hparams}
     values = {}
     for field in dataclasses.fields(ExperimentConfig):

@@ -59,7 +59,9 @@ class ExperimentConfig:
     num_epochs: int = 20
     patience: int = 5
     learning_rate: float = 1e-3
-    loss_function: str = "mean_absolute_error"
+    # "" -> the task's default (mean_absolute_error for scores, binary_crossentropy for -lt present/dominant,
+    # categorical_crossentropy for classes); a typed -lf is honoured whatever the task (mmer_tf.train.resolve_loss)
+    loss_function: str = ""
     optimizer: str = "adam"
     val_metric: str = "loss"
     label_type: str = "all"
@@ -67,7 +69,7 @@ class ExperimentConfig:
     threshold_emo_present: tuple[float, ...] = (0.0,)
     mixed_precision: bool = False
     jit_compile: bool = False
-    seed: int = 42
+    seed: int = 42  # in [0, 2**32 - 1] (NumPy's seed range)
     # distribution (issue 12; mmer_tf/distributed.py): how the run is spread over devices and processes
     distribution: str = "none"  # "none", "mirrored" (TF, local GPUs), "data_parallel" (JAX, processes)
     coordinator: str = ""  # HOST:PORT of process 0 for data_parallel ("" -> from SLURM's environment)

@@ -74,6 +74,10 @@ def run(config: ExperimentConfig) -> RunResult:
     _adapter, corpus, _name = opened
     task = tasks.check_supported(config.label_type, tasks.LabelSchema(corpus.label_names, corpus.classes),
                                  corpus.name)
+    from mmer_tf import results
+
+    # Every table this run appends to is readable and the output folders writable: found now, not after training.
+    results.check_tables(results.RunPaths.for_config(config), task.tables(config))
 
     folds, info = dataset.load_folds(config, progress=config.verbose > 0, opened=opened)
     _log_load_summary(info)
@@ -107,6 +111,7 @@ def run(config: ExperimentConfig) -> RunResult:
 
     paths = results.RunPaths.for_config(config)
     run_id = results.reserve_run_id(paths.csv_dir)
+    results.track_run(paths, run_id)  # main.py discards it (checkpoint, id) on Ctrl-C or a failure before the tables
     log.info("run %d: model %s (%s), task %s (-lt %s), outputs %d", run_id, config.model_name,
              ",".join(config.modalities), task.name, config.label_type, num_outputs)
 
@@ -147,6 +152,7 @@ def run(config: ExperimentConfig) -> RunResult:
         best_epoch=(best + 1) if best is not None else 0,
         model_params=int(model.count_params()), keras_backend=keras.backend.backend(),
         model_file=str(checkpoint),
+        loss_function=config.loss_function or train.default_loss(output_kind),
     )
     finished = time.time()
     results.write_run(paths, run_id, params, families, started, finished)

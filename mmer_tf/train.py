@@ -8,11 +8,11 @@ Call order for one run (``mmer_tf.experiment`` does this)::
     compile_model(model, config, output_kind)
     history = fit(model, train_ds, valid_ds, config, checkpoint_path)
 
-Loss rule for ``output_kind`` (see :func:`resolve_loss`): ``"scores"`` trains with ``-lf`` as given;
-``"probabilities"`` (targets in {0, 1}, one sigmoid per class) trains with binary cross-entropy when
-``-lf`` is left at its default (``mean_absolute_error``, a regression loss) and with ``-lf`` when the
-user chose another loss; ``"classes"`` (one-hot, softmax) likewise defaults to categorical
-cross-entropy. The ``acc`` metric (so ``-v acc`` works) fits the targets: for scores, the share of
+Loss rule for ``output_kind`` (see :func:`resolve_loss`): a typed ``-lf`` is always honoured (a
+warning says when it is unusual for the targets, e.g. the original suite's ``-lt present -lf
+mean_absolute_error -a linear``); when ``-lf`` is not given (``config.loss_function == ""``) the default
+follows the targets: mean absolute error for ``"scores"``, binary cross-entropy for ``"probabilities"``
+(targets in {0, 1}, one sigmoid per class), categorical cross-entropy for ``"classes"`` (one-hot, softmax). The ``acc`` metric (so ``-v acc`` works) fits the targets: for scores, the share of
 outputs whose rounded prediction equals the rounded truth (coarse 0/1/2/3 agreement); for
 probabilities, binary accuracy at 0.5; for classes, categorical accuracy.
 
@@ -37,8 +37,9 @@ from mmer_tf.errors import MmerError
 log = logging.getLogger("mmer_tf.train")
 
 OUTPUT_KINDS = ("scores", "probabilities", "classes")
-_DEFAULT_LOSS = ExperimentConfig.__dataclass_fields__["loss_function"].default
-_KIND_DEFAULT_LOSS = {"probabilities": "binary_crossentropy", "classes": "categorical_crossentropy"}
+_KIND_DEFAULT_LOSS = {"scores": "mean_absolute_error", "probabilities": "binary_crossentropy",
+                      "classes": "categorical_crossentropy"}
+_KIND_ACTIVATION = {"probabilities": "sigmoid", "classes": "softmax"}
 _OPTIMIZERS = {
     "adam": keras.optimizers.Adam,
     "sgd": keras.optimizers.SGD,
@@ -113,17 +114,43 @@ def _check_kind(output_kind: str) -> str:
 def resolve_loss(config: ExperimentConfig, output_kind: str) -> str:
     """The loss name to train with (the module docstring states the rule) and check it exists."""
     kind = _check_kind(output_kind)
-    name = config.loss_function
-    if kind in _KIND_DEFAULT_LOSS and name == _DEFAULT_LOSS:
-        name = _KIND_DEFAULT_LOSS[kind]
+    typed = bool(config.loss_function)
+    name = config.loss_function or _KIND_DEFAULT_LOSS[kind]
+    check_loss_name(name)
+    default = _KIND_DEFAULT_LOSS[kind]
+    wanted = _KIND_ACTIVATION.get(kind)
+    if not typed:
+        if wanted and config.final_activ != wanted:
+            raise MmerError(f"-a/--final_activ {config.final_activ}: the default loss for {kind} targets, {name}, "
+                            f"needs -a {wanted}; give -lf to train this head with another loss")
+    elif name != default or (wanted and config.final_activ != wanted):
+        log.warning("-lf %s with -a %s on %s targets: unusual (the default is -lf %s%s); training with it as typed",
+                    name, config.final_activ, kind, default, f" -a {wanted}" if wanted else "")
+    return name
+
+
+def default_loss(output_kind: str) -> str:
+    """The loss a run trains with when ``-lf`` is not given (recorded in ``model_ids.csv``)."""
+    return _KIND_DEFAULT_LOSS[_check_kind(output_kind)]
+
+
+def check_loss_name(name: str) -> str:
+    """``name`` if Keras knows the loss, else a one-line user error (run before any work)."""
     try:
         keras.losses.get(name)
     except (ValueError, TypeError):
-        raise MmerError(f"-lf/--loss_function: unknown loss {config.loss_function!r}") from None
-    if kind in _KIND_DEFAULT_LOSS and name == _KIND_DEFAULT_LOSS[kind]:
-        wanted = "sigmoid" if kind == "probabilities" else "softmax"
-        if config.final_activ != wanted:
-            raise MmerError(f"-a/--final_activ: {name} on {kind} needs -a {wanted}, got {config.final_activ!r}")
+        raise MmerError(f"-lf/--loss_function: unknown Keras loss {name!r} (e.g. mean_absolute_error, "
+                        "mean_squared_error, binary_crossentropy)") from None
+    return name
+
+
+def check_activation_name(name: str) -> str:
+    """``name`` if Keras knows the activation, else a one-line user error (run before any work)."""
+    try:
+        keras.activations.get(name)
+    except (ValueError, TypeError):
+        raise MmerError(f"-a/--final_activ: unknown Keras activation {name!r} (e.g. linear, sigmoid, softmax)") \
+            from None
     return name
 
 
@@ -212,11 +239,19 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         os.close(fd)
         try:
             self.model.save(tmp)
+            # mkstemp made it 0600; give it the mode every other output has (umask-respecting, 0644 usually)
+            os.chmod(tmp, 0o666 & ~_umask())
             os.replace(tmp, self.path)
         except BaseException:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
+
+
+def _umask() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
 
 
 class EpochLog(keras.callbacks.Callback):

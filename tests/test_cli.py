@@ -111,3 +111,117 @@ def test_help_lists_the_seed_flags_and_model_hyperparameters():
     for flag in ("-df,--dataset_folder", "-pnd,--pickle_name_dataset", "-scm,--[no]save_confusion_matrix",
                  "-lt,--label_type", "-tp,--threshold_emo_present", "--mult_", "--tfn_"):
         assert flag in proc.stdout, flag
+
+
+# ------------------------------------------------------------------------- issue 9: the seed's lines
+# The original suite's run_cluster.sh command, verbatim (helenetran3/MER-experiments, run_cluster.sh).
+ORIGINAL_RUN_CLUSTER = r"""python3 main.py \
+--pickle_name_dataset cmu_mosei_aligned_text_no_averaged \
+--pickle_name_fold cmu_mosei \
+--align_to_text \
+--append_label_to_data \
+--image_feature facet \
+--model_name ef_williams \
+--num_layers 1 \
+--num_nodes 100 \
+--dropout_rate 0.2 \
+--final_activ linear \
+--num_epochs 5 \
+--patience 1 \
+--batch_size 128 \
+--fixed_num_steps 45 \
+--label_type present \
+--optimizer adam \
+--loss_function mean_absolute_error \
+--learning_rate 0.001 \
+--val_metric loss \
+--predict_neutral_class \
+--threshold_emo_present 0 0.5 1 \
+--round_decimals 3 \
+--save_confusion_matrix \
+--display_fig \
+--save_predictions"""
+
+
+def _main_module():
+    sys.path.insert(0, str(REPO))
+    try:
+        import main
+    finally:
+        sys.path.remove(str(REPO))
+    return main
+
+
+def test_threshold_lists_take_the_seeds_space_separated_form_too():
+    join = _main_module().join_list_values
+    assert join(["m", "-tp", "0", "0.5", "1", "-e", "1"]) == ["m", "-tp", "0,0.5,1", "-e", "1"]
+    assert join(["m", "--threshold_emo_present", "0,0.5", "1"]) == ["m", "--threshold_emo_present", "0,0.5,1"]
+    assert join(["m", "-tp", "0,1", "--", "-tp", "2"]) == ["m", "-tp", "0,1", "--", "-tp", "2"]
+    assert join(["m", "-tp", "-1", "2"]) == ["m", "-tp", "-1,2"]  # refused later as out of [0, 3], in one line
+    assert join(["m", "-e", "3", "-tp"]) == ["m", "-e", "3", "-tp"]
+
+
+def test_the_original_run_cluster_line_runs_verbatim(tmp_path):
+    """Space-separated -tp, -lt present with a typed MAE loss and linear head (honoured), one confusion
+    matrix per threshold, the test loss in every table; only the built-in sample size and one epoch added."""
+    argv = ORIGINAL_RUN_CLUSTER.replace("\\\n", " ").split()
+    assert argv[:2] == ["python3", "main.py"]
+    proc = _run([sys.executable, str(REPO / "main.py"), *argv[2:], "--sample_videos", "24", "-e", "1"],
+                cwd=tmp_path)  # the original wrote relative folders: so do we (pickle_files/, models/)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "-lf mean_absolute_error with -a linear on probabilities targets: unusual" in proc.stderr
+    model_dir = tmp_path / "models" / "ef_williams"
+    ids = pd.read_csv(model_dir / "csv" / "model_ids.csv")
+    row = ids.iloc[0]
+    assert (row["loss_function"], row["final_activ"], row["label_type"]) == ("mean_absolute_error", "linear",
+                                                                           "present")
+    assert row["threshold_emo_present"] == "0.0,0.5,1.0" and bool(row["predict_neutral_class"])
+    presence = pd.read_csv(model_dir / "csv" / "classification_presence.csv")
+    assert presence["threshold"].tolist() == [0.0, 0.5, 1.0]
+    for table in (model_dir / "csv").glob("classification_*.csv"):
+        assert pd.read_csv(table)["test_loss"].notna().all(), table.name
+    matrices = sorted(p.name for p in model_dir.glob("conf_matrix_*"))
+    assert len(matrices) == 6 and all(any(f"_tp{t}." in m for m in matrices) for t in ("0", "0.5", "1"))
+    assert list(model_dir.glob("predictions_*.npz"))
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["-lf", "mean_absolutely_error"], "-lf/--loss_function: unknown Keras loss 'mean_absolutely_error'"),
+        (["-lf", ""], "-lf/--loss_function: empty"),
+        (["-a", "sigmoidd"], "-a/--final_activ: unknown Keras activation 'sigmoidd'"),
+        (["-lr", "0"], "-lr/--learning_rate must be > 0"),
+        (["-cn", "a/b"], "-cn/--csv_name 'a/b'"),
+        (["-cf", ""], "-cf/--csv_folder: must not be empty"),
+        (["--seed", "-5"], "--seed"),
+        (["--seed", "4294967296"], "--seed"),
+        (["-tp", "0", "4"], "thresholds must lie in [0, 3]"),
+    ],
+)
+def test_bad_values_are_refused_before_any_work_and_take_no_run_id(args, message, tmp_path, capsys):
+    main = _main_module()
+    models = tmp_path / "m"
+    code = main.main(["main.py", *args, "-mf", str(models), "-pf", str(tmp_path / "p"), "--sample_videos", "12"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+    assert not models.exists() and not (tmp_path / "p").exists()  # nothing loaded, no id reserved
+
+
+def test_a_file_or_read_only_folder_as_pickle_folder_is_one_line(tmp_path, capsys):
+    main = _main_module()
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    code = main.main(["main.py", "-pf", str(a_file), "-mf", str(tmp_path / "m")])
+    assert code == 2 and capsys.readouterr().err.strip() == f"error: -pf/--pickle_folder {a_file}: is a file, not a folder"
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders; the read-only case needs an ordinary user")
+    read_only = tmp_path / "ro"
+    read_only.mkdir()
+    read_only.chmod(0o555)
+    try:
+        code = main.main(["main.py", "-pf", str(read_only), "-mf", str(tmp_path / "m"), "--sample_videos", "12"])
+    finally:
+        read_only.chmod(0o755)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and str(read_only) in lines[0]

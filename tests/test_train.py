@@ -167,3 +167,33 @@ def test_precision_and_jit_flags():
     model = registry.build_model(config(), {"text": 3}, 2)
     train.compile_model(model, config(), "scores")
     assert model.jit_compile is False
+
+
+def test_a_typed_loss_is_honoured_for_every_label_type(caplog):
+    """The original's run_cluster.sh trains -lt present with -lf mean_absolute_error -a linear: kept, with a
+    warning; only a loss the user did not type follows the targets."""
+    typed = ExperimentConfig(loss_function="mean_absolute_error", final_activ="linear")
+    with caplog.at_level("WARNING", logger="mmer_tf.train"):
+        assert train.resolve_loss(typed, "probabilities") == "mean_absolute_error"
+    assert "unusual" in caplog.text and "as typed" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="mmer_tf.train"):
+        assert train.resolve_loss(typed, "scores") == "mean_absolute_error"  # the usual pair: no warning
+    assert caplog.text == ""
+    assert train.resolve_loss(typed.replace(loss_function="binary_crossentropy", final_activ="sigmoid"),
+                              "scores") == "binary_crossentropy"
+    assert train.default_loss("probabilities") == "binary_crossentropy"
+    assert ExperimentConfig().loss_function == ""  # "" = the task's default, so "typed" survives the config
+
+
+def test_checkpoint_follows_the_umask_like_every_other_output(tmp_path):
+    import os
+
+    seg, y = learnable_set(n=16)
+    old = os.umask(0o022)
+    try:
+        run(config(num_epochs=1), seg, y, valid=(seg, y), checkpoint=str(tmp_path / "best.keras"))
+    finally:
+        os.umask(old)
+    assert ((tmp_path / "best.keras").stat().st_mode & 0o777) == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["best.keras"]  # no temporary left beside it
