@@ -184,3 +184,31 @@ def test_describe_rejects_folder_and_empty_file(tmp_path):
     info = mmsa.describe(write_pickle(tmp_path / "aligned_50.pkl", mmsa_data(sizes=(3, 2, 2))), CONFIG)
     assert info.name == "mmsa" and info.has_own_split and info.label_names == ("sentiment",)
     assert info.files == (tmp_path / "aligned_50.pkl",)
+
+
+def test_runner_converts_once_then_never_unpickles(tmp_path, monkeypatch):
+    from mmer_tf.data import dataset, safe_pickle
+
+    path = write_pickle(tmp_path / "aligned_50.pkl", mmsa_data(seed=6))
+    config = ExperimentConfig(dataset_folder=str(path), pickle_folder=str(tmp_path / "cache"), label_type="sentiment")
+    calls = []
+    real_load = safe_pickle.load
+    monkeypatch.setattr(safe_pickle, "load", lambda p: calls.append(p) or real_load(p))
+    folds, info = dataset.load_folds(config, progress=False)
+    assert info["corpus"] == "mmsa" and len(calls) == 1
+    assert {k: len(v) for k, v in folds.items()} == {"train": 90, "valid": 30, "test": 30}
+    # A different split/normalisation re-uses the converted corpus; the same one re-uses the folds.
+    for changed in (config, config.replace(normalization="none")):
+        _, again = dataset.load_folds(changed, progress=False)
+        assert again["cache_hit"] or again["dataset_cache_hit"]
+    assert len(calls) == 1
+
+
+def test_runner_caches_nothing_on_bad_input(tmp_path):
+    from mmer_tf.data import dataset
+
+    path = write_pickle(tmp_path / "aligned_50.pkl", _broken("label_range"))
+    config = ExperimentConfig(dataset_folder=str(path), pickle_folder=str(tmp_path / "cache"), label_type="sentiment")
+    with pytest.raises(MmerError, match="not in \\[-3, 3\\]"):
+        dataset.load_folds(config, progress=False)
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
