@@ -12,6 +12,7 @@ import dataclasses
 import os
 
 from mmer_tf.config import IMAGE_FEATURES, LABEL_TYPES, OPTIMIZERS, VAL_METRICS, ExperimentConfig
+from mmer_tf.data.folds import CUSTOM_SPLITS
 from mmer_tf.data.segments import MODALITIES
 from mmer_tf.errors import MmerError
 
@@ -48,6 +49,9 @@ def define_flags(FLAGS) -> None:
     flags.DEFINE_boolean("with_custom_split", d.with_custom_split,
                          "Williams et al. (2018) custom split of the training and validation videos.",
                          short_name="c", **kw)
+    flags.DEFINE_enum("custom_split", d.custom_split, CUSTOM_SPLITS,
+                      "Which -c split: the original suite's, exactly (its train/valid overlap and dropped videos "
+                      "included), or the corrected one (every video in one fold). See docs/SEED_COMPAT.md.", **kw)
     flags.DEFINE_enum("image_feature", d.image_feature, IMAGE_FEATURES, "Visual features.", short_name="f", **kw)
     flags.DEFINE_integer("fixed_num_steps", d.fixed_num_steps,
                          "Keep the last N steps of every sequence (zero-pad shorter ones); 0 = variable length "

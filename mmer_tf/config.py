@@ -29,6 +29,7 @@ class ExperimentConfig:
     align_to_text: bool = True
     append_label_to_data: bool = True
     with_custom_split: bool = False
+    custom_split: str = "original"  # with -c: the original suite's split exactly, or "corrected" (data/folds.py)
     image_feature: str = "facet"
     fixed_num_steps: int = 0
     normalization: str = "train"  # "segment" (the seed's per-segment z-score), "train", "none"

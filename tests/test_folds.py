@@ -40,22 +40,58 @@ def test_fold_lists_equal_the_sdk_source(corpus, name):
     assert standard_folds(corpus) == sdk
 
 
-def test_custom_split_is_williams_resplit_of_train_and_valid():
+def test_original_custom_split_is_the_original_suites_exactly():
+    """helenetran3/MER-experiments src/dataset_utils.py perform_custom_split, on CMU-MOSEI's lists:
+    half = 150, five = int(0.05 * 2249) = 112, left = 2137, ten = int(213.7) = 213."""
     standard = standard_folds("mosei")
-    custom = custom_split_folds("mosei")
-    assert custom == custom_split_folds("mosei") == fold_video_ids("mosei", custom_split=True)
-    # valid: first half of valid (150) + last 10 % of the train left after moving 5 % (213)
-    # test: second half of valid (150) + last 5 % of train (112); train: the rest (1924)
-    assert {k: len(v) for k, v in custom.items()} == {"train": 1924, "valid": 363, "test": 262}
-    assert custom["valid"][:150] == standard["valid"][:150]
-    assert custom["test"][:150] == standard["valid"][150:]
-    assert custom["test"][150:] == standard["train"][-112:]
-    assert custom["valid"][150:] == standard["train"][1924:2137]
-    assert custom["train"] == standard["train"][:1924]
+    T, V, S = standard["train"], standard["valid"], standard["test"]
+    custom = custom_split_folds("mosei", "original")
+    assert custom == fold_video_ids("mosei", custom_split=True) == fold_video_ids("mosei", "original")
+    assert {k: len(v) for k, v in custom.items()} == {"train": 1924, "valid": 363, "test": 939}
+    assert custom["train"] == T[:1924]
+    assert custom["valid"] == V[:150] + T[1924 - 213:1924]  # the last 213 of the NEW train list: the bug
+    assert custom["test"] == V[151:] + T[-112:] + S  # the middle valid video V[150] is skipped
+    overlap = set(custom["train"]) & set(custom["valid"])
+    assert len(overlap) == 213
+    listed = set(custom["train"]) | set(custom["valid"]) | set(custom["test"])
+    assert set(T[1924:2137]) | {V[150]} == (set(T) | set(V) | set(S)) - listed  # in no fold: dropped
+
+
+def test_original_custom_split_gives_overlapping_videos_to_train_first():
+    custom = custom_split_folds("mosei", "original")
+    both = sorted(set(custom["train"]) & set(custom["valid"]))[:2]
+    only_valid = custom["valid"][0]
+    ids = [f"{both[0]}[0]", f"{only_valid}[0]", f"{both[1]}[3]", f"{standard_folds('mosei')['test'][5]}[0]"]
+    result = split_folds(_segments(ids), custom_split=True)
+    assert result["train"].ids == [ids[0], ids[2]]  # the original's `if vid in train_ids ... elif` order
+    assert result["valid"].ids == [ids[1]] and result["test"].ids == [ids[3]]  # the standard test fold is test
+    assert result["train"].info["split"]["overlapping_videos"] == 213
+    assert result["train"].info["split"]["custom_split"] == "original"
+
+
+def test_corrected_custom_split_puts_every_video_in_one_fold():
+    standard = standard_folds("mosei")
+    T, V, S = standard["train"], standard["valid"], standard["test"]
+    custom = custom_split_folds("mosei", "corrected")
+    assert {k: len(v) for k, v in custom.items()} == {"train": 1924, "valid": 363, "test": 940}
+    assert custom["valid"] == V[:150] + T[1924:2137]
+    assert custom["test"] == V[150:] + T[-112:] + S
     every = custom["train"] + custom["valid"] + custom["test"]
-    assert len(every) == len(set(every))
-    assert set(every) == set(standard["train"]) | set(standard["valid"])
-    assert not set(every) & set(standard["test"])
+    assert len(every) == len(set(every)) == len(T) + len(V) + len(S)
+    result = split_folds(_segments([f"{T[2000]}[0]"]), custom_split="corrected")
+    assert result["valid"].ids == [f"{T[2000]}[0]"] and result["train"].info["split"]["overlapping_videos"] == 0
+    with pytest.raises(MmerError, match="--custom_split"):
+        custom_split_folds("mosei", "fixed")
+
+
+def test_original_custom_split_keeps_pythons_empty_slice_for_tiny_lists():
+    """CMU-MOSI: five = int(0.05 * 52) = 2, ten = int(0.1 * 50) = 5; the rules are the same code path."""
+    standard, custom = standard_folds("mosi"), custom_split_folds("mosi", "original")
+    assert custom["train"] == standard["train"][:45]
+    assert custom["test"][-31:] == standard["test"]
+    from mmer_tf.data.folds import _last, _without_last
+
+    assert _without_last(["a", "b"], 0) == [] and _last(["a", "b"], 0) == ["a", "b"]  # x[:-0], x[-0:]
 
 
 def test_unknown_corpus_is_a_user_error():
@@ -76,7 +112,7 @@ def _segments(ids):
 @pytest.mark.parametrize("custom", [False, True])
 def test_split_folds_by_video_and_drops_unlisted(custom, caplog):
     folds = fold_video_ids("mosei", custom)
-    train, valid, test = folds["train"][0], folds["valid"][-1], folds["test"][0]
+    train, valid, test = folds["train"][0], folds["valid"][0], folds["test"][0]
     ids = [f"{train}[0]", "nowhere[0]", f"{test}[1]", f"{valid}[0]", f"{train}[1]", "nowhere[1]", "other[0]"]
     segments = _segments(ids)
     result = split_folds(segments, corpus="mosei", custom_split=custom)
@@ -91,14 +127,6 @@ def test_split_folds_by_video_and_drops_unlisted(custom, caplog):
     assert report["dropped_video_ids"] == ["nowhere", "other"]
     assert report["videos"] == {"train": 1, "valid": 1, "test": 1}
     assert "dropped" in caplog.text
-
-
-def test_standard_test_videos_are_dropped_by_custom_split():
-    standard, custom = standard_folds("mosei"), custom_split_folds("mosei")
-    ids = [f"{standard['test'][0]}[0]", f"{custom['train'][0]}[0]", f"{custom['valid'][0]}[0]", f"{custom['test'][0]}[0]"]
-    result = split_folds(_segments(ids), custom_split=True)
-    assert [f.ids for f in result.values()] == [[ids[1]], [ids[2]], [ids[3]]]
-    assert result["train"].info["split"]["dropped_segments"] == 1
 
 
 def test_a_fold_without_segments_is_an_empty_set():

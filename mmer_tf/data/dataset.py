@@ -112,7 +112,8 @@ def _split(everything: SegmentSet, corpus, config: ExperimentConfig) -> dict[str
             raise MmerError(f"-c/--with_custom_split: the Williams et al. split is for CMU-MOSEI/MOSI; "
                             f"corpus {corpus.name} has its own split")
         return split_by_assignment(everything)
-    return split_folds(everything, corpus=corpus.name, custom_split=config.with_custom_split)
+    return split_folds(everything, corpus=corpus.name,
+                       custom_split=config.custom_split if config.with_custom_split else False)
 
 
 def _select(folds: dict[str, SegmentSet], modalities) -> dict[str, SegmentSet]:

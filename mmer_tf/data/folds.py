@@ -5,17 +5,31 @@ The standard folds are the video-id lists the CMU Multimodal SDK ships as Python
 are facts, so they live here as JSON data (``fold_ids/mosei.json``, ``fold_ids/mosi.json``, extracted
 verbatim, list order kept) rather than as code.
 
-The custom split (the seed's ``-c`` / ``--with_custom_split``) reproduces what Williams et al. (2018)
-did while the challenge's test labels were withheld: only the standard *train* and *valid* videos are
-used, and they are re-split so that a test set exists. Exactly, on the SDK's list order:
+The custom split (``-c`` / ``--with_custom_split``) re-splits the standard folds the way the original
+suite (helenetran3/MER-experiments, ``src/dataset_utils.py``, ``perform_custom_split``) did, after
+Williams et al. (2018). Two versions, chosen with ``--custom_split``:
 
-1. the standard valid list is cut in half: the first ``len(valid) // 2`` videos stay in valid, the rest go
-   to test (their code's ``valid[half + 1:]`` silently dropped the middle video; we keep it);
-2. the last 5 % (``int(0.05 * len(train))``) of the standard train list go to test;
-3. of the train videos left, the last 10 % (``int(0.1 * len(left))``) go to valid.
+``original`` (the default for ``-c``): the original's split, exactly, quirks included. On the SDK's list
+order, with ``T``/``V``/``S`` the standard train/valid/test lists, ``half = len(V) // 2``,
+``five = int(0.05 * len(T))``, ``left = T[:-five]``, ``ten = int(0.1 * len(left))``:
 
-The split is a fixed function of the two id lists (not of which videos a folder happens to hold), so it
-is the same for every run and every copy of the corpus. The standard test videos are not used.
+* train = ``left[:-ten]``
+* valid = ``V[:half]`` + the last ``ten`` videos *of that new train list* (``left[-2*ten:-ten]``)
+* test  = ``V[half + 1:]`` + ``T[-five:]`` + the whole of ``S``
+
+Its quirks: (1) the ``ten`` videos added to valid are also in train (213 videos on CMU-MOSEI; the
+same bug is in Williams et al.'s script). A segment goes to the first fold listing its video, train
+first (the original's ``if vid in train ... elif vid in valid``), so those videos train and valid
+gets only ``V[:half]``; (2) the ``ten`` videos actually cut from train (``left[-ten:]``) are in no
+fold and dropped; (3) the middle valid video ``V[half]`` is in no fold. Python's ``x[:-0]`` being
+empty is kept too (a ``five`` or ``ten`` of 0 empties the list, as there).
+
+``corrected``: the same design with the bugs fixed: train = ``left[:-ten]``, valid = ``V[:half]`` +
+``left[-ten:]``, test = ``V[half:]`` + ``T[-five:]`` + ``S``. Every video of the standard folds is in
+exactly one fold.
+
+Both are fixed functions of the id lists (not of which videos a folder holds), so they are the same
+for every run and every copy of the corpus.
 """
 
 from __future__ import annotations
@@ -53,35 +67,73 @@ def standard_folds(corpus: str = "mosei") -> dict[str, list[str]]:
     return {name: list(ids) for name, ids in zip(FOLDS, _load_fold_file(corpus))}
 
 
-def custom_split_folds(corpus: str = "mosei") -> dict[str, list[str]]:
-    """Williams et al. (2018)'s re-split of the standard train+valid videos (see the module docstring)."""
+CUSTOM_SPLITS = ("original", "corrected")
+
+
+def _without_last(ids: list[str], k: int) -> list[str]:
+    """``ids[:-k]`` with Python's meaning, so ``k == 0`` gives ``[]`` as it did in the original."""
+    return ids[:-k]
+
+
+def _last(ids: list[str], k: int) -> list[str]:
+    """``ids[-k:]`` with Python's meaning (``k == 0`` gives the whole list, as in the original)."""
+    return ids[-k:]
+
+
+def custom_split_folds(corpus: str = "mosei", kind: str = "original") -> dict[str, list[str]]:
+    """The ``-c`` re-split of the standard folds, ``original`` or ``corrected`` (module docstring)."""
+    if kind not in CUSTOM_SPLITS:
+        raise MmerError(f"--custom_split {kind!r}: choose one of {', '.join(CUSTOM_SPLITS)}")
     standard = standard_folds(corpus)
-    train, valid = standard["train"], standard["valid"]
+    train, valid, test = standard["train"], standard["valid"], standard["test"]
     half = len(valid) // 2
-    new_valid, new_test = valid[:half], valid[half:]
-    five_percent = int(len(train) * 0.05)
-    left, to_test = train[: len(train) - five_percent], train[len(train) - five_percent :]
-    ten_percent = int(len(left) * 0.1)
-    new_train, to_valid = left[: len(left) - ten_percent], left[len(left) - ten_percent :]
-    return {"train": new_train, "valid": new_valid + to_valid, "test": new_test + to_test}
+    five = int(len(train) * 0.05)
+    left = _without_last(train, five)
+    ten = int(len(left) * 0.1)
+    new_train = _without_last(left, ten)
+    if kind == "original":
+        return {"train": new_train,
+                "valid": valid[:half] + _last(new_train, ten),
+                "test": valid[half + 1:] + _last(train, five) + test}
+    return {"train": new_train,
+            "valid": valid[:half] + left[len(new_train):],
+            "test": valid[half:] + train[len(left):] + test}
 
 
-def fold_video_ids(corpus: str = "mosei", custom_split: bool = False) -> dict[str, list[str]]:
-    """The fold lists a run uses: standard, or the custom re-split."""
-    return custom_split_folds(corpus) if custom_split else standard_folds(corpus)
+def _custom_kind(custom_split: bool | str | None) -> str | None:
+    """``False``/``None``/``""`` -> standard folds; ``True`` -> ``"original"``; else the named split."""
+    if custom_split is None or custom_split is False or custom_split == "":
+        return None
+    return "original" if custom_split is True else str(custom_split)
+
+
+def fold_video_ids(corpus: str = "mosei", custom_split: bool | str = False) -> dict[str, list[str]]:
+    """The fold lists a run uses: standard, or a custom re-split (``True`` = ``"original"``).
+
+    With the original custom split the lists overlap (module docstring); :func:`split_folds` gives an
+    overlapping video to its first fold (train, then valid, then test), as the original did."""
+    kind = _custom_kind(custom_split)
+    return custom_split_folds(corpus, kind) if kind else standard_folds(corpus)
 
 
 def split_folds(
-    segments: SegmentSet, corpus: str = "mosei", custom_split: bool = False
+    segments: SegmentSet, corpus: str = "mosei", custom_split: bool | str = False
 ) -> dict[str, SegmentSet]:
     """Split ``segments`` into ``{"train", "valid", "test"}`` by the video id of each segment.
 
     Segments whose video is in no fold are dropped and reported: a warning is logged, and every fold's
-    ``info["split"]`` holds ``{"corpus", "custom_split", "dropped_segments", "dropped_videos",
+    ``info["split"]`` holds ``{"corpus", "custom_split" (False or the split's name), "overlapping_videos"
+    (videos listed in two folds), "dropped_segments", "dropped_videos",
     "dropped_video_ids" (first 20), "videos": {fold: n}}``. Segments keep their order within a fold.
     """
-    folds = fold_video_ids(corpus, custom_split)
-    fold_of_video = {vid: index for index, name in enumerate(FOLDS) for vid in folds[name]}
+    kind = _custom_kind(custom_split)
+    folds = fold_video_ids(corpus, kind or False)
+    fold_of_video: dict[str, int] = {}
+    for index, name in enumerate(FOLDS):
+        for vid in folds[name]:
+            fold_of_video.setdefault(vid, index)  # first fold wins: the original's if/elif order
+    listed = [set(folds[name]) for name in FOLDS]
+    overlap = len((listed[0] & listed[1]) | (listed[0] & listed[2]) | (listed[1] & listed[2]))
     videos = segments.video_ids()
     assignment = np.fromiter(
         (fold_of_video.get(v, -1) for v in videos), dtype=np.int64, count=len(videos)
@@ -92,7 +144,8 @@ def split_folds(
     dropped = sorted({v for v, a in zip(videos, assignment) if a < 0})
     report = {
         "corpus": corpus,
-        "custom_split": bool(custom_split),
+        "custom_split": kind or False,
+        "overlapping_videos": overlap,
         "dropped_segments": int(np.count_nonzero(assignment < 0)),
         "dropped_videos": len(dropped),
         "dropped_video_ids": dropped[:20],
@@ -106,7 +159,7 @@ def split_folds(
     if dropped:
         log.warning(
             "%d segments of %d videos are in no %s fold of %s and were dropped (e.g. %s)",
-            report["dropped_segments"], len(dropped), "custom" if custom_split else "standard",
+            report["dropped_segments"], len(dropped), f"{kind} custom" if kind else "standard",
             corpus, ", ".join(dropped[:3]),
         )
     return result
