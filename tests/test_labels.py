@@ -153,3 +153,39 @@ def test_dominant_and_neutral_properties(seed):
     # each dominant column holds the row's maximum
     row_max = scores.max(axis=1, keepdims=True)
     np.testing.assert_array_equal(dom.astype(bool), (scores == row_max) & nonzero[:, None])
+
+
+# ----------------------------------------------------- the original's 12-level grid (issue 9, item 7)
+def test_the_original_grid_and_ours_are_the_same_levels():
+    from mmer_tf.data.labels import ORIGINAL_SCORES, OBSERVED_SCORES, level_index
+
+    assert level_index(ORIGINAL_SCORES).tolist() == list(range(12))
+    assert level_index(OBSERVED_SCORES).tolist() == list(range(12))
+    assert level_index(np.array([0.24, 0.26, 2.9])).tolist() == [1, 2, 11]
+
+
+@pytest.mark.parametrize("label_type", ["all", "coarse"])
+def test_level_metrics_are_identical_on_the_original_grid_and_on_ours(label_type):
+    """Truth and predictions written with the original's two decimals (0.16, 0.33, 0.66, ...) or as
+    exact thirds score the same in every level family, with -tp typed either way."""
+    from mmer_tf import metrics
+    from mmer_tf.data.labels import ORIGINAL_SCORES, OBSERVED_SCORES
+
+    rng = np.random.default_rng(9)
+    truth_levels, pred_levels = rng.integers(0, 12, size=(2, 240, 6))
+
+    def evaluate(grid, thresholds):
+        labels7 = np.concatenate([np.zeros((240, 1)), grid[truth_levels]], axis=1)
+        return metrics.evaluate(labels7, grid[pred_levels].astype(np.float32), label_type=label_type,
+                                thresholds=thresholds, neutral=True, decimals=None)
+
+    original = evaluate(ORIGINAL_SCORES, (0.0, 0.16, 0.33, 0.5, 0.66, 1.33, 2.66))
+    ours = evaluate(OBSERVED_SCORES, (0.0, 1 / 6, 0.3333, 0.5, 0.667, 4 / 3, 8 / 3))
+    for family in ("classification_score_coarse", "classification_presence", "classification_dominant"):
+        for a, b in zip(original[family], ours[family], strict=True):
+            for key in a:
+                if key == "threshold":
+                    continue
+                assert a[key] == pytest.approx(b[key], nan_ok=True), (family, a.get("threshold"), key)
+    presence = original["classification_presence"]
+    assert presence[2]["f1_macro"] != presence[3]["f1_macro"]  # the thresholds do select different levels

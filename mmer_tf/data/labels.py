@@ -14,6 +14,14 @@ classes, so truth and prediction are always compared at the same granularity:
 neutral        :func:`with_neutral` -- a 7th class, on when no emotion class is on
 =============  ====================================================================================
 
+The original suite snapped to a 12-level grid written with two decimals, :data:`ORIGINAL_SCORES`
+(``[0, 0.16, 0.33, 0.5, 0.66, 1, 1.33, ...]``); ours is the exact thirds and sixths the annotations are.
+Level ``k`` of one grid is level ``k`` of the other (:func:`level_index`), and a ``-tp`` threshold
+within :data:`LEVEL_TOLERANCE` of a level means that level (``0.33``, ``0.333`` and ``1/3`` all ask for
+level 2), so every level metric (coarse, presence, dominant, neutral) is identical whether the scores
+are written on the original's grid or on ours. Raw predictions *between* levels snap at our midpoints
+(1/4 between 1/6 and 1/3, the original's 0.245): the only place the grids can disagree.
+
 Ties in :func:`nearest` go to the *lower* value (0.5 -> 0 when coarse), which is what the original
 suite's ``min(values, key=distance)`` did; a tie can only happen for values exactly halfway.
 
@@ -38,6 +46,10 @@ SCORE_MAX = 3.0
 OBSERVED_SCORES = np.array(
     [0.0, 1 / 6, 1 / 3, 1 / 2, 2 / 3, 1.0, 4 / 3, 5 / 3, 2.0, 7 / 3, 8 / 3, 3.0], dtype=np.float64
 )
+#: The original suite's grid for the same twelve levels (``main.py``'s ``all_scores``).
+ORIGINAL_SCORES = np.array([0, 0.16, 0.33, 0.5, 0.66, 1, 1.33, 1.66, 2, 2.33, 2.66, 3], dtype=np.float64)
+#: A threshold this close to a level is that level (the grids differ by at most 1/150 = 0.0067).
+LEVEL_TOLERANCE = 0.007
 #: The four coarse presence levels.
 COARSE_SCORES = np.array([0.0, 1.0, 2.0, 3.0], dtype=np.float64)
 
@@ -116,6 +128,23 @@ def scores_coarse(scores: np.ndarray) -> np.ndarray:
     return nearest(scores, COARSE_SCORES)
 
 
+def level_index(scores: np.ndarray) -> np.ndarray:
+    """Index 0-11 of each score's level: the nearest level of :data:`OBSERVED_SCORES`, so the original's
+    ``0.16``/``0.33``/``0.66`` and our ``1/6``/``1/3``/``2/3`` are the same level."""
+    snapped = nearest(scores, OBSERVED_SCORES).astype(np.float64)
+    return np.abs(snapped[..., None] - OBSERVED_SCORES).argmin(axis=-1)
+
+
+def effective_threshold(threshold: float) -> float:
+    """The value presence compares with: a threshold within :data:`LEVEL_TOLERANCE` of a level asks for
+    that level (just under it, so float32 scores of that level pass), any other threshold is itself."""
+    threshold = check_threshold(threshold)
+    level = OBSERVED_SCORES[np.abs(OBSERVED_SCORES - threshold).argmin()]
+    if threshold > 0 and abs(level - threshold) <= LEVEL_TOLERANCE:
+        return float(level) - 1e-6
+    return threshold
+
+
 def presence(scores: np.ndarray, threshold: float = 0.0) -> np.ndarray:
     """Multi-hot int8 of present emotions: score > 0 when ``threshold`` is 0, else score >= threshold.
 
@@ -124,7 +153,7 @@ def presence(scores: np.ndarray, threshold: float = 0.0) -> np.ndarray:
     """
     threshold = check_threshold(threshold)
     scores = np.asarray(scores)
-    on = scores > 0 if threshold == 0.0 else scores >= threshold
+    on = scores > 0 if threshold == 0.0 else scores >= effective_threshold(threshold)
     return on.astype(np.int8)
 
 
