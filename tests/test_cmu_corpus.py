@@ -25,8 +25,25 @@ MOSEI_FILES = {
 }
 
 
+def on_scale(labels: dict) -> dict:
+    """The defective dataset's label rows moved onto the real scales (sentiment [-3, 3], emotions [0, 3])."""
+    out = {}
+    for vid, entry in labels.items():
+        values = np.array(entry["features"], dtype=np.float32)
+        values[:, 1:] = np.clip(np.abs(values[:, 1:]), 0, 3)
+        values[:, 0] = np.clip(values[:, 0], -3, 3)
+        out[vid] = {"intervals": entry["intervals"], "features": values}
+    return out
+
+
+def scaled_dataset(seed: int = 0) -> dict:
+    dataset = defective_dataset(seed)
+    dataset["All Labels"] = on_scale(dataset["All Labels"])
+    return dataset
+
+
 def write_corpus(folder: Path, dataset=None, names=MOSEI_FILES, roots=None) -> Path:
-    dataset = dataset or defective_dataset(0)
+    dataset = dataset or scaled_dataset(0)
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in dataset.items():
         write_csd(folder / names[name], (roots or {}).get(name, name), data)
@@ -34,7 +51,7 @@ def write_corpus(folder: Path, dataset=None, names=MOSEI_FILES, roots=None) -> P
 
 
 def test_word_aligned_view_has_one_row_per_word_and_label_rows(tmp_path):
-    dataset = defective_dataset(0)
+    dataset = scaled_dataset(0)
     dataset["OpenFace_2"] = {
         vid: {"intervals": e["intervals"], "features": np.ones((len(e["intervals"]), 5), np.float32)}
         for vid, e in dataset["FACET 4.2"].items()
@@ -77,7 +94,7 @@ def test_unaligned_view_keeps_each_rate(tmp_path):
 
 
 def test_mosi_names_and_sentiment_only_labels(tmp_path):
-    dataset = defective_dataset(1)
+    dataset = scaled_dataset(1)
     dataset["All Labels"] = {v: {"intervals": e["intervals"], "features": e["features"][:, :1]}
                              for v, e in dataset["All Labels"].items()}
     names = {"glove_vectors": "CMU_MOSI_TimestampedWordVectors.csd", "COVAREP": "CMU_MOSI_COVAREP.csd",
@@ -149,7 +166,7 @@ def test_cli_aligns_a_dataset_and_the_output_reads_back(tmp_path):
     folder = write_corpus(tmp_path / "in")
     result = run_cli(folder, tmp_path / "out", "--reference", "glove_vectors", "--labels", "All Labels")
     assert result.returncode == 0, result.stderr
-    assert "videos: 4 aligned of 5" in result.stdout and "dropped videos (missing in COVAREP): 1" in result.stdout
+    assert "videos: 4 aligned of 5" in result.stdout and "dropped 1 videos (missing in COVAREP), e.g. v02x" in result.stdout
     segments, _ = load_segments(folder, progress=False)
     out = {name: CsdReader(tmp_path / "out" / file) for name, file in MOSEI_FILES.items()}
     assert sorted(out["All Labels"].video_ids()) == sorted(segments.ids)

@@ -457,21 +457,22 @@ def impute(reference: Entries, other: Entries, trailing: tuple[int, ...]) -> tup
     return concat_entries([other, filler]), int(missing.size)
 
 
-def hard_unify(video: Mapping[str, Entries]) -> tuple[dict[str, Entries], Counter]:
+def hard_unify(video: Mapping[str, Entries]) -> tuple[dict[str, Entries], dict[str, list[str]]]:
     """The SDK's ``hard_unify`` for one video: keep only keys present in every sequence.
 
-    Returns the kept entries (all in the first sequence's key order) and the dropped keys counted by
+    Returns the kept entries (all in the first sequence's key order) and the dropped keys grouped by
     reason (``"no <sequence>[, <sequence>] data"``, naming the sequences that lacked the key).
     """
     names = list(video)
     first_keys = video[names[0]].keys
     if all(video[name].keys == first_keys for name in names[1:]):  # the usual case after impute
-        return dict(video), Counter()
+        return dict(video), {}
     key_sets = {name: set(video[name].keys) for name in names}
     common = set.intersection(*key_sets.values())
-    reasons = Counter()
-    for key in set.union(*key_sets.values()) - common:
-        reasons["no " + ", ".join(n for n in names if key not in key_sets[n]) + " data"] += 1
+    reasons: dict[str, list[str]] = {}
+    for key in sorted(set.union(*key_sets.values()) - common):
+        reason = "no " + ", ".join(n for n in names if key not in key_sets[n]) + " data"
+        reasons.setdefault(reason, []).append(key)
     order = [k for k in video[names[0]].keys if k in common]
     kept = {}
     for name in names:
@@ -525,48 +526,108 @@ class Stage:
     impute: bool = False
 
 
+EXAMPLES = 3  # ids kept per drop reason, so a user can look one up
+
+
 @dataclass
 class AlignReport:
-    """Counts a user wants to see after an alignment (printed by the CLI, returned by adapters)."""
+    """Counts a user wants to see after an alignment (printed by the CLI, returned by adapters).
+
+    Every drop and every clean-up has a reason, a count and its first few ids: data never disappears
+    without a line saying how much, why, and where to look.
+    """
 
     videos_in: int = 0
     videos_out: int = 0
     entries_out: int = 0
     dropped_videos: Counter = field(default_factory=Counter)  # reason -> videos
     dropped_entries: Counter = field(default_factory=Counter)  # reason -> entries
+    dropped_rows: Counter = field(default_factory=Counter)  # reason -> input rows removed
+    cleaned: Counter = field(default_factory=Counter)  # "<unit> (<reason>)" -> things kept but flagged/cleaned
     skipped_zero_length: Counter = field(default_factory=Counter)  # stage reference -> intervals
     imputed: Counter = field(default_factory=Counter)  # sequence -> entries filled with zeros
     dropped_video_ids: dict = field(default_factory=dict)  # video -> reason
+    examples: dict = field(default_factory=dict)  # "<unit> <reason>" -> first ids
+
+    def note(self, kind: str, reason: str, ids, count: int | None = None) -> None:
+        """Count ``count`` (default ``len(ids)``) under ``reason`` of ``kind`` (videos, segments, rows,
+        cleaned) and keep the first few ``ids`` as examples."""
+        ids = list(ids)
+        counter = {"videos": self.dropped_videos, "segments": self.dropped_entries,
+                   "rows": self.dropped_rows, "cleaned": self.cleaned}[kind]
+        counter[reason] += len(ids) if count is None else count
+        examples = self.examples.setdefault(f"{kind} {reason}", [])
+        for item in ids:
+            if len(examples) >= EXAMPLES:
+                break
+            if item not in examples:
+                examples.append(item)
 
     def as_dict(self) -> dict:
+        dropped, dropped_examples = {}, {}
+        for unit, counter in (("videos", self.dropped_videos), ("segments", self.dropped_entries),
+                              ("rows", self.dropped_rows)):
+            for reason, count in counter.items():
+                dropped[f"{unit} ({reason})"] = int(count)
+                dropped_examples[f"{unit} ({reason})"] = list(self.examples.get(f"{unit} {reason}", []))
         return {
             "videos_in": self.videos_in,
             "videos": self.videos_out,
             "segments": self.entries_out,
             "dropped_videos": dict(self.dropped_videos),
             "dropped_segments": dict(self.dropped_entries),
+            "dropped": dropped,
+            "dropped_examples": dropped_examples,
+            "cleaned": {reason: int(count) for reason, count in self.cleaned.items()},
+            "cleaned_examples": {reason: list(self.examples.get(f"cleaned {reason}", [])) for reason in self.cleaned},
             "zero_length_reference_intervals": dict(self.skipped_zero_length),
             "imputed": dict(self.imputed),
         }
 
     def lines(self) -> list[str]:
         out = [f"videos: {self.videos_out} aligned of {self.videos_in}", f"segments: {self.entries_out}"]
-        for reason, count in sorted(self.dropped_videos.items()):
-            out.append(f"dropped videos ({reason}): {count}")
-        for reason, count in sorted(self.dropped_entries.items()):
-            out.append(f"dropped segments ({reason}): {count}")
-        for ref, count in sorted(self.skipped_zero_length.items()):
-            out.append(f"zero-length {ref} intervals skipped: {count}")
-        for name, count in sorted(self.imputed.items()):
-            out.append(f"imputed with zeros ({name}): {count}")
-        return out
+        return out + format_drop_summary(self.as_dict())
+
+
+def format_drop_summary(summary: Mapping) -> list[str]:
+    """The lines that tell a user what a load or an alignment dropped, cleaned or filled in.
+
+    ``summary`` is a load summary (see ``docs/ARCHITECTURE.md``): ``dropped`` / ``dropped_examples``
+    (reason -> count / first ids), ``cleaned`` / ``cleaned_examples``, ``imputed`` (sequence -> count),
+    ``zero_length_reference_intervals``. The align CLI prints these lines and ``main.py`` logs the same
+    ones, so both say the same thing about the same data. Missing keys are simply absent lines.
+    """
+    lines = []
+    for key, verb in (("dropped", "dropped"), ("cleaned", "cleaned")):
+        examples = summary.get(f"{key}_examples") or {}
+        for reason, count in sorted((summary.get(key) or {}).items()):
+            if not count:
+                continue
+            ids = examples.get(reason) or []
+            tail = f", e.g. {', '.join(map(str, ids))}" if ids else ""
+            lines.append(f"{verb} {count} {reason}{tail}")
+    for ref, count in sorted((summary.get("zero_length_reference_intervals") or {}).items()):
+        if count:
+            lines.append(f"skipped {count} zero-length {ref} intervals (the SDK skips them too)")
+    for name, count in sorted((summary.get("imputed") or {}).items()):
+        if count:
+            lines.append(f"imputed with zeros ({name}): {count}")
+    return lines
 
 
 class _Index:
-    """Key names of one source grouped by stripped video id (names only, no data)."""
+    """Key names of one source grouped by stripped video id (names only, no data).
 
-    def __init__(self, source: Source):
+    Reading a video also screens its rows: a NaN or reversed interval (end before start) is a broken
+    row. In a reference sequence it is skipped like a zero-length one (its index, hence every other
+    key, is kept); elsewhere it is removed. Both are counted, with the keys, in the report.
+    """
+
+    def __init__(self, source: Source, report: AlignReport, is_reference: bool):
         self.source = source
+        self.report = report
+        self.is_reference = is_reference
+        self.masked = 0  # reference rows of the last video read that were screened out
         try:
             keys = source.video_ids()
         except (OSError, KeyError) as exc:
@@ -574,21 +635,47 @@ class _Index:
         self.groups: dict[str, list[str]] = {}
         for key in keys:
             self.groups.setdefault(stripped_id(key), []).append(key)
+        self.by_lower: dict[str, str] = {video.lower(): video for video in self.groups}
         self.trailing: tuple[int, ...] | None = None
 
     def read_video(self, video: str) -> Entries:
         items = []
+        self.masked = 0
+        name = self.source.name
         for key in self.groups.get(video, []):
             intervals, features = self.source.read(key)
             if self.trailing is None:
                 self.trailing = tuple(features.shape[1:])
             elif tuple(features.shape[1:]) != self.trailing:
                 raise MmerError(
-                    f"{getattr(self.source, 'path', self.source.name)}: sequence '{self.source.name}', "
+                    f"{getattr(self.source, 'path', name)}: sequence '{name}', "
                     f"video '{key}' has feature dims {tuple(features.shape[1:])}, other videos have {self.trailing}"
                 )
+            intervals, features = self._screen(key, intervals, features)
             items.append((key, intervals, features))
         return Entries.from_items(items, self.trailing or (0,))
+
+    def _screen(self, key, intervals, features):
+        name = self.source.name
+        if features.size and np.issubdtype(features.dtype, np.floating) and np.isnan(features).all():
+            self.report.note("cleaned", f"videos (all-NaN {name} features, kept as NaN; training reads 0)", [key])
+        if not len(intervals):
+            return intervals, features
+        nan = np.isnan(intervals).any(axis=1)
+        backwards = ~nan & ((intervals[:, 0] - intervals[:, 1]) >= EPSILON)
+        bad = nan | backwards
+        if not bad.any():
+            return intervals, features
+        action = "skipped, index kept" if self.is_reference else "removed"
+        for mask, what in ((nan, "NaN interval"), (backwards, "reversed interval, end before start")):
+            if mask.any():
+                self.report.note("rows", f"{what} in {name}, {action}", [key], count=int(mask.sum()))
+        if self.is_reference:
+            intervals = intervals.copy()
+            intervals[bad] = 0.0  # zero length: skipped by the alignment, numbering unchanged
+            self.masked += int(bad.sum())
+            return intervals, features
+        return intervals[~bad], features[~bad]
 
 
 def _collapsed_trailing(trailing: tuple[int, ...], collapse: Collapse) -> tuple[int, ...]:
@@ -630,7 +717,8 @@ def align_stream(
     for s, stage in enumerate(stages):
         if s > 0 and stage.reference not in [st.reference for st in stages[:s]]:
             joins[stage.reference] = s
-    indexes = {name: _Index(source) for name, source in sources.items()}
+    references = {stage.reference for stage in stages}
+    indexes = {name: _Index(source, report, name in references) for name, source in sources.items()}
     first = indexes[stages[0].reference]
     videos = list(first.groups)
     report.videos_in = len(videos)
@@ -638,8 +726,9 @@ def align_stream(
     for index in indexes.values():
         all_ids |= set(index.groups)
     for video in sorted(all_ids - set(videos)):
-        report.dropped_videos[f"not in {stages[0].reference}"] += 1
-        report.dropped_video_ids[video] = f"not in {stages[0].reference}"
+        if video.lower() in first.by_lower:
+            continue  # counted once, as a case mismatch, when the reference's video is aligned
+        _drop(report, video, f"not in {stages[0].reference}")
 
     bar = None
     if progress:
@@ -659,14 +748,22 @@ def align_stream(
 
 
 def _drop(report: AlignReport, video: str, reason: str) -> None:
-    report.dropped_videos[reason] += 1
+    report.note("videos", reason, [video])
     report.dropped_video_ids[video] = reason
 
 
 def _align_video(video, indexes, stages, joins, hard_unify_at_end, epsilon, report):
     absent = [name for name, index in indexes.items() if video not in index.groups]
     if absent:
-        _drop(report, video, "missing in " + ", ".join(sorted(absent)))
+        cased = {name: indexes[name].by_lower.get(video.lower()) for name in absent}
+        cased = {name: other for name, other in cased.items() if other is not None}
+        if cased:
+            name, other = sorted(cased.items())[0]
+            reason = "id differs only in case in " + ", ".join(sorted(cased))
+            report.note("videos", reason, [f"{video} vs {other} ({name})"])
+            report.dropped_video_ids[video] = reason
+        else:
+            _drop(report, video, "missing in " + ", ".join(sorted(absent)))
         return None
     state = {name: indexes[name].read_video(video) for name, at in joins.items() if at == 0}
     trailing = {name: indexes[name].trailing or (0,) for name in indexes}
@@ -681,6 +778,8 @@ def _align_video(video, indexes, stages, joins, hard_unify_at_end, epsilon, repo
         reference = state[stage.reference]
         others = {name: entries for name, entries in state.items() if name != stage.reference}
         skipped = int((~live_reference(reference.intervals, epsilon)).sum())
+        if s == 0 or joins[stage.reference] == s:  # read from its file at this stage: screened rows
+            skipped -= indexes[stage.reference].masked
         if skipped:
             report.skipped_zero_length[stage.reference] += skipped
         ref_out, aligned = align_group(reference, others, stage.collapse, epsilon)
@@ -695,7 +794,8 @@ def _align_video(video, indexes, stages, joins, hard_unify_at_end, epsilon, repo
         state = {name: state[name] for name in indexes if name in state}
     if hard_unify_at_end:
         state, reasons = hard_unify(state)
-        report.dropped_entries.update(reasons)
+        for reason, keys in reasons.items():
+            report.note("segments", reason, sorted(keys), count=len(keys))
     count = len(next(iter(state.values())))
     if count == 0:
         _drop(report, video, "no segment with every modality")

@@ -12,7 +12,9 @@ silently serves a stale result when the inputs change, so here:
   ``offsets [N + 1]``, plus ``ids`` (a unicode array) and ``labels``; it is read with
   ``allow_pickle=False``;
 * both files are written to a temporary name and renamed into place (the manifest last, and the manifest
-  records the ``.npz`` size), so a crash never leaves an entry that looks complete;
+  records the ``.npz`` size), so a crash never leaves an entry that looks complete; a failed write (full
+  disk, read-only folder) is one :class:`MmerError` and leaves no temporary file; temporaries of a
+  killed run are removed by the next save;
 * an entry that fails to load (truncated, corrupt, inconsistent) is reported with a warning, deleted, and
   treated as a miss -- the caller rebuilds it.
 """
@@ -23,6 +25,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 import zipfile
 from pathlib import Path
@@ -32,6 +35,7 @@ import numpy as np
 
 from mmer_tf.data.features import pack, unpack
 from mmer_tf.data.segments import SegmentSet
+from mmer_tf.errors import MmerError
 
 log = logging.getLogger(__name__)
 
@@ -74,15 +78,47 @@ def _umask_mode(mode: int) -> int:
 
 
 def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    """Write through ``write(handle)`` to a hidden ``.<name>.<pid>.*.partial`` file, then rename it into
+    place. Any failure (full disk, read-only folder) removes the temporary file and becomes one
+    :class:`MmerError` naming the cache file."""
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".partial", dir=path.parent)
         with os.fdopen(fd, "wb") as handle:
             write(handle)
         os.chmod(tmp, _umask_mode(0o666))
         os.replace(tmp, path)
+    except OSError as exc:
+        raise MmerError(f"{path}: cannot write the cache ({exc.strerror or exc}); free space or point -pf "
+                        f"at another folder") from None
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def remove_stale_partials(folder: Path) -> None:
+    """Remove hidden ``.<name>.<pid>.*.partial`` files whose writing process is gone (killed mid-write)."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        match = re.fullmatch(r"\..+\.(\d+)\.[^.]+\.partial", name)
+        if match and not _alive(int(match.group(1))):
+            try:
+                os.unlink(os.path.join(folder, name))
+            except OSError:
+                pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def save_segment_sets(
@@ -90,7 +126,13 @@ def save_segment_sets(
 ) -> Path:
     """Write ``sets`` (e.g. ``{"train", "valid", "test"}``) to ``path`` (.npz) and its manifest."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.parent.exists() and not path.parent.is_dir():
+        raise MmerError(f"{path.parent}: the cache folder (-pf) is a file, expected a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MmerError(f"{path.parent}: cannot create the cache folder (-pf) ({exc.strerror or exc})") from None
+    remove_stale_partials(path.parent)
     arrays: dict[str, np.ndarray] = {}
     described = {}
     for name, segments in sets.items():
@@ -113,6 +155,8 @@ def save_segment_sets(
             "info": segments.info,
         }
     _atomic_write(path, lambda handle: np.savez(handle, **arrays))
+    # The manifest goes last: an entry without one is a miss. If it cannot be written, the .npz is
+    # removed too, so a full disk leaves no orphan behind.
     manifest = {
         "cache_format": CACHE_FORMAT,
         "fingerprint": digest,
@@ -122,7 +166,11 @@ def save_segment_sets(
         "extra": dict(extra or {}),
     }
     text = json.dumps(manifest, indent=1, sort_keys=True, default=_jsonable).encode("utf-8")
-    _atomic_write(_manifest_path(path), lambda handle: handle.write(text))
+    try:
+        _atomic_write(_manifest_path(path), lambda handle: handle.write(text))
+    except MmerError:
+        path.unlink(missing_ok=True)
+        raise
     return path
 
 

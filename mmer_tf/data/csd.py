@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping
 
@@ -196,56 +197,188 @@ def _fixed_metadata_cache(handle: h5py.File, size: int = METADATA_CACHE_BYTES) -
     handle.id.set_mdc_config(config)
 
 
+def write_error(path: str | os.PathLike, exc: BaseException) -> MmerError:
+    """One line for a failed write: the disk is full, a folder is read-only, the file vanished.
+
+    HDF5 reports a failed ``write()`` as a long ``OSError``/``ValueError`` text that carries the errno
+    deep inside; the user needs the path and the cause, not the library's call stack.
+    """
+    text = str(exc)
+    code = getattr(exc, "errno", None)
+    match = re.search(r"errno = (\d+)", text)
+    if code is None and match:
+        code = int(match.group(1))
+    if code:
+        why = os.strerror(code)
+    else:
+        why = text.splitlines()[0][:200] if text else type(exc).__name__
+    return MmerError(f"{path}: write failed ({why})")
+
+
+def partial_path(path: str | os.PathLike, owner: int | None = None) -> Path:
+    """``<file>.<pid>.partial``: where ``path`` is written until it is published. The pid names the
+    writing run, so a later run can tell a dead run's leftover (removed) from a live one's (kept)."""
+    path = Path(path)
+    return path.with_name(f"{path.name}.{owner or os.getpid()}.partial")
+
+
+def remove_stale_partials(folder: str | os.PathLike) -> list[Path]:
+    """Remove ``*.<pid>.partial`` files in ``folder`` whose writing process is gone (killed mid-write)."""
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        match = re.fullmatch(r".+\.(\d+)\.partial", name)
+        if not match or _alive(int(match.group(1))):
+            continue
+        try:
+            os.unlink(os.path.join(folder, name))
+            removed.append(Path(folder) / name)
+        except OSError:
+            pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+# Largest dataset stored inside its object header (HDF5's compact layout, limit 64 KiB per message):
+# per-word rows are far below it, and a compact dataset costs one object header instead of a header
+# plus a separately allocated data block.
+COMPACT_BYTES = 32 * 1024
+
+
 class CsdWriter:
-    """Stream one SDK-format file, video by video, under ``<path>.partial`` until it is published.
+    """Stream one SDK-format file, video by video, under a ``.partial`` name until it is published.
 
     ``finish()`` writes the metadata and closes the file; ``publish()`` renames it into place. They are
     separate so that several files can be finished first and published together (the aligner CLI
     writes one file per sequence and leaves none behind if any fails). ``commit()`` does both; used as
     a context manager, a writer commits on success and removes its partial file on error.
+
+    Objects are created through h5py's low-level API with object timestamps off and small datasets in
+    the compact layout: an aligned sequence has one group per word, and the high-level API spent ~2x
+    longer per group on Python-side bookkeeping. The files are plain HDF5 that h5py (hence the SDK)
+    reads unchanged. Any write failure (full disk, read-only folder) becomes one
+    :class:`MmerError` naming the file, and the partial file is removed.
     """
 
     def __init__(self, path: str | os.PathLike, name: str, metadata: Mapping[str, object] | None = None,
-                 compression: str | None = None):
+                 compression: str | None = None, partial: str | os.PathLike | None = None):
         self.path = Path(path)
         self.name = name
-        self.partial = self.path.with_name(self.path.name + ".partial")
+        self.partial = Path(partial) if partial is not None else partial_path(self.path)
         self.compression = compression
         self.count = 0
         self._metadata = default_metadata(name, **{k: v for k, v in dict(metadata or {}).items()
                                                    if k != "root name"})
+        self._types: dict = {}
+        self._spaces: dict = {}
+        self._fid = None
         try:
-            self._file = h5py.File(self.partial, "w")
-        except OSError as exc:
-            raise MmerError(f"{self.partial}: cannot write ({exc})") from None
-        _fixed_metadata_cache(self._file)
-        self._data = self._file.create_group(name).create_group("data")
+            self._fid = h5py.h5f.create(os.fsencode(self.partial), h5py.h5f.ACC_TRUNC)
+            self._file = h5py.File(self._fid)
+            _fixed_metadata_cache(self._file)
+            self._gcpl = h5py.h5p.create(h5py.h5p.GROUP_CREATE)
+            self._gcpl.set_obj_track_times(False)
+            self._compact = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+            self._compact.set_obj_track_times(False)
+            self._compact.set_layout(h5py.h5d.COMPACT)
+            self._contiguous = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+            self._contiguous.set_obj_track_times(False)
+            root = h5py.h5g.create(self._fid, name.encode("utf-8"), gcpl=self._gcpl)
+            self._data = h5py.h5g.create(root, b"data", gcpl=self._gcpl)
+        except (OSError, ValueError, RuntimeError) as exc:
+            self.abort()
+            raise write_error(self.partial, exc) from None
+
+    def _type(self, dtype: np.dtype):
+        tid = self._types.get(dtype)
+        if tid is None:
+            tid = self._types[dtype] = h5py.h5t.py_create(dtype, logical=True)
+        return tid
+
+    def _space(self, shape: tuple):
+        sid = self._spaces.get(shape)
+        if sid is None:
+            sid = self._spaces[shape] = h5py.h5s.create_simple(shape)
+        return sid
+
+    def _dataset(self, group, name: bytes, array: np.ndarray) -> None:
+        if self.compression is not None:
+            h5py.Group(group).create_dataset(name.decode(), data=array, compression=self.compression,
+                                             track_times=False)
+            return
+        dcpl = self._compact if array.nbytes <= COMPACT_BYTES else self._contiguous
+        dataset = h5py.h5d.create(group, name, self._type(array.dtype), self._space(array.shape), dcpl=dcpl)
+        if array.size:
+            dataset.write(h5py.h5s.ALL, h5py.h5s.ALL, array)
 
     def add(self, video_id: str, intervals: np.ndarray, features: np.ndarray) -> None:
-        group = self._data.create_group(video_id)
-        group.create_dataset("features", data=features, compression=self.compression)
-        group.create_dataset("intervals", data=np.asarray(intervals, dtype=np.float64),
-                             compression=self.compression)
+        features = np.ascontiguousarray(features)
+        intervals = np.ascontiguousarray(intervals, dtype=np.float64)
+        try:
+            group = h5py.h5g.create(self._data, video_id.encode("utf-8"), gcpl=self._gcpl)
+            self._dataset(group, b"features", features)
+            self._dataset(group, b"intervals", intervals)
+        except (OSError, RuntimeError) as exc:
+            self.abort()
+            raise write_error(self.partial, exc) from None
+        except ValueError as exc:
+            self.abort()
+            if "already exists" in str(exc) or "name already" in str(exc):
+                raise MmerError(f"{self.path}: video '{video_id}' written twice") from None
+            raise write_error(self.partial, exc) from None
         self.count += 1
 
     def finish(self) -> None:
-        meta_group = self._file[self.name].create_group("metadata")
-        for key, value in self._metadata.items():
-            ds = meta_group.create_dataset(key, (1,), dtype=h5py.string_dtype())
-            ds[0] = json.dumps(value)
-        self._file.close()
+        try:
+            meta_group = self._file[self.name].create_group("metadata")
+            for key, value in self._metadata.items():
+                ds = meta_group.create_dataset(key, (1,), dtype=h5py.string_dtype())
+                ds[0] = json.dumps(value)
+            self._data = None
+            self._file.close()
+        except (OSError, ValueError, RuntimeError) as exc:
+            self.abort()
+            raise write_error(self.partial, exc) from None
 
     def publish(self) -> None:
-        os.replace(self.partial, self.path)
+        try:
+            os.replace(self.partial, self.path)
+        except OSError as exc:
+            self.partial.unlink(missing_ok=True)
+            raise write_error(self.path, exc) from None
 
     def commit(self) -> None:
         self.finish()
         self.publish()
 
     def abort(self) -> None:
-        if self._file.id.valid:
-            self._file.close()
-        self.partial.unlink(missing_ok=True)
+        """Close (ignoring the errors a full disk raises on close) and remove the partial file."""
+        self._data = None
+        fid, self._fid = self._fid, None
+        if fid is not None:
+            try:
+                if fid.valid:
+                    fid.close()
+            except Exception:  # noqa: BLE001 - a failed flush on close; the file is being discarded
+                pass
+        try:
+            self.partial.unlink(missing_ok=True)
+        except OSError:
+            pass
 
     def __enter__(self) -> "CsdWriter":
         return self

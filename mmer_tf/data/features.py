@@ -80,11 +80,11 @@ def segment_zscore(flat: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return (centred / std[owner]).astype(np.float32)
 
 
-def train_statistics(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def train_statistics(flat: np.ndarray, what: str = "the training fold") -> tuple[np.ndarray, np.ndarray]:
     """Per-feature mean and std over all (training) steps; a constant feature gets std 1."""
     data = flat.astype(np.float64, copy=False)
     if len(data) == 0:
-        raise MmerError("normalization='train': the training fold has no time steps to take statistics from")
+        raise MmerError(f"{what} has no time steps (every segment is empty), so there is nothing to train on")
     mean = data.mean(axis=0)
     std = data.std(axis=0)
     std[std < _MIN_STD] = 1.0
@@ -114,9 +114,14 @@ def normalize_folds(
     if normalization == "train":
         if "train" not in folds:
             raise MmerError("normalization='train' needs a 'train' fold")
+        if len(folds["train"]) == 0:
+            # The cause is upstream (everything dropped while loading or splitting), not the normalisation.
+            raise MmerError("the training fold has no segments: every segment was dropped while loading or "
+                            "splitting (see the load summary for the reasons and counts)")
         for m in modalities:
             if m in packed["train"]:
-                mean, std = train_statistics(sanitize(packed["train"][m][0]))
+                what = f"modality '{m}' of the training fold ({len(folds['train'])} segments)"
+                mean, std = train_statistics(sanitize(packed["train"][m][0]), what)
                 stats[m] = {"mean": mean, "std": std}
     result = {}
     for name, fold in folds.items():

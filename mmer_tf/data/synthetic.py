@@ -50,7 +50,7 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
-from mmer_tf.data.csd import write_csd
+from mmer_tf.data.csd import CsdReader, write_csd
 from mmer_tf.data.folds import standard_folds
 from mmer_tf.data.segments import FOLDS, LABEL_NAMES
 from mmer_tf.errors import MmerError
@@ -322,7 +322,15 @@ def generate_sample(
             "include_openface": include_openface,
         },
     }
-    (folder / SUMMARY_FILE).write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    # Sizes let a later run spot a damaged copy (truncated, overwritten) without hashing 400 MB.
+    summary["file_bytes"] = {name: (folder / name).stat().st_size for name in files.values()}
+    summary["videos_per_file"] = {name: sum(1 for v in videos if key != "audio" or v.vid not in missing_audio)
+                                  for key, name in files.items()}
+    try:
+        (folder / SUMMARY_FILE).write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    except OSError as exc:
+        (folder / SUMMARY_FILE).unlink(missing_ok=True)
+        raise MmerError(f"{folder / SUMMARY_FILE}: write failed ({exc.strerror})") from None
     return summary
 
 
@@ -333,14 +341,47 @@ def _umask_mode(mode: int) -> int:
     return mode & ~current
 
 
-def _is_current(folder: Path) -> bool:
+def _damage(folder: Path) -> str | None:
+    """Why ``folder`` is not a usable current sample (``None`` if it is): missing, from another
+    generator version, or damaged -- a file missing, of another size than written, not readable as
+    HDF5, or holding another number of videos. Cheap: sizes and HDF5 headers, no hashing."""
+    if not folder.exists():
+        return "missing"
     try:
         summary = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return summary.get("generator_version") == GENERATOR_VERSION and all(
-        (folder / name).is_file() for name in summary.get("files", {}).values()
-    )
+    except (OSError, ValueError) as exc:
+        return f"{SUMMARY_FILE} unreadable ({type(exc).__name__})"
+    if summary.get("generator_version") != GENERATOR_VERSION:
+        return f"generator version {summary.get('generator_version')} != {GENERATOR_VERSION}"
+    sizes = summary.get("file_bytes") or {}
+    counts = summary.get("videos_per_file") or {}
+    for name in summary.get("files", {}).values():
+        path = folder / name
+        if not path.is_file():
+            return f"{name} missing"
+        if name in sizes and path.stat().st_size != sizes[name]:
+            return f"{name} has {path.stat().st_size} bytes, {sizes[name]} were written"
+        try:
+            with CsdReader(path) as reader:
+                if name in counts and len(reader) != counts[name]:
+                    return f"{name} holds {len(reader)} videos, {counts[name]} were written"
+        except (MmerError, OSError, ValueError, KeyError) as exc:
+            return f"{name} unreadable ({exc})"
+    if not sizes:
+        return "no recorded file sizes (written by an older version)"
+    return None
+
+
+def _is_current(folder: Path) -> bool:
+    return _damage(folder) is None
+
+
+def _remove_stale_temporaries(pickle_folder: Path, target: Path) -> None:
+    """Hidden ``.<sample>.*`` folders left by a killed generation. Called under the sample's lock, so no
+    live run owns them; left in place, they would keep a small disk full for every later run."""
+    for stale in pickle_folder.glob(f".{target.name}.*"):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def builtin_sample_folder(pickle_folder: str | os.PathLike, n_videos: int = 240, seed: int = 0) -> Path:
@@ -348,27 +389,46 @@ def builtin_sample_folder(pickle_folder: str | os.PathLike, n_videos: int = 240,
 
     Generation happens in a temporary sibling folder that is renamed into place, under a file lock, so
     concurrent runs generate it once and nobody ever reads a half-written sample. A folder left by an
-    older generator version is replaced.
+    older generator version, or damaged (see :func:`_damage`), is replaced; hidden temporary folders
+    of a killed generation are removed; a full or read-only ``pickle_folder`` is one :class:`MmerError`.
     """
     pickle_folder = Path(pickle_folder)
-    pickle_folder.mkdir(parents=True, exist_ok=True)
+    if pickle_folder.exists() and not pickle_folder.is_dir():
+        raise MmerError(f"{pickle_folder}: -pf must be a folder, this is a file")
+    try:
+        pickle_folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MmerError(f"{pickle_folder}: cannot create the cache folder ({exc.strerror})") from None
     target = pickle_folder / f"builtin_sample_{n_videos}_{seed}"
     if _is_current(target):
         return target
-    with FileLock(str(target) + ".lock"):
-        if _is_current(target):
-            return target
-        log.warning("generating the built-in CMU-MOSEI-shaped sample (%d videos, seed %d) in %s", n_videos, seed, target)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=pickle_folder))
-        try:
-            generate_sample(tmp, n_videos=n_videos, seed=seed)
-            os.chmod(tmp, _umask_mode(0o777))
-            if target.exists():
-                stale = Path(tempfile.mkdtemp(prefix=f".{target.name}.stale.", dir=pickle_folder))
-                os.replace(target, stale / "old")
-                shutil.rmtree(stale, ignore_errors=True)
-            os.replace(tmp, target)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        with FileLock(str(target) + ".lock"):
+            why = _damage(target)
+            if why is None:
+                return target
+            _remove_stale_temporaries(pickle_folder, target)
+            if why != "missing":
+                log.warning("the built-in sample in %s is unusable (%s): regenerating it", target, why)
+            _generate_into(pickle_folder, target, n_videos, seed)
+    except OSError as exc:  # the lock file or the temporary folder: a read-only or full -pf
+        raise MmerError(f"{pickle_folder}: cannot write the built-in sample ({exc.strerror or exc})") from None
     return target
+
+
+def _generate_into(pickle_folder: Path, target: Path, n_videos: int, seed: int) -> None:
+    log.warning("generating the built-in CMU-MOSEI-shaped sample (%d videos, seed %d) in %s", n_videos, seed, target)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=pickle_folder))
+    try:
+        generate_sample(tmp, n_videos=n_videos, seed=seed)
+        os.chmod(tmp, _umask_mode(0o777))
+        if target.exists():
+            stale = Path(tempfile.mkdtemp(prefix=f".{target.name}.stale.", dir=pickle_folder))
+            os.replace(target, stale / "old")
+            shutil.rmtree(stale, ignore_errors=True)
+        os.replace(tmp, target)
+    except MmerError as exc:
+        raise MmerError(f"cannot generate the built-in sample in {pickle_folder}: {exc}") from None
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -15,17 +15,21 @@ file names, and aligned with :mod:`mmer_tf.data.align` (SDK semantics, one video
 
 Labels are the label sequence's row per segment: ``[N, 7]`` for CMU-MOSEI (sentiment, then the six
 emotions). CMU-MOSI has sentiment only: column 0 holds it and the emotion columns are NaN.
+Labels are checked here, once, so training targets and metrics see the same truth: NaN and ±inf label
+values become 0 (the seed's ``nan_to_num`` for NaN; the seed turned inf into ±3.4e38), counted in the
+summary's ``cleaned`` and logged; a score outside its scale (sentiment [-3, 3], emotions [0, 3]) or a
+label sequence of the wrong width is refused with one line naming the file (and the video).
 Features are float32 as stored; NaN/inf are left in (sanitising is the pipeline's job).
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import logging
 from pathlib import Path
 
 import numpy as np
 
-from mmer_tf.data.align import AlignReport, Stage, align_stream
+from mmer_tf.data.align import AlignReport, Stage, align_stream, format_drop_summary
 from mmer_tf.data.csd import CsdReader
 from mmer_tf.data.segments import LABEL_NAMES, SegmentSet
 from mmer_tf.errors import MmerError
@@ -39,6 +43,12 @@ SEQUENCE_NAMES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "labels": (("All Labels", "Opinion Segment Labels"), ("CMU_MOSEI_Labels.csd", "CMU_MOSI_Opinion_Labels.csd")),
 }
 IMAGE_FEATURES = ("facet", "openface")
+LABEL_WIDTHS = {7: "CMU-MOSEI", 1: "CMU-MOSI"}  # label sequence columns -> corpus
+SCORE_RANGES = ((-3.0, 3.0),) + ((0.0, 3.0),) * 6  # sentiment, then the six emotions
+_TOLERANCE = 1e-4  # scores are means of integer ratings; allow float rounding at the bounds
+CLEANED_LABELS = "segments (NaN or inf label values set to 0)"
+
+log = logging.getLogger(__name__)
 
 
 def find_sequences(folder: str | Path, roles) -> dict[str, Path]:
@@ -46,7 +56,15 @@ def find_sequences(folder: str | Path, roles) -> dict[str, Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise MmerError(f"{folder}: dataset folder not found")
-    files = sorted(p for p in folder.iterdir() if p.suffix == ".csd" and p.is_file())
+    files = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix != ".csd":
+            continue
+        if path.is_symlink() and not path.exists():
+            raise MmerError(f"{path}: dangling symbolic link (its target does not exist)")
+        if not path.is_file():
+            raise MmerError(f"{path}: not a regular file (a .csd must be a computational sequence file)")
+        files.append(path)
     by_root: dict[str, Path] = {}
     for path in files:
         with CsdReader(path) as reader:
@@ -80,6 +98,12 @@ def load_segments(folder, *, image_feature="facet", align_to_text=True, progress
         names = {role: reader.name for role, reader in readers.items()}
         if len(set(names.values())) != len(names):
             raise MmerError(f"{folder}: two sequences share a root name ({names})")
+        width = readers["labels"].dim
+        if width not in LABEL_WIDTHS:
+            raise MmerError(
+                f"{paths['labels']}: label sequence '{names['labels']}' has {width} columns, expected 7 "
+                f"(CMU-MOSEI: sentiment and six emotions) or 1 (CMU-MOSI: sentiment)"
+            )
         sources = {names[role]: readers[role] for role in readers}
         if align_to_text:
             stages = [Stage(names["text"], "mean", impute=True), Stage(names["labels"])]
@@ -88,7 +112,7 @@ def load_segments(folder, *, image_feature="facet", align_to_text=True, progress
         report = AlignReport()
         modality_of = {names["text"]: "text", names["audio"]: "audio", names[image_feature]: "vision"}
         segments = _collect(align_stream(sources, stages, report=report, progress=progress),
-                            modality_of, names["labels"], align_to_text, report)
+                            modality_of, names["labels"], align_to_text, report, paths["labels"])
     finally:
         for reader in readers.values():
             reader.close()
@@ -101,15 +125,18 @@ def load_segments(folder, *, image_feature="facet", align_to_text=True, progress
         files={role: str(path) for role, path in paths.items()},
     )
     segments.info.update(source="cmu", summary=summary)
+    if len(segments) == 0:
+        lines = format_drop_summary(summary)
+        raise MmerError(f"{folder}: no segment survived alignment"
+                        + (f": {'; '.join(lines)}" if lines else " (no labelled video has every modality)"))
     return segments, summary
 
 
-def _collect(stream, modality_of, labels_name, aligned, report) -> SegmentSet:
+def _collect(stream, modality_of, labels_name, aligned, report, labels_path) -> SegmentSet:
     ids: list[str] = []
     features: dict[str, list[np.ndarray]] = {m: [] for m in modality_of.values()}
     labels: list[np.ndarray] = []
-    mismatched = Counter()
-    for _video, entries in stream:
+    for video, entries in stream:
         label_entries = entries[labels_name]
         keep = np.ones(len(label_entries), dtype=bool)
         per_modality = {}
@@ -119,17 +146,47 @@ def _collect(stream, modality_of, labels_name, aligned, report) -> SegmentSet:
         if aligned:
             lengths = np.stack([seq.lengths() for seq in per_modality.values()])
             keep = np.all(lengths == lengths[0], axis=0)
-            mismatched["modality lengths differ"] += int((~keep).sum())
+            if not keep.all():
+                report.note("segments", "modality lengths differ",
+                            [k for k, kept in zip(label_entries.keys, keep) if not kept])
         for modality, seq in per_modality.items():
             rows = np.split(seq.features, seq.offsets[1:-1])
             features[modality].extend(r.astype(np.float32, copy=False) for r, k in zip(rows, keep) if k)
         ids.extend(k for k, kept in zip(label_entries.keys, keep) if kept)
-        labels.append(_label_rows(label_entries.features, label_entries.offsets)[keep])
-    for reason, count in mismatched.items():
-        if count:
-            report.dropped_entries[reason] += count
+        rows = _label_rows(label_entries.features, label_entries.offsets)[keep]
+        kept_ids = [k for k, kept in zip(label_entries.keys, keep) if kept]
+        width = int(np.prod(label_entries.features.shape[1:]))
+        labels.append(_checked_labels(rows, width, kept_ids, video, labels_path, report))
+    cleaned = report.cleaned.get(CLEANED_LABELS, 0)
+    if cleaned:
+        log.warning("%s: %d segments had NaN or inf label values, set to 0 (as the original's nan_to_num)",
+                    labels_path, cleaned)
     label_array = np.concatenate(labels) if labels else np.zeros((0, len(LABEL_NAMES)), np.float32)
     return SegmentSet(ids=ids, features=features, labels=label_array, aligned=aligned)
+
+
+def _checked_labels(rows: np.ndarray, width: int, ids: list[str], video: str, path, report: AlignReport) -> np.ndarray:
+    """Clean NaN/inf label values to 0 (counted) and refuse scores off their scale.
+
+    Only the columns the file has are checked: CMU-MOSI's padded emotion columns stay NaN (absent).
+    """
+    real = rows[:, :width]
+    bad = ~np.isfinite(real)
+    if bad.any():
+        hit = np.any(bad, axis=1)
+        report.note("cleaned", CLEANED_LABELS, [i for i, h in zip(ids, hit) if h])
+        rows = rows.copy()
+        rows[:, :width] = np.where(bad, 0.0, real)
+    for column, (low, high) in enumerate(SCORE_RANGES[:width]):
+        values = rows[:, column]
+        off = np.flatnonzero((values < low - _TOLERANCE) | (values > high + _TOLERANCE))
+        if off.size:
+            i = int(off[0])
+            raise MmerError(
+                f"{path}: video '{video}' segment '{ids[i]}': {LABEL_NAMES[column]} score {values[i]:g} is not in "
+                f"[{low:g}, {high:g}] ({off.size} such segments in this video); fix the labels file"
+            )
+    return rows
 
 
 def _label_rows(features: np.ndarray, offsets: np.ndarray) -> np.ndarray:
