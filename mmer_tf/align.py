@@ -55,8 +55,10 @@ class AlignedWriters:
     def commit(self) -> None:
         for writer in self.writers.values():
             writer.finish()
+        _fault("finish")
         for writer in self.writers.values():
             writer.publish()
+            _fault("publish")
 
     def abort(self) -> None:
         for writer in self.writers.values():
@@ -90,7 +92,14 @@ def _writer_process(conn, results, path, name, metadata, partial, inherited) -> 
         _send(results, ("error", f"{partial}: writer failed ({type(exc).__name__}: {exc})"))
     if writer is not None:
         writer.abort()
-    Path(partial).unlink(missing_ok=True)
+    _remove(Path(partial))
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:  # a read-only folder, where nothing was written either
+        pass
 
 
 def _send(conn, message) -> None:
@@ -162,11 +171,13 @@ class ParallelWriters:
                 raise MmerError(detail)
         for proc in self.procs.values():
             proc.join()
+        _fault("finish")
         for name, path in self.targets.items():
             try:
                 os.replace(self.partials[name], path)
             except OSError as exc:
                 raise MmerError(f"{path}: cannot publish ({exc.strerror})") from None
+            _fault("publish")
 
     def abort(self) -> None:
         for pipe in self.pipes.values():
@@ -177,7 +188,16 @@ class ParallelWriters:
                 proc.kill()
                 proc.join()
         for partial in self.partials.values():
-            partial.unlink(missing_ok=True)
+            _remove(partial)
+
+
+def _fault(stage: str) -> None:
+    """Fault injection for the tests: ``MMER_FAULT=<stage>:<KILL|INT>`` sends this process that signal
+    when it reaches ``stage`` (``start``: writers ready; ``write``: first video handed over;
+    ``finish``: every file complete, none published; ``publish``: the first file renamed)."""
+    wanted = os.environ.get("MMER_FAULT", "")
+    if wanted.startswith(stage + ":"):
+        os.kill(os.getpid(), getattr(signal, "SIG" + wanted.split(":", 1)[1]))
 
 
 def _input_files(in_dir: Path) -> list[Path]:
@@ -268,8 +288,10 @@ def align_folder(
             readers[name] = CsdReader(path)
         stream = align_stream(readers, stages, hard_unify_at_end=labels is not None, report=report,
                               progress=progress)
+        _fault("start")
         for _video, entries in stream:
             writers.add(entries)
+            _fault("write")
         if report.entries_out == 0:
             lines = format_drop_summary(report.as_dict())
             raise MmerError(f"{in_dir}: no segment survived alignment, nothing written"

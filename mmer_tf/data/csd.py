@@ -301,7 +301,7 @@ class CsdWriter:
             self._data = h5py.h5g.create(root, b"data", gcpl=self._gcpl)
         except (OSError, ValueError, RuntimeError) as exc:
             self.abort()
-            raise write_error(self.partial, exc) from None
+            raise write_error(self.path, exc) from None
 
     def _type(self, dtype: np.dtype):
         tid = self._types.get(dtype)
@@ -334,12 +334,12 @@ class CsdWriter:
             self._dataset(group, b"intervals", intervals)
         except (OSError, RuntimeError) as exc:
             self.abort()
-            raise write_error(self.partial, exc) from None
+            raise write_error(self.path, exc) from None
         except ValueError as exc:
             self.abort()
             if "already exists" in str(exc) or "name already" in str(exc):
                 raise MmerError(f"{self.path}: video '{video_id}' written twice") from None
-            raise write_error(self.partial, exc) from None
+            raise write_error(self.path, exc) from None
         self.count += 1
 
     def finish(self) -> None:
@@ -352,13 +352,13 @@ class CsdWriter:
             self._file.close()
         except (OSError, ValueError, RuntimeError) as exc:
             self.abort()
-            raise write_error(self.partial, exc) from None
+            raise write_error(self.path, exc) from None
 
     def publish(self) -> None:
         try:
             os.replace(self.partial, self.path)
         except OSError as exc:
-            self.partial.unlink(missing_ok=True)
+            self.abort()
             raise write_error(self.path, exc) from None
 
     def commit(self) -> None:
