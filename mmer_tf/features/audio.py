@@ -1,0 +1,96 @@
+"""Audio encoders: 16 kHz mono waveform -> ``(intervals [T, 2] s, features [T, D] float32)``.
+
+- ``logmel`` (offline default): 25 ms Hann window, 10 ms hop, 512-point FFT, 64 mel bands over
+  125-7500 Hz (YAMNet's front end), log of the power plus 1e-6. Frame ``i`` spans
+  ``[i*0.01, i*0.01 + 0.025]`` s; a waveform of ``n >= 400`` samples gives ``1 + (n - 400) // 160``
+  frames (shorter ones are zero-padded to one frame). Prosody (pitch, energy, rate), which carries
+  most vocal emotion, is visible in it and it needs no download.
+- ``hub:<path>``: a waveform encoder (YAMNet, VGGish, TRILLsson); row ``i`` spans
+  ``[i*hop, (i+1)*hop]`` s with the recipe's ``hub_frame_hop``, clipped to the clip.
+- ``opensmile:<set>[:lld|:functionals]``: openSMILE's LLDs (rows with its own start/end times) or
+  functionals (one row spanning the clip).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from mmer_tf.features import hub
+from mmer_tf.features.media import SAMPLE_RATE
+from mmer_tf.features.recipe import Recipe, hub_paths
+
+WINDOW = 400  # 25 ms at 16 kHz
+HOP = 160  # 10 ms
+FFT = 512
+MELS = 64
+LOWER_HZ, UPPER_HZ = 125.0, 7500.0
+
+
+@lru_cache(maxsize=1)
+def _mel_matrix():
+    import tensorflow as tf
+
+    return tf.signal.linear_to_mel_weight_matrix(MELS, FFT // 2 + 1, SAMPLE_RATE, LOWER_HZ, UPPER_HZ)
+
+
+def logmel(wave: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    import tensorflow as tf
+
+    wave = np.asarray(wave, dtype=np.float32)
+    if len(wave) < WINDOW:
+        wave = np.pad(wave, (0, WINDOW - len(wave)))
+    stft = tf.signal.stft(tf.constant(wave), WINDOW, HOP, fft_length=FFT, window_fn=tf.signal.hann_window,
+                          pad_end=False)
+    power = tf.math.square(tf.abs(stft))
+    mel = tf.matmul(power, _mel_matrix())
+    features = tf.math.log(mel + 1e-6).numpy().astype(np.float32)
+    starts = np.arange(len(features), dtype=np.float64) * (HOP / SAMPLE_RATE)
+    intervals = np.stack([starts, starts + WINDOW / SAMPLE_RATE], axis=1)
+    return intervals, features
+
+
+def hub_waveform(wave: np.ndarray, recipe: Recipe) -> tuple[np.ndarray, np.ndarray]:
+    import tensorflow as tf
+
+    flag = "--audio"
+    model = hub.load(hub_paths(recipe.audio)[0], flag)
+    spec = hub.input_spec(model)
+    rank = spec.shape.rank if spec is not None and spec.shape.rank is not None else 1
+    x = tf.constant(np.asarray(wave, dtype=np.float32))
+    if rank == 2:  # TRILLsson-style [batch, samples]
+        x = x[tf.newaxis]
+    # YAMNet returns (scores, embeddings, spectrogram): the embeddings are index 1.
+    out = hub.select_output(hub.call(model, x), recipe.hub_output_key, flag, tuple_default=1)
+    if rank == 2 and out.ndim >= 2 and out.shape[0] == 1:
+        out = out[0]
+    if out.ndim == 1:
+        out = out[np.newaxis]
+    if out.ndim != 2:
+        raise ValueError(f"audio encoder output has shape {out.shape}, expected [frames, dim]")
+    if len(out) == 1:
+        return np.array([[0.0, len(wave) / SAMPLE_RATE]]), out
+    starts = np.arange(len(out), dtype=np.float64) * recipe.hub_frame_hop
+    return np.stack([starts, starts + recipe.hub_frame_hop], axis=1), out
+
+
+def opensmile_features(wave: np.ndarray, recipe: Recipe) -> tuple[np.ndarray, np.ndarray]:
+    from mmer_tf.features import smile
+
+    parts = recipe.audio.split(":")
+    return smile.opensmile_features(wave, parts[1], parts[2] if len(parts) == 3 else "lld")
+
+
+def encode_audio(wave: np.ndarray, recipe: Recipe) -> tuple[np.ndarray, np.ndarray]:
+    """Run the recipe's audio encoder; intervals are clipped to the waveform's duration."""
+    if recipe.audio == "logmel":
+        intervals, features = logmel(wave)
+    elif recipe.audio.startswith("hub:"):
+        intervals, features = hub_waveform(wave, recipe)
+    elif recipe.audio.startswith("opensmile:"):
+        intervals, features = opensmile_features(wave, recipe)
+    else:
+        raise ValueError(f"no audio encoder for recipe {recipe.audio!r}")
+    duration = max(len(wave) / SAMPLE_RATE, 1.0 / SAMPLE_RATE)
+    return np.clip(intervals, 0.0, duration), np.ascontiguousarray(features, dtype=np.float32)

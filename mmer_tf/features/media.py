@@ -1,0 +1,140 @@
+"""Decode media: any container's audio as 16 kHz mono float32, and video frames streamed at a chosen rate.
+
+Every encoder downstream expects the same waveform (16 kHz mono, the input rate of YAMNet, VGGish,
+TRILLsson and wav2vec-style models), so decoding and resampling happen once, here. Frames are
+yielded one at a time so a long video never sits in memory. Anything a damaged file can make
+FFmpeg/libsndfile raise becomes :class:`MediaError`, which the featurizer turns into a skipped clip.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from math import floor
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+SAMPLE_RATE = 16000
+WAV_SUFFIXES = (".wav", ".flac", ".ogg")
+
+
+class MediaError(Exception):
+    """A media file that cannot be decoded; the message is the reason recorded for the skip."""
+
+
+def load_audio(path: Path) -> np.ndarray | None:
+    """The file's audio as a 16 kHz mono float32 waveform in [-1, 1]; ``None`` if it has no audio stream."""
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError("file not found")
+    if path.stat().st_size == 0:
+        raise MediaError("empty file")
+    if path.suffix.lower() in WAV_SUFFIXES:
+        return _load_soundfile(path)
+    return _load_av(path)
+
+
+def _load_soundfile(path: Path) -> np.ndarray:
+    import soundfile
+
+    try:
+        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:  # libsndfile raises its own error types for damaged headers/data
+        raise MediaError(f"unreadable audio ({type(exc).__name__}: {exc})") from None
+    wave = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    if rate != SAMPLE_RATE:
+        from scipy.signal import resample_poly
+
+        frac = Fraction(SAMPLE_RATE, int(rate))
+        wave = resample_poly(wave, frac.numerator, frac.denominator).astype(np.float32)
+    return np.ascontiguousarray(wave, dtype=np.float32)
+
+
+def _open(path: Path):
+    import av
+
+    try:
+        return av.open(str(path))
+    except Exception as exc:  # av.error.* for damaged containers, OSError for unreadable files
+        raise MediaError(f"cannot open container ({type(exc).__name__}: {exc})") from None
+
+
+def _load_av(path: Path) -> np.ndarray | None:
+    import av
+
+    container = _open(path)
+    try:
+        if not container.streams.audio:
+            return None
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+        chunks: list[np.ndarray] = []
+        try:
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().reshape(-1))
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1))
+        except Exception as exc:
+            raise MediaError(f"audio decoding failed ({type(exc).__name__}: {exc})") from None
+    finally:
+        container.close()
+    if not chunks:
+        raise MediaError("audio stream has no samples")
+    return np.ascontiguousarray(np.concatenate(chunks), dtype=np.float32)
+
+
+def has_video(path: Path) -> bool:
+    """Whether the file is a container with a video stream (WAV and audio-only files are not)."""
+    path = Path(path)
+    if path.suffix.lower() in WAV_SUFFIXES:
+        return False
+    container = _open(path)
+    try:
+        return bool(container.streams.video)
+    finally:
+        container.close()
+
+
+def container_duration(path: Path) -> float | None:
+    """The container's declared duration in seconds, or ``None`` when it declares none."""
+    container = _open(Path(path))
+    try:
+        if container.duration is not None:
+            return float(container.duration) / 1_000_000
+        for stream in container.streams:
+            if stream.duration is not None and stream.time_base is not None:
+                return float(stream.duration * stream.time_base)
+        return None
+    finally:
+        container.close()
+
+
+def iter_frames(path: Path, fps: float) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(k, rgb uint8 [H, W, 3])`` for the first frame at or after each sample time ``k / fps``.
+
+    Sampling by timestamp (not by frame index) keeps the rate right for variable-frame-rate files;
+    a source slower than ``fps`` simply yields fewer frames (each ``k`` at most once, increasing).
+    """
+    container = _open(Path(path))
+    try:
+        if not container.streams.video:
+            raise MediaError("no video stream")
+        stream = container.streams.video[0]
+        rate = float(stream.average_rate) if stream.average_rate else 25.0
+        last_k = -1
+        try:
+            for index, frame in enumerate(container.decode(stream)):
+                t = frame.time if frame.time is not None else index / rate
+                k = int(floor(t * fps + 1e-6))
+                if k <= last_k:
+                    continue
+                last_k = k
+                yield k, frame.to_ndarray(format="rgb24")
+        except MediaError:
+            raise
+        except Exception as exc:
+            raise MediaError(f"video decoding failed ({type(exc).__name__}: {exc})") from None
+    finally:
+        container.close()

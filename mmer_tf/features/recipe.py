@@ -1,0 +1,181 @@
+"""What to extract from each clip: :class:`Clip` (one utterance) and :class:`Recipe` (one encoder per modality).
+
+A recipe is plain data so it can be written beside the features (``recipe.json``), recorded in
+``model_ids.csv`` and saved with a model: ``predict`` must featurize a new clip exactly as the
+training corpus was featurized, and a resumed run must never mix parts made by two recipes (the
+parts folder is keyed by :meth:`Recipe.fingerprint`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from mmer_tf.errors import MmerError
+
+# Bumped whenever an encoder's output changes for the same recipe, so stale parts are not reused.
+FEATURES_VERSION = 1
+
+OPENSMILE_SETS = ("eGeMAPSv02", "GeMAPSv01b", "ComParE_2016", "eGeMAPSv01b")
+OPENSMILE_LEVELS = ("lld", "functionals")
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One utterance/segment of a corpus: its id (the ``.csd`` video id), media file and transcript.
+
+    ``text=None`` means "no transcript": the clip then has no text features (use ``""`` to get the
+    encoder's embedding of an empty utterance instead).
+    """
+
+    id: str
+    media: Path
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One encoder per modality (``"none"`` drops the modality).
+
+    audio: ``logmel`` | ``hub:<SavedModel path>`` | ``opensmile:<set>[:lld|:functionals]`` | ``none``
+    text:  ``offline`` | ``hub:<SavedModel path>`` | ``hub:<preprocess path>,<encoder path>`` (BERT) | ``none``
+    video: ``offline`` | ``hub:<SavedModel path>`` | ``none``
+    ``hub_output_key`` picks the waveform encoder's output (dict key, or tuple index such as ``"1"``
+    for YAMNet's embeddings); ``hub_frame_hop`` is its frame hop in seconds (timestamps of the rows).
+    ``text_output_key`` picks the text encoder's output (``pooled_output`` per utterance,
+    ``sequence_output`` per token for BERT). ``image_size`` (0 = from the SavedModel's signature, else
+    224) is the square input of a hub image encoder.
+    """
+
+    audio: str = "logmel"
+    text: str = "offline"
+    video: str = "offline"
+    fps: float = 5.0
+    face_crop: bool = True
+    hub_output_key: str = ""
+    hub_frame_hop: float = 0.48
+    text_output_key: str = ""
+    image_size: int = 0
+
+    def __post_init__(self) -> None:
+        _check_audio(self.audio)
+        _check_text(self.text)
+        _check_video(self.video)
+        if not (self.fps > 0):
+            raise MmerError(f"--fps {self.fps}: must be a positive frame rate")
+        if not (self.hub_frame_hop > 0):
+            raise MmerError(f"hub_frame_hop {self.hub_frame_hop}: must be positive seconds")
+        if self.image_size < 0:
+            raise MmerError(f"image_size {self.image_size}: must be 0 (from the model) or a positive size")
+
+    # -- persistence ---------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "Recipe":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise MmerError(f"recipe: unknown field(s) {unknown} (known: {sorted(names)})")
+        return cls(**dict(d))
+
+    def fingerprint(self) -> str:
+        """Short stable hash of the recipe (and of the encoders' version), naming its parts folder."""
+        payload = json.dumps({"v": FEATURES_VERSION, **self.to_dict()}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    @classmethod
+    def parse(cls, audio: str | None = None, text: str | None = None, video: str | None = None,
+              **options) -> "Recipe":
+        """Build a recipe from command-line values (``None`` = default); errors name the flag."""
+        values = {k: v for k, v in {"audio": audio, "text": text, "video": video, **options}.items()
+                  if v is not None}
+        for key in ("audio", "text", "video"):
+            if key in values:
+                values[key] = str(values[key]).strip()
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise MmerError(f"recipe: unknown option(s) {unknown}")
+        return cls(**values)
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        """The ``.csd`` modalities this recipe produces, in the suite's order."""
+        out = []
+        if self.text != "none":
+            out.append("text")
+        if self.audio != "none":
+            out.append("audio")
+        if self.video != "none":
+            out.append("vision")
+        return tuple(out)
+
+
+def _hub_paths(spec: str) -> list[str]:
+    return [p.strip() for p in spec[len("hub:"):].split(",")]
+
+
+def check_hub_path(path: str, flag: str) -> Path:
+    """A hub recipe names a local SavedModel; a URL would need a download, which runs never do."""
+    if not path:
+        raise MmerError(f"{flag} hub: needs a SavedModel path after 'hub:'")
+    if "://" in path or path.startswith(("tfhub.dev", "www.kaggle.com", "kaggle.com")):
+        raise MmerError(f"{flag} {path}: is a URL and nothing is downloaded at run time; download the model "
+                        f"once (e.g. from Kaggle Models / TF Hub), unpack it and pass 'hub:<local path>'")
+    return Path(path).expanduser()
+
+
+def _check_audio(spec: str) -> None:
+    if spec in ("logmel", "none"):
+        return
+    if spec.startswith("hub:"):
+        paths = _hub_paths(spec)
+        if len(paths) != 1:
+            raise MmerError(f"--audio {spec}: takes one SavedModel path")
+        check_hub_path(paths[0], "--audio")
+        return
+    if spec.startswith("opensmile:"):
+        parts = spec.split(":")
+        if len(parts) not in (2, 3) or parts[1] not in OPENSMILE_SETS:
+            raise MmerError(f"--audio {spec}: expected opensmile:<set>[:lld|:functionals] with set one of "
+                            f"{', '.join(OPENSMILE_SETS)}")
+        if len(parts) == 3 and parts[2] not in OPENSMILE_LEVELS:
+            raise MmerError(f"--audio {spec}: level must be one of {', '.join(OPENSMILE_LEVELS)}")
+        return
+    raise MmerError(f"--audio {spec}: unknown recipe (logmel, hub:<path>, opensmile:<set>, none)")
+
+
+def _check_text(spec: str) -> None:
+    if spec in ("offline", "none"):
+        return
+    if spec.startswith("hub:"):
+        paths = _hub_paths(spec)
+        if len(paths) > 2:
+            raise MmerError(f"--text {spec}: expected hub:<model> or hub:<preprocess>,<encoder>")
+        for p in paths:
+            check_hub_path(p, "--text")
+        return
+    raise MmerError(f"--text {spec}: unknown recipe (offline, hub:<path>, hub:<preprocess>,<encoder>, none)")
+
+
+def _check_video(spec: str) -> None:
+    if spec in ("offline", "none"):
+        return
+    if spec.startswith("hub:"):
+        paths = _hub_paths(spec)
+        if len(paths) != 1:
+            raise MmerError(f"--video {spec}: takes one SavedModel path")
+        check_hub_path(paths[0], "--video")
+        return
+    raise MmerError(f"--video {spec}: unknown recipe (offline, hub:<path>, none)")
+
+
+def hub_paths(spec: str) -> list[Path]:
+    """The local SavedModel path(s) of a ``hub:`` spec."""
+    return [Path(p).expanduser() for p in _hub_paths(spec)]
