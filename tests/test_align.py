@@ -14,6 +14,7 @@ from mmer_tf.data.align import (
     align_group,
     align_stream,
     collapse_groups,
+    format_drop_summary,
     intersect,
     kept_ranges,
     segment_sums,
@@ -166,6 +167,60 @@ def test_two_stage_words_then_labels():
     assert as_dict(out["labels"]) == {"v[0]": ([[0.0, 1.5]], [[0.5]]), "v[1]": ([[1.5, 3.0]], [[0.7]])}
     assert report.dropped_entries == {"no words, audio data": 1}
     assert report.skipped_zero_length == {"words": 1}
+
+
+def test_broken_rows_case_mismatched_ids_and_all_nan_features_are_counted_with_examples():
+    nan = float("nan")
+    sources = {
+        "words": MemorySource("words", {
+            "Vid": {"intervals": [[0.0, 1.0], [2.0, 1.5], [nan, 3.0], [3.0, 4.0]], "features": [[1.0]] * 4},
+            "ok": {"intervals": [[0.0, 1.0]], "features": [[1.0]]},
+        }),
+        "audio": MemorySource("audio", {
+            "vid": {"intervals": [[0.0, 1.0]], "features": [[1.0]]},  # 'Vid' in words: only the case differs
+            "Vid": {"intervals": [[0.0, 1.0], [3.5, 3.2], [nan, nan], [3.0, 4.0]],
+                    "features": [[2.0], [50.0], [60.0], [4.0]]},
+            "ok": {"intervals": [[0.0, 1.0]], "features": [[nan]]},  # an all-NaN modality
+        }),
+    }
+    report = AlignReport()
+    out = dict(align_stream(sources, [Stage("words", "mean", impute=True)], report=report))
+    # reversed / NaN reference rows are skipped with their index kept; broken audio rows never enter a mean
+    assert out["Vid"]["words"].keys == ["Vid[0]", "Vid[3]"]
+    assert as_dict(out["Vid"]["audio"]) == {"Vid[0]": ([[0.0, 1.0]], [[2.0]]), "Vid[3]": ([[3.0, 4.0]], [[4.0]])}
+    summary = report.as_dict()
+    assert summary["dropped"] == {
+        "rows (NaN interval in words, skipped, index kept)": 1,
+        "rows (reversed interval, end before start in words, skipped, index kept)": 1,
+        "rows (NaN interval in audio, removed)": 1,
+        "rows (reversed interval, end before start in audio, removed)": 1,
+    }
+    assert summary["dropped_examples"]["rows (NaN interval in audio, removed)"] == ["Vid"]
+    assert summary["zero_length_reference_intervals"] == {}  # broken rows are not counted twice
+    assert summary["cleaned"] == {"videos (all-NaN audio features, kept as NaN; training reads 0)": 1}
+    assert summary["cleaned_examples"]["videos (all-NaN audio features, kept as NaN; training reads 0)"] == ["ok"]
+    lines = format_drop_summary(summary)
+    assert "dropped 1 rows (NaN interval in audio, removed), e.g. Vid" in lines
+    assert "cleaned 1 videos (all-NaN audio features, kept as NaN; training reads 0), e.g. ok" in lines
+
+    # a video whose id differs only in case is named as such, not as two unrelated missing videos
+    words = MemorySource("words", {"AbC": {"intervals": [[0.0, 1.0]], "features": [[1.0]]},
+                                   "x": {"intervals": [[0.0, 1.0]], "features": [[1.0]]}})
+    audio = MemorySource("audio", {"abc": {"intervals": [[0.0, 1.0]], "features": [[1.0]]},
+                                   "x": {"intervals": [[0.0, 1.0]], "features": [[1.0]]}})
+    report = AlignReport()
+    assert list(dict(align_stream({"words": words, "audio": audio}, [Stage("words")], report=report))) == ["x"]
+    assert report.as_dict()["dropped"] == {"videos (id differs only in case in audio)": 1}
+    assert format_drop_summary(report.as_dict()) == [
+        "dropped 1 videos (id differs only in case in audio), e.g. AbC vs abc (audio)"]
+
+
+def test_format_drop_summary_reads_any_adapter_summary():
+    assert format_drop_summary({}) == []
+    summary = {"segments": 3, "dropped": {"audio: too short": 2, "none": 0},
+               "dropped_examples": {"audio: too short": ["a[0]", "b[1]"]}, "imputed": {"vision": 4}}
+    assert format_drop_summary(summary) == ["dropped 2 audio: too short, e.g. a[0], b[1]",
+                                            "imputed with zeros (vision): 4"]
 
 
 def test_dims_differing_between_videos_and_unknown_reference_are_user_errors():

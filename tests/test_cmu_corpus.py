@@ -192,3 +192,139 @@ def test_cli_bad_input_is_one_line_and_leaves_no_output(tmp_path):
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and "video 'v04x': 2 feature rows" in result.stderr
     assert list((tmp_path / "out2").iterdir()) == []
+
+
+# ------------------------------------------------------------------------------------------------
+# The align CLI never touches its inputs, and never skips one silently
+# ------------------------------------------------------------------------------------------------
+
+
+def _contents(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_cli_refuses_an_output_that_would_overwrite_an_input(tmp_path):
+    folder = write_corpus(tmp_path / "in")
+    before = _contents(folder)
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    for path in folder.iterdir():
+        (linked / path.name).symlink_to(path)  # inputs reached through links: outputs would land on them
+    hard = tmp_path / "hard"
+    hard.mkdir()
+    os.link(folder / MOSEI_FILES["COVAREP"], hard / MOSEI_FILES["COVAREP"])
+    for out in (folder, Path(str(folder) + "/"), folder / ".." / "in", linked, hard):
+        source = linked if out == linked else folder
+        result = run_cli(source, out, "--labels", "All Labels", "--quiet")
+        assert result.returncode == 2, (out, result.stdout)
+        line = result.stderr.strip()
+        assert "\n" not in line and "would overwrite the input" in line, line
+    run_cli(folder, folder, "--collapse", "none", "--quiet")
+    assert _contents(folder) == before  # not a byte changed, no file added
+    sub = folder / "aligned"  # inside the input folder, no name collision: allowed
+    assert run_cli(folder, sub, "--quiet").returncode == 0
+    assert sorted(p.name for p in sub.iterdir()) == sorted(MOSEI_FILES.values())
+    assert _contents(folder) == before
+
+
+def test_cli_names_a_dangling_link_or_a_folder_named_csd_instead_of_skipping_it(tmp_path):
+    folder = write_corpus(tmp_path / "in")
+    (folder / "CMU_MOSEI_OpenFace.csd").symlink_to(tmp_path / "gone.csd")
+    result = run_cli(folder, tmp_path / "out", "--quiet")
+    assert result.returncode == 2 and "CMU_MOSEI_OpenFace.csd: dangling symbolic link" in result.stderr
+    assert result.stderr.count("\n") == 1 and not (tmp_path / "out").exists()
+    (folder / "CMU_MOSEI_OpenFace.csd").unlink()
+    (folder / "extra.csd").mkdir()
+    result = run_cli(folder, tmp_path / "out", "--quiet")
+    assert result.returncode == 2 and "extra.csd: is a folder" in result.stderr
+    with pytest.raises(MmerError, match="extra.csd"):  # the adapter too
+        load_segments(folder, progress=False)
+
+
+def test_cli_empty_inputs_and_an_empty_result_write_nothing_and_name_the_cause(tmp_path):
+    folder = write_corpus(tmp_path / "in")
+    write_csd(folder / "empty.csd", "empty", [])
+    result = run_cli(folder, tmp_path / "out", "--quiet")
+    assert result.returncode == 2 and "sequence 'empty' holds no videos" in result.stderr
+    assert result.stderr.count("\n") == 1 and not (tmp_path / "out").exists()
+    (folder / "empty.csd").unlink()
+    # no video of the labels is in COVAREP: nothing survives, and the message says why
+    dataset = scaled_dataset(0)
+    dataset["All Labels"] = {f"other{i}": e for i, e in enumerate(dataset["All Labels"].values())}
+    other = write_corpus(tmp_path / "disjoint", dataset)
+    result = run_cli(other, tmp_path / "out2", "--labels", "All Labels", "--quiet")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "no segment survived alignment" in result.stderr and "missing in All Labels" in result.stderr
+    assert not any((tmp_path / "out2").iterdir())
+    with pytest.raises(MmerError, match="no segment survived alignment.*missing in All Labels"):
+        load_segments(other, progress=False)
+
+
+def test_parallel_and_in_process_writers_write_the_same_files_the_sdk_reads(tmp_path):
+    folder = write_corpus(tmp_path / "in")
+    for jobs in ("0", "3"):
+        assert run_cli(folder, tmp_path / jobs, "--labels", "All Labels", "--quiet", "--jobs", jobs).returncode == 0
+    for file in MOSEI_FILES.values():
+        with CsdReader(tmp_path / "0" / file) as a, CsdReader(tmp_path / "3" / file) as b:
+            assert a.name == b.name and a.video_ids() == b.video_ids() and a.metadata == b.metadata
+            for key in a.video_ids():
+                for x, y in zip(a.read(key), b.read(key)):
+                    np.testing.assert_array_equal(x, y)
+                    assert x.dtype == y.dtype
+
+
+# ------------------------------------------------------------------------------------------------
+# Labels: one truth for training and metrics
+# ------------------------------------------------------------------------------------------------
+
+
+def _with_labels(tmp_path, edit) -> Path:
+    dataset = scaled_dataset(0)
+    labels = dataset["All Labels"]
+    edit(labels)
+    return write_corpus(tmp_path / "m", dataset)
+
+
+def test_nan_and_inf_labels_are_set_to_zero_counted_and_logged(tmp_path, caplog):
+    def edit(labels):
+        labels["v00x"]["features"][0, 2] = np.nan
+        labels["v01x"]["features"][1, 0] = np.inf
+        labels["v03x"]["features"][0, :] = np.nan
+
+    folder = _with_labels(tmp_path, edit)
+    with caplog.at_level("WARNING"):
+        segments, summary = load_segments(folder, progress=False)
+    assert np.isfinite(segments.labels).all()
+    cleaned = summary["cleaned"]["segments (NaN or inf label values set to 0)"]
+    index = {sid: i for i, sid in enumerate(segments.ids)}
+    expected = ["v00x[0]", "v01x[1]", "v03x[0]"]
+    assert cleaned == 3 and set(expected) <= set(index)
+    for sid in expected:
+        assert 0.0 in segments.labels[index[sid]]
+    assert segments.labels[index["v03x[0]"]].tolist() == [0.0] * 7  # the seed's nan_to_num of a NaN row
+    assert "NaN or inf label values" in caplog.text
+    from mmer_tf.data.align import format_drop_summary
+
+    assert any(line.startswith(f"cleaned {cleaned} segments (NaN or inf") for line in format_drop_summary(summary))
+
+
+@pytest.mark.parametrize("column, value, name", [(2, 5.0, "sad"), (4, -1.0, "surprise"), (0, 3.5, "sentiment")])
+def test_scores_off_their_scale_are_refused_naming_the_file_and_video(tmp_path, column, value, name):
+    def edit(labels):
+        labels["v01x"]["features"][0, column] = value
+
+    folder = _with_labels(tmp_path, edit)
+    with pytest.raises(MmerError) as error:
+        load_segments(folder, progress=False)
+    message = str(error.value)
+    assert message.startswith(str(folder / MOSEI_FILES["All Labels"])) and "video 'v01x'" in message
+    assert f"{name} score {value:g} is not in" in message and "\n" not in message
+
+
+def test_a_labels_sequence_with_six_columns_is_one_line_naming_the_file(tmp_path):
+    dataset = scaled_dataset(0)
+    dataset["All Labels"] = {v: {"intervals": e["intervals"], "features": e["features"][:, :6]}
+                             for v, e in dataset["All Labels"].items()}
+    folder = write_corpus(tmp_path / "m", dataset)
+    with pytest.raises(MmerError, match=r"CMU_MOSEI_Labels\.csd: label sequence 'All Labels' has 6 columns"):
+        load_segments(folder, progress=False)

@@ -102,3 +102,16 @@ def test_train_statistics_equal_numpy_and_apply_inverts():
     assert np.allclose(mean, flat.mean(axis=0), atol=1e-4) and np.allclose(std, flat.std(axis=0), atol=1e-4)
     z = apply_statistics(flat, mean, std)
     assert np.allclose(z.mean(axis=0), 0.0, atol=1e-4) and np.allclose(z.std(axis=0), 1.0, atol=1e-4)
+
+
+def test_an_empty_training_fold_names_the_real_cause_not_the_normalisation():
+    def fold(n, steps):
+        return SegmentSet(ids=[f"v[{i}]" for i in range(n)], labels=np.zeros((n, 7), np.float32), aligned=True,
+                          features={"audio": [np.zeros((steps, 3), np.float32) for _ in range(n)]})
+
+    with pytest.raises(MmerError) as error:
+        normalize_folds({"train": fold(0, 2), "valid": fold(2, 2)}, "train")
+    assert "training fold has no segments" in str(error.value) and "dropped" in str(error.value)
+    assert "normalization" not in str(error.value)
+    with pytest.raises(MmerError, match="modality 'audio' of the training fold \\(3 segments\\) has no time steps"):
+        normalize_folds({"train": fold(3, 0)}, "train")

@@ -212,3 +212,41 @@ def test_builtin_sample_folder_generates_once_and_reuses(tmp_path, monkeypatch):
     (first / "CMU_MOSEI_Labels.csd").unlink()
     assert builtin_sample_folder(tmp_path, n_videos=5, seed=2) == first
     assert len(calls) == 2 and (first / "CMU_MOSEI_Labels.csd").is_file()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "summary"])
+def test_a_damaged_builtin_sample_is_detected_and_regenerated(tmp_path, monkeypatch, caplog, damage):
+    calls = []
+    real = synthetic.generate_sample
+
+    def small(folder, **kwargs):
+        calls.append(kwargs)
+        return real(folder, **{**kwargs, "segments_per_video": (1, 2), "include_openface": False})
+
+    monkeypatch.setattr(synthetic, "generate_sample", small)
+    folder = builtin_sample_folder(tmp_path, n_videos=4, seed=2)
+    covarep = folder / "CMU_MOSEI_COVAREP.csd"
+    good = covarep.read_bytes()
+    if damage == "truncate":  # a copy cut short (disk full while copying)
+        covarep.write_bytes(good[: len(good) // 2])
+    elif damage == "garbage":  # same size, not HDF5 any more
+        covarep.write_bytes(b"\0" * len(good))
+    else:
+        (folder / "sample.json").write_text("{", encoding="utf-8")
+    with caplog.at_level("WARNING"):
+        assert builtin_sample_folder(tmp_path, n_videos=4, seed=2) == folder
+    assert len(calls) == 2 and covarep.read_bytes() == good  # regenerated, byte-identical
+    assert "unusable" in caplog.text
+    assert builtin_sample_folder(tmp_path, n_videos=4, seed=2) == folder and len(calls) == 2  # and reused
+
+
+def test_stale_hidden_generation_folders_are_removed(tmp_path, monkeypatch):
+    real = synthetic.generate_sample
+    monkeypatch.setattr(synthetic, "generate_sample", lambda folder, **kw: real(
+        folder, **{**kw, "segments_per_video": (1, 2), "include_openface": False}))
+    stale = tmp_path / ".builtin_sample_4_2.abc123"
+    stale.mkdir()
+    (stale / "CMU_MOSEI_COVAREP.csd").write_bytes(b"\0" * 4096)  # what a killed generation leaves
+    builtin_sample_folder(tmp_path, n_videos=4, seed=2)
+    assert not stale.exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
