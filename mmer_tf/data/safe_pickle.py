@@ -76,7 +76,7 @@ def load(path: str | os.PathLike):
     except OSError as exc:
         raise MmerError(f"{path}: cannot open ({exc.strerror or exc})") from None
     with handle:
-        return _load(io.BufferedReader(handle, buffer_size=1 << 20), str(path))
+        return _load(handle, str(path))
 
 
 def _load(stream, source: str):

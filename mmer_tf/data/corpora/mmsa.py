@@ -146,6 +146,8 @@ def convert(splits: dict[str, dict], path: Path, progress: bool = False) -> tupl
         per_split[fold] = int(index.size)
         log.info("%s: %s: %d segments (%d dropped)", path.name, fold, index.size, n - index.size)
     ids_all, renamed = padded.unique(ids_all)
+    log.info("%s: %s view, padding at the %s", path.name, "aligned" if aligned else "unaligned",
+             ", ".join(f"{side} ({m})" for m, side in sides.items()))
     segments = SegmentSet(
         ids=ids_all, features=features, labels=np.concatenate(labels_all)[:, None], aligned=aligned,
         info={"label_names": list(LABEL_NAMES), "classes": [], "fold": folds},
