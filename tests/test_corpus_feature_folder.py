@@ -202,3 +202,12 @@ def test_bad_input_is_one_line(root, case, pattern):
     with pytest.raises(MmerError, match=pattern) as info:
         _load(root)
     assert "\n" not in str(info.value)
+
+
+def test_integer_class_names_sort_by_value(root):
+    rows = [[r["id"], r["split"], str([2, 10, 1][i % 3])] for i, r in enumerate(_labels(root))]
+    _rewrite_labels(root, ["id", "split", "label"], rows)
+    info = ff.describe(root, _config())
+    assert info.classes == ("1", "2", "10")
+    segments, _ = _load(root)
+    np.testing.assert_array_equal(segments.labels[:3, 0], [1, 2, 0])

@@ -11,7 +11,8 @@ speech=audio,face=vision`` maps them onto text/audio/vision (unmapped folders ar
 listed in the summary); without a map they must already be named text/audio/vision. A file holds
 ``[T, D]`` (a sequence) or ``[D]`` (one vector: a one-step sequence, so every model takes it).
 
-Labels (see CONTRACTS): a ``label`` column -> ``("category",)``, classes sorted by name, the class index
+Labels (see CONTRACTS): a ``label`` column -> ``("category",)``, classes sorted by name (by value when
+all are integers), the class index
 stored as float; one numeric column -> ``("sentiment",)``, in [-3, 3]; the six CMU-MOSEI emotion columns
 -> the CMU-MOSEI seven (sentiment from a ``sentiment`` column, else NaN), emotions in [0, 3].
 
@@ -152,7 +153,9 @@ def read_labels(root: Path) -> tuple[tuple[str, ...], list[dict], tuple[str, ...
     if not rows:
         raise MmerError(f"{path}: no labelled segments")
     if kind == "category":
-        classes = tuple(sorted({r["values"][0] for r in rows}))
+        names = {r["values"][0] for r in rows}
+        numeric = all(n.lstrip("-").isdigit() for n in names)  # "2" before "10" when classes are numbers
+        classes = tuple(sorted(names, key=(lambda n: (int(n), n)) if numeric else None))
         if "" in classes:
             line = next(r["line"] for r in rows if not r["values"][0])
             raise MmerError(f"{path}: line {line}: empty label")

@@ -98,7 +98,7 @@ def float_block(value, where: str, rank: int = 3) -> np.ndarray:
     if value.dtype.kind not in "fiub":
         raise MmerError(f"{where}: dtype {value.dtype} is not numeric")
     if value.ndim != rank:
-        raise MmerError(f"{where}: shape {value.shape}, expected {rank} dims [N, T, D]"[: 200])
+        raise MmerError(f"{where}: shape {value.shape}, expected {rank} dims [N, T, D]")
     return value
 
 
