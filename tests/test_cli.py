@@ -33,6 +33,16 @@ def test_seed_command_line_trains_and_writes_the_tables(sample_cache, tmp_path):
     assert presence["threshold"].tolist() == [0.0, 1.0]
     assert {"mae", "mse_happy"} <= set(pd.read_csv(csv_dir / "regression.csv").columns)
     assert list((models / "ef_williams").glob("*.npz"))
+    assert "test_loss" in presence.columns  # the original writes the test loss in every table
+    # the runner prints the same drop/clean summary as the align CLI (the sample carries the real defects)
+    from mmer_tf.config import ExperimentConfig
+    from mmer_tf.data.align import format_drop_summary
+    from mmer_tf.data.dataset import load_folds
+
+    _, info = load_folds(ExperimentConfig(pickle_folder=str(sample_cache), image_feature="openface", verbose=0),
+                         progress=False)
+    expected = format_drop_summary(info["load_summary"])
+    assert expected and all(f"data: {line}" in proc.stderr for line in expected), (expected, proc.stderr[-2000:])
 
 
 @pytest.mark.parametrize(
