@@ -278,6 +278,27 @@ def release_run_id(csv_dir: str | os.PathLike, run_id: int) -> None:
         pass
 
 
+# resume (issue 12): a resumed run keeps the id its first attempt reserved (mmer_tf.resume).
+def run_id_state(paths: "RunPaths", run_id: int) -> str:
+    """``"recorded"`` (a ``model_ids`` row has it), ``"reserved"`` (held, no row yet) or ``"free"``.
+
+    A resumed run reuses its first attempt's id while it is ``reserved``; ``recorded`` means the
+    attempt died after writing its rows (nothing left to do); ``free`` means it was given back
+    (Ctrl-C), so the run starts over with a new id.
+    """
+    run_id = int(run_id)
+    # consistent_read finishes a table append a killed writer had committed, so "recorded" is the truth
+    with consistent_read(paths.csv_dir):
+        for table in Path(paths.csv_dir).glob(f"*{MODEL_IDS_FILE}"):
+            try:
+                with open(table, newline="", encoding="utf-8") as handle:
+                    if any((row.get("run_id") or "").strip() == str(run_id) for row in csv.DictReader(handle)):
+                        return "recorded"
+            except (OSError, UnicodeDecodeError):
+                continue
+    return "reserved" if (Path(paths.csv_dir) / RESERVATION_DIR / str(run_id)).exists() else "free"
+
+
 def run_artefacts(paths: RunPaths, run_id: int) -> list[Path]:
     """Every file of the model folder that belongs to run ``run_id`` of this configuration, hidden
     temporaries (a checkpoint being written) included."""
