@@ -11,12 +11,18 @@ Generates N videos (2-3 min each; words at ~2.5/s with 300-d vectors, COVAREP 74
 2. our full alignment time vs one plain h5py read of every dataset of every input file (page cache
    warmed once, then read and align alternate ``--repeats`` times; medians and per-pair ratios);
 3. our peak resident memory (a fresh subprocess running the CLI's streaming aligner, writing its
-   output) at two corpus sizes, to show it stays flat as the corpus grows.
+   output) at two corpus sizes, to show it stays flat as the corpus grows;
+4. (``--cli-videos N``, default 120; ``--only-cli`` runs just this) the whole ``python -m mmer_tf.align``
+   process against a whole SDK process doing load + align + impute + deploy, on N shorter MOSEI-shaped
+   videos (~125 words each; glove_vectors, COVAREP, FACET aligned to words: the SDK's word-level layout,
+   one HDF5 group per word and sequence), both timed as fresh processes (wall and CPU, medians), and
+   the two output folders compared file by file.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import subprocess
@@ -108,6 +114,112 @@ def ours(folder: Path, keep: bool):
     return elapsed, out, report
 
 
+WORD_LEVEL = {k: FILES[k] for k in ("glove_vectors", "COVAREP", "FACET 4.2")}
+
+
+def _short_video(seed: int, index: int):
+    """One 50-70 s video (words, COVAREP, FACET) for the whole-process comparison."""
+    rng = np.random.default_rng([seed, 7, index])
+    duration = rng.uniform(50, 70)
+    gaps = rng.exponential(0.2, int(duration * 3))
+    lengths = rng.uniform(0.1, 0.45, len(gaps))
+    starts = np.cumsum(gaps + lengths) - lengths
+    keep = starts + lengths < duration
+    words = np.stack([starts[keep], starts[keep] + lengths[keep]], 1)
+    frames = np.arange(int(duration * 100)) / 100.0
+    covarep = np.stack([frames, frames + 0.01], 1)
+    frames = np.arange(int(duration * 30)) / 30.0
+    seen = rng.random(len(frames)) > 0.05
+    facet = np.stack([frames, frames + 1 / 30], 1)[seen]
+    return f"vid{index:05d}", {
+        "glove_vectors": (words, rng.normal(size=(len(words), 300)).astype(np.float32)),
+        "COVAREP": (covarep, rng.normal(size=(len(covarep), 74)).astype(np.float32)),
+        "FACET 4.2": (facet, rng.normal(size=(len(facet), 35)).astype(np.float32)),
+    }
+
+
+def generate_word_level(folder: Path, videos: int, seed: int = 0) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, file in WORD_LEVEL.items():
+        if not (folder / file).exists():
+            write_csd(folder / file, name, ((vid, *seqs[name]) for vid, seqs in
+                                            (_short_video(seed, i) for i in range(videos))))
+
+
+SDK_PROCESS = """
+import sys, numpy as np
+sys.path.insert(0, {tests!r})
+from sdk_support import load_mmdatasdk, sdk_dataset, sdk_mean, quiet
+mmdatasdk, why = load_mmdatasdk({sdk!r})
+if mmdatasdk is None:
+    sys.exit("SDK not importable: " + str(why))
+files = {files!r}
+dataset = sdk_dataset(mmdatasdk, files)
+with quiet():
+    dataset.align("glove_vectors", collapse_functions=[sdk_mean])
+    dataset.impute("glove_vectors")
+    dataset.deploy({out!r}, {{name: path.rsplit("/", 1)[-1][:-4] for name, path in files.items()}})
+"""
+
+
+def _timed(command: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system, children included) of one fresh process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def _folder_contents(folder: Path) -> dict:
+    out = {}
+    for file in WORD_LEVEL.values():
+        with CsdReader(folder / file) as reader:
+            out[reader.name] = {key: reader.read(key) for key in reader.video_ids()}
+    return out
+
+
+def cli_vs_sdk(base: Path, videos: int, sdk_path: str | None, repeats: int) -> None:
+    """Section 4: the whole align CLI process vs the SDK's whole load + align + deploy process."""
+    from sdk_support import load_mmdatasdk
+
+    folder = base / f"words{videos}"
+    generate_word_level(folder, videos)
+    with CsdReader(folder / WORD_LEVEL["glove_vectors"]) as reader:
+        words = sum(len(iv) for _, iv, _ in reader.items())
+    ours_cmd = [sys.executable, "-m", "mmer_tf.align", str(folder), str(base / "ours_out"),
+                "--reference", "glove_vectors", "--quiet"]
+    ours_runs = [_timed(ours_cmd) for _ in range(repeats)]
+    print(f"whole process, {videos} videos, {words} words, glove_vectors + COVAREP + FACET aligned to words")
+    mmdatasdk, why = load_mmdatasdk(sdk_path)
+    if mmdatasdk is None:
+        print(f"  SDK comparison skipped: {why}")
+        print(f"  mmer_tf CLI: wall {statistics.median(w for w, _ in ours_runs):.2f} s")
+        return
+    files = {name: str(folder / file) for name, file in WORD_LEVEL.items()}
+    code = SDK_PROCESS.format(tests=str(ROOT / "tests"), sdk=str(Path(sdk_path or os.environ.get("MMER_SDK_PATH", "")).resolve()),
+                              files=files, out=str(base / "sdk_out"))
+    sdk_runs = [_timed([sys.executable, "-c", code]) for _ in range(max(1, repeats // 2))]
+    mine, theirs = _folder_contents(base / "ours_out"), _folder_contents(base / "sdk_out")
+    groups = sum(len(v) for v in mine.values())
+    identical = mine.keys() == theirs.keys() and all(
+        mine[n].keys() == theirs[n].keys() and all(
+            a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
+            for key in mine[n] for a, b in zip(mine[n][key], theirs[n][key]))
+        for n in mine)
+    sdk_wall, sdk_cpu = statistics.median(w for w, _ in sdk_runs), statistics.median(c for _, c in sdk_runs)
+    our_wall, our_cpu = statistics.median(w for w, _ in ours_runs), statistics.median(c for _, c in ours_runs)
+    print(f"{'':34}{'SDK':>12}{'mmer_tf':>12}{'ratio':>10}")
+    print(f"{'wall time (s), median':34}{sdk_wall:12.2f}{our_wall:12.2f}{sdk_wall / our_wall:9.1f}x  (bar: >= 10x)")
+    print(f"{'CPU time (s), all processes':34}{sdk_cpu:12.2f}{our_cpu:12.2f}{sdk_cpu / our_cpu:9.1f}x")
+    print(f"  runs: SDK {', '.join(f'{w:.1f}' for w, _ in sdk_runs)} s; mmer_tf {', '.join(f'{w:.2f}' for w, _ in ours_runs)} s;"
+          f" {groups} output groups; CPUs: {os.cpu_count()}")
+    print(f"  output check: {'IDENTICAL' if identical else 'DIFFERENT'} (every key, interval and feature, "
+          f"same dtypes, bit for bit)")
+    print()
+
+
 DROP_CACHES = Path("/proc/sys/vm/drop_caches")
 
 
@@ -195,8 +307,16 @@ def main() -> None:
     parser.add_argument("--sdk-repeats", type=int, default=3, help="SDK alignment runs (median)")
     parser.add_argument("--cold", type=int, default=3, metavar="N",
                         help="also N read/align pairs from a cold page cache (needs root; 0 to skip)")
+    parser.add_argument("--cli-videos", type=int, default=120,
+                        help="videos for the whole-process CLI vs SDK comparison (0 to skip)")
+    parser.add_argument("--only-cli", action="store_true", help="run only the whole-process comparison")
     args = parser.parse_args()
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_align_"))
+    if args.cli_videos:
+        cli_vs_sdk(base, args.cli_videos, None if args.no_sdk else (args.sdk_path or os.environ.get("MMER_SDK_PATH")),
+                   max(3, args.sdk_repeats))
+    if args.only_cli:
+        return
     big, small = base / f"n{args.videos}", base / f"n{max(1, args.videos // 4)}"
     t = time.perf_counter()
     generate(big, args.videos)

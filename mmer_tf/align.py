@@ -48,9 +48,7 @@ class AlignedWriters:
 
     def add(self, entries: Mapping[str, Entries]) -> None:
         for name, seq in entries.items():
-            writer = self.writers[name]
-            for key, intervals, features in seq.items():
-                writer.add(key, intervals, features)
+            self.writers[name].add_many(seq.keys, seq.offsets, seq.intervals, seq.features)
 
     def commit(self) -> None:
         for writer in self.writers.values():
@@ -80,10 +78,7 @@ def _writer_process(conn, results, path, name, metadata, partial, inherited) -> 
                 writer.finish()
                 results.send(("ok", writer.count))
                 return
-            keys, offsets, intervals, features = message
-            for e, key in enumerate(keys):
-                a, b = offsets[e], offsets[e + 1]
-                writer.add(key, intervals[a:b], features[a:b])
+            writer.add_many(*message)
     except MmerError as exc:
         _send(results, ("error", str(exc)))
     except (EOFError, OSError):  # the parent is gone

@@ -257,6 +257,7 @@ def _alive(pid: int) -> bool:
 # per-word rows are far below it, and a compact dataset costs one object header instead of a header
 # plus a separately allocated data block.
 COMPACT_BYTES = 32 * 1024
+_ALL = h5py.h5s.ALL
 
 
 class CsdWriter:
@@ -320,27 +321,40 @@ class CsdWriter:
             h5py.Group(group).create_dataset(name.decode(), data=array, compression=self.compression,
                                              track_times=False)
             return
+        tid = self._types.get(array.dtype) or self._type(array.dtype)
+        sid = self._spaces.get(array.shape) or self._space(array.shape)
         dcpl = self._compact if array.nbytes <= COMPACT_BYTES else self._contiguous
-        dataset = h5py.h5d.create(group, name, self._type(array.dtype), self._space(array.shape), dcpl=dcpl)
+        dataset = h5py.h5d.create(group, name, tid, sid, dcpl=dcpl)
         if array.size:
-            dataset.write(h5py.h5s.ALL, h5py.h5s.ALL, array)
+            dataset.write(_ALL, _ALL, array)
 
     def add(self, video_id: str, intervals: np.ndarray, features: np.ndarray) -> None:
+        self.add_many([video_id], np.array([0, len(intervals)]), intervals, features)
+
+    def add_many(self, keys, offsets, intervals: np.ndarray, features: np.ndarray) -> None:
+        """Entry ``e`` is ``keys[e]`` with rows ``offsets[e]:offsets[e + 1]`` (an aligned video's layout).
+
+        The per-entry loop is kept tight (one group and two datasets per key is all the time there is)."""
         features = np.ascontiguousarray(features)
         intervals = np.ascontiguousarray(intervals, dtype=np.float64)
+        create_group, data, gcpl, dataset = h5py.h5g.create, self._data, self._gcpl, self._dataset
+        bounds = np.asarray(offsets).tolist()
+        key = None
         try:
-            group = h5py.h5g.create(self._data, video_id.encode("utf-8"), gcpl=self._gcpl)
-            self._dataset(group, b"features", features)
-            self._dataset(group, b"intervals", intervals)
+            for e, key in enumerate(keys):
+                a, b = bounds[e], bounds[e + 1]
+                group = create_group(data, key.encode("utf-8"), gcpl=gcpl)
+                dataset(group, b"features", features[a:b])
+                dataset(group, b"intervals", intervals[a:b])
+                self.count += 1
         except (OSError, RuntimeError) as exc:
             self.abort()
             raise write_error(self.path, exc) from None
         except ValueError as exc:
             self.abort()
             if "already exists" in str(exc) or "name already" in str(exc):
-                raise MmerError(f"{self.path}: video '{video_id}' written twice") from None
+                raise MmerError(f"{self.path}: video '{key}' written twice") from None
             raise write_error(self.path, exc) from None
-        self.count += 1
 
     def finish(self) -> None:
         try:
