@@ -114,9 +114,9 @@ def test_missing_and_nan_dropped_and_reported(root):
     rows = _remove_and_nan(root)
     segments, summary = _load(root)
     assert len(segments) == 87
-    assert summary["dropped"] == {"audio: missing file": 2, "vision: all NaN": 1}
-    assert summary["dropped_examples"] == {"audio: missing file": [rows[1]["id"], rows[2]["id"]],
-                                           "vision: all NaN": [rows[61]["id"]]}
+    assert summary["dropped"] == {"segments with no audio file": 2, "segments whose vision file is all NaN": 1}
+    assert summary["dropped_examples"] == {"segments with no audio file": [rows[1]["id"], rows[2]["id"]],
+                                           "segments whose vision file is all NaN": [rows[61]["id"]]}
     assert rows[1]["id"] not in segments.ids
 
 
@@ -124,7 +124,7 @@ def test_missing_and_nan_imputed(root):
     rows = _remove_and_nan(root)
     segments, summary = _load(root, _config(missing_modality="impute"))
     assert len(segments) == 90 and summary["dropped"] == {}
-    assert summary["imputed"] == {"audio: missing file": 2, "vision: all NaN": 1}
+    assert summary["imputed"] == {"segments with no audio file": 2, "segments whose vision file is all NaN": 1}
     np.testing.assert_array_equal(segments.features["audio"][1], np.zeros((1, 6), np.float32))
     np.testing.assert_array_equal(segments.features["vision"][61], np.zeros((1, 5), np.float32))
 

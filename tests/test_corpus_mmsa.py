@@ -94,8 +94,8 @@ def test_all_padding_segment_is_dropped_and_counted(tmp_path):
         data["valid"][m][3] = 0.0
     segments, summary = _load(write_pickle(tmp_path / "aligned_50.pkl", data))
     assert len(segments) == 149
-    assert summary["dropped"] == {"all steps padding": 1}
-    assert summary["dropped_examples"]["all steps padding"] == [str(data["valid"]["id"][3])]
+    assert summary["dropped"] == {"segments that are all padding": 1}
+    assert summary["dropped_examples"]["segments that are all padding"] == [str(data["valid"]["id"][3])]
 
 
 def test_detect(tmp_path):

@@ -43,7 +43,7 @@ def test_segments_match_multibench_reading(tmp_path, aligned):
     segments, summary = _load(write_pickle(tmp_path / "mosi_raw.pkl", data))
     oracle = _multibench_oracle(data, aligned)
     assert len(segments) == 150 - 6 and segments.aligned == aligned
-    assert summary["dropped"] == {"text all zero": 6} and len(summary["dropped_examples"]["text all zero"]) == 5
+    assert summary["dropped"] == {"segments with all-zero text": 6} and len(summary["dropped_examples"]["segments with all-zero text"]) == 5
     for m in oracle:
         assert len(segments.features[m]) == len(oracle[m])
         for got, want in zip(segments.features[m], oracle[m]):
@@ -59,8 +59,8 @@ def test_unaligned_all_zero_vision_dropped(tmp_path):
     data = multibench_data(aligned=False, steps=(8, 20, 15), seed=2)
     data["test"]["vision"][4] = 0.0
     segments, summary = _load(write_pickle(tmp_path / "mosei_noalign.pkl", data))
-    assert summary["dropped"] == {"vision all zero": 1}
-    assert summary["dropped_examples"]["vision all zero"] == ["testvid4$_$0"]
+    assert summary["dropped"] == {"segments with all-zero vision": 1}
+    assert summary["dropped_examples"]["segments with all-zero vision"] == ["testvid4$_$0"]
     assert len(segments) == 149
 
 

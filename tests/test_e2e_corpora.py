@@ -82,11 +82,14 @@ def test_sentiment_pickle_to_table_row(tmp_path, name, layout, model, extra):
 
 def test_feature_folder_category_to_table_row(tmp_path):
     root = feature_folder(tmp_path / "merc", sizes=(150, 30, 60), seed=5)
+    (root / "train" / "speech" / "train_0007.npy").unlink()  # one segment lacks its audio: dropped, and said so
     proc = _main(["-df", str(root), "-lt", "category", "-mn", "lf_dnn", "--lf_dnn_hidden", "32",
                   "--modality_map", "speech=audio,text=text,face=vision"], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "dropped 1 segments with no audio file, e.g. train_0007" in proc.stderr
     row = _row(tmp_path, "lf_dnn", "classification_category")
     labels = pd.read_csv(root / "labels.csv")
+    labels = labels[labels.id != "train_0007"]
     majority = labels[labels.split == "train"].label.value_counts().idxmax()
     test = labels[labels.split == "test"].label
     baseline_acc = float((test == majority).mean())

@@ -238,6 +238,15 @@ def read_feature(path: Path) -> np.ndarray:
     return array.astype(np.float32, copy=False)
 
 
+def _reason(modality: str, problem: str) -> str:
+    """The summary's reason key, worded for the runner's "dropped N <reason>, e.g. ..." line."""
+    return {
+        "missing file": f"segments with no {modality} file",
+        "empty (0 steps)": f"segments whose {modality} file has no steps",
+        "all NaN": f"segments whose {modality} file is all NaN",
+    }[problem]
+
+
 def load_segments(corpus: CorpusInfo, config, progress: bool) -> tuple[SegmentSet, dict]:
     root = Path(corpus.path)
     label_names, rows, classes = read_labels(root)
@@ -289,10 +298,10 @@ def load_segments(corpus: CorpusInfo, config, progress: bool) -> tuple[SegmentSe
             raise MmerError(f"{path}: {reason} for segment {row['id']!r} ({modality}); use --missing drop or impute")
         if problems and policy == "drop":
             for modality, reason, _ in problems:
-                padded.note_dropped(dropped, examples, f"{modality}: {reason}", [row["id"]])
+                padded.note_dropped(dropped, examples, _reason(modality, reason), [row["id"]])
             continue
         for modality, reason, _ in problems:  # impute: filled with zeros once every dimension is known
-            padded.note_dropped(imputed, imputed_examples, f"{modality}: {reason}", [row["id"]])
+            padded.note_dropped(imputed, imputed_examples, _reason(modality, reason), [row["id"]])
             per_modality[modality] = None
         for modality in features:
             features[modality].append(per_modality[modality])

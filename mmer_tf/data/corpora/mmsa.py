@@ -130,7 +130,7 @@ def convert(splits: dict[str, dict], path: Path, progress: bool = False) -> tupl
         keep = np.ones(n, dtype=bool)
         for m in MODALITIES:
             empty = np.flatnonzero((lengths[m] == 0) & keep)
-            reason = "all steps padding" if aligned else f"{m}: no steps"
+            reason = "segments that are all padding" if aligned else f"segments with no {m} steps"
             padded.note_dropped(dropped, examples, reason, (ids[i] for i in empty))
             keep[empty] = False
         index = np.flatnonzero(keep)

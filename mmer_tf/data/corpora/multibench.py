@@ -108,13 +108,13 @@ def convert(splits: dict[str, dict], path: Path) -> tuple[SegmentSet, dict]:
         padded.check_sentiment(labels, ids, path, fold)
         lengths = {m: padded.run_lengths(padded.zero_rows(split[m]), "front") for m in MODALITIES}
         keep = lengths["text"] > 0
-        padded.note_dropped(dropped, examples, "text all zero", (ids[i] for i in np.flatnonzero(~keep)))
+        padded.note_dropped(dropped, examples, "segments with all-zero text", (ids[i] for i in np.flatnonzero(~keep)))
         if aligned:
             lengths = {m: lengths["text"] for m in MODALITIES}
         else:
             for m in ("audio", "vision"):
                 empty = np.flatnonzero(keep & (lengths[m] == 0))
-                padded.note_dropped(dropped, examples, f"{m} all zero", (ids[i] for i in empty))
+                padded.note_dropped(dropped, examples, f"segments with all-zero {m}", (ids[i] for i in empty))
                 keep[empty] = False
         index = np.flatnonzero(keep)
         if index.size == 0:
