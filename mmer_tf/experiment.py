@@ -55,6 +55,16 @@ def _log_load_summary(info: dict) -> None:
         log.warning("data: %s", line)
 
 
+def _save_artefact(unsaved: list[str], what: str, save, *args, **kwargs) -> None:
+    """Call ``save``; a file system failure is noted in ``unsaved`` (reported after the tables are written)."""
+    try:
+        save(*args, **kwargs)
+    except (OSError, MmerError) as exc:
+        reason = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) and exc.filename else str(exc)
+        log.warning("could not save the %s (%s); the run's tables are written anyway", what, reason)
+        unsaved.append(f"{what} ({reason})")
+
+
 def run(config: ExperimentConfig) -> RunResult:
     """Train ``config.model_name`` on the configured corpus and append one run to the tables."""
     _setup_logging(config.verbose)
@@ -134,15 +144,18 @@ def run(config: ExperimentConfig) -> RunResult:
 
     monitor, _ = train.monitor_of(config)
     best = plots.best_epoch(history.history, monitor)
-    plots.plot_history(history.history, paths.history_plot(run_id), monitor=monitor,
-                       title=f"{config.model_name} run {run_id}", display=config.display_fig)
+    # The metrics exist from here: a plot or file that cannot be written must not cost the tables.
+    unsaved: list[str] = []
+    _save_artefact(unsaved, "history plot", plots.plot_history, history.history, paths.history_plot(run_id),
+                   monitor=monitor, title=f"{config.model_name} run {run_id}", display=config.display_fig)
     if config.save_predictions:
         extra = {"classes": np.asarray(schema.classes)} if schema.classes else {}
-        results.save_predictions(paths.predictions(run_id), ids=np.asarray(test_set.ids),
-                                 true_labels=test_set.labels, predictions=predictions,
-                                 label_names=np.asarray(schema.label_names), **extra)
+        _save_artefact(unsaved, "-sp predictions", results.save_predictions, paths.predictions(run_id),
+                       ids=np.asarray(test_set.ids), true_labels=test_set.labels, predictions=predictions,
+                       label_names=np.asarray(schema.label_names), **extra)
     if config.save_confusion_matrix:
-        task.save_confusion(config, paths, run_id, test_set.labels, predictions, schema)
+        _save_artefact(unsaved, "-scm confusion matrices", task.save_confusion, config, paths, run_id,
+                       test_set.labels, predictions, schema)
 
     params = parameter_columns(config)
     params.update(
@@ -157,4 +170,6 @@ def run(config: ExperimentConfig) -> RunResult:
     finished = time.time()
     results.write_run(paths, run_id, params, families, started, finished)
     log.info("run %d written to %s in %.1f s", run_id, paths.csv_dir, finished - started)
+    if unsaved:
+        raise MmerError(f"run {run_id} is recorded in {paths.csv_dir}, but not its {'; '.join(unsaved)}")
     return RunResult(run_id, families, baseline, paths, info)

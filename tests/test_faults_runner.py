@@ -221,3 +221,17 @@ def test_a_table_that_is_not_utf8_is_named_before_training(pickles, tmp_path, ca
     line = _assert_one_line(*_in_process(["-pf", str(pickles), "-mf", str(tmp_path / "models"), *TINY], capsys))
     assert line.startswith(f"error: {csv_dir / 'classification_dominant.csv'}: not UTF-8")
     assert not (csv_dir / ".run_ids").exists()  # checked before training: no id taken
+
+
+def test_an_artefact_that_cannot_be_written_does_not_cost_the_tables(pickles, tmp_path, capsys, monkeypatch):
+    from mmer_tf import plots
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device", str(args[1]))
+
+    monkeypatch.setattr(plots, "plot_history", full_disk)
+    models = tmp_path / "models"
+    line = _assert_one_line(*_in_process(["-pf", str(pickles), "-mf", str(models), *TINY], capsys))
+    assert line.startswith("error: run 1 is recorded in") and "history plot" in line and "No space left" in line
+    assert _assert_consistent(models / "lf_dnn" / "csv") == [1]
+    assert list((models / "lf_dnn").glob("model_*_run1.keras"))  # the recorded run keeps its model
