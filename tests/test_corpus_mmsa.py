@@ -212,3 +212,15 @@ def test_runner_caches_nothing_on_bad_input(tmp_path):
     with pytest.raises(MmerError, match="not in \\[-3, 3\\]"):
         dataset.load_folds(config, progress=False)
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
+
+
+def test_inf_or_nan_in_padded_steps_is_still_padding(tmp_path):
+    data = mmsa_data(aligned=True, seed=7, inf_in_audio=False)
+    text = data["train"]["text"]
+    real = int(np.any(text[0] != 0, axis=1).sum())
+    assert real < 10
+    data["train"]["audio"][0, real:, 1] = -np.inf  # padded steps carrying -inf / NaN in one modality
+    data["train"]["vision"][0, real:, 2] = np.nan
+    segments, summary = _load(write_pickle(tmp_path / "aligned_50.pkl", data))
+    assert summary["padding"]["audio"] == "end"
+    assert segments.lengths("audio")[0] == segments.lengths("text")[0] == real

@@ -5,7 +5,8 @@ per-segment length. Our pipeline wants the real steps only (its masks come from 
 padding must be cut off -- on the right side. The two suites disagree on the side (MultiBench pads at
 the front and trims from the first non-zero text row; MMSA's loaders treat the first ``length`` steps as
 real), and files in the wild were produced by several scripts, so :func:`padding_side` reads the side
-from the data and reports it. Padding rows are all zero; ``-inf`` (COVAREP) and NaN count as data.
+from the data and reports it. A step is padding when it holds no finite non-zero value (the pipeline's
+sanitising would turn it into zeros anyway), so ``-inf`` or NaN left in padded steps does not make them data.
 Arrays are read in chunks of segments so a boolean mask never costs a copy of a whole split.
 """
 
@@ -19,11 +20,11 @@ CHUNK = 2048
 
 
 def zero_rows(block: np.ndarray) -> np.ndarray:
-    """``[N, T]`` bool: which steps are all zero (padding candidates)."""
+    """``[N, T]`` bool: which steps hold no finite non-zero value (padding candidates)."""
     out = np.empty(block.shape[:2], dtype=bool)
     for start in range(0, block.shape[0], CHUNK):
         part = block[start:start + CHUNK]
-        out[start:start + CHUNK] = ~np.any(part != 0, axis=tuple(range(2, part.ndim)))
+        out[start:start + CHUNK] = ~np.any(np.isfinite(part) & (part != 0), axis=tuple(range(2, part.ndim)))
     return out
 
 
