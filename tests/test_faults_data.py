@@ -126,12 +126,27 @@ def test_align_into_a_read_only_folder_or_onto_a_file_is_one_line(inputs, read_o
     assert a_file.read_text() == "x"
 
 
+def _used_bytes(folder: Path) -> int:
+    stat = os.statvfs(folder)
+    return (stat.f_blocks - stat.f_bfree) * stat.f_frsize
+
+
 def test_builtin_sample_on_a_full_disk_is_one_error_and_leaves_no_hidden_folder(small_disk, tmp_path):
-    with pytest.raises(MmerError, match="No space left on device") as error:
+    # The default sample, as main.py generates it: large per-video arrays (HDF5's raw-data path), which
+    # used to fail only when a dataset was garbage-collected: thousands of ignored tracebacks, a crash.
+    code = ("import sys; sys.path.insert(0, %r)\n"
+            "from mmer_tf.data.synthetic import builtin_sample_folder\nfrom mmer_tf.errors import MmerError\n"
+            "try:\n    builtin_sample_folder(%r)\nexcept MmerError as e:\n"
+            "    print('error:', e, file=sys.stderr); sys.exit(2)" % (str(ROOT), str(small_disk)))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if "generating the built-in" not in line]
+    assert len(lines) == 1 and "No space left on device" in lines[0], result.stderr[-3000:]
+    assert leftovers(small_disk) == [] and not (small_disk / "builtin_sample_240_0").exists()
+    assert _used_bytes(small_disk) == 0  # nothing half-written keeps the disk full
+    with pytest.raises(MmerError, match="No space left on device") as error:  # in-process: the same
         synthetic.builtin_sample_folder(small_disk, n_videos=12, seed=0)
-    assert "\n" not in str(error.value)
-    assert leftovers(small_disk) == [] and not (small_disk / "builtin_sample_12_0").exists()
-    # the disk is free again: a rerun elsewhere (and a smaller one here) succeeds
+    assert "\n" not in str(error.value) and _used_bytes(small_disk) == 0
     assert (synthetic.builtin_sample_folder(tmp_path, n_videos=3, seed=0) / "sample.json").is_file()
 
 

@@ -260,6 +260,20 @@ COMPACT_BYTES = 32 * 1024
 _ALL = h5py.h5s.ALL
 
 
+def _redirect_to_memory(fid) -> None:
+    """Point the file descriptor under an open HDF5 file at a fresh in-memory file (see ``abort``)."""
+    try:
+        fd = fid.get_vfd_handle()
+        sink = os.memfd_create("mmer-discarded-hdf5")
+    except (AttributeError, OSError, ValueError, RuntimeError):
+        return
+    try:
+        if isinstance(fd, int) and fd > 2:
+            os.dup2(sink, fd)
+    finally:
+        os.close(sink)
+
+
 class CsdWriter:
     """Stream one SDK-format file, video by video, under a ``.partial`` name until it is published.
 
@@ -288,7 +302,11 @@ class CsdWriter:
         self._spaces: dict = {}
         self._fid = None
         try:
-            self._fid = h5py.h5f.create(os.fsencode(self.partial), h5py.h5f.ACC_TRUNC)
+            fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+            # No sieve buffer: raw data goes to the file inside ``write()``, so a full disk fails
+            # there, where it can be caught, not later when a dataset is garbage-collected.
+            fapl.set_sieve_buf_size(0)
+            self._fid = h5py.h5f.create(os.fsencode(self.partial), h5py.h5f.ACC_TRUNC, fapl=fapl)
             self._file = h5py.File(self._fid)
             _fixed_metadata_cache(self._file)
             self._gcpl = h5py.h5p.create(h5py.h5p.GROUP_CREATE)
@@ -380,14 +398,22 @@ class CsdWriter:
         self.publish()
 
     def abort(self) -> None:
-        """Close (ignoring the errors a full disk raises on close) and remove the partial file."""
+        """Discard the file: close it without writing anything more, and remove the partial file.
+
+        After a failed write (a full disk) HDF5 still holds dirty metadata for the file and retries the
+        flush whenever an object of it is closed -- at every garbage collection and at exit, each
+        failure a printed traceback, and at exit possibly a crash; the held descriptor also keeps the
+        unlinked file's blocks, i.e. the disk, full. So the file's descriptor is first pointed at an
+        anonymous in-memory file: the final flush then succeeds into memory that is freed right away,
+        and the real file is closed and removed.
+        """
         self._data = None
         fid, self._fid = self._fid, None
-        if fid is not None:
+        if fid is not None and fid.valid:
+            _redirect_to_memory(fid)
             try:
-                if fid.valid:
-                    fid.close()
-            except Exception:  # noqa: BLE001 - a failed flush on close; the file is being discarded
+                h5py.File(fid).close()  # closes every object of the file, then the file
+            except Exception:  # noqa: BLE001 - nothing left to save; the file is being removed
                 pass
         try:
             self.partial.unlink(missing_ok=True)
