@@ -380,11 +380,19 @@ class CsdWriter:
             for key, value in self._metadata.items():
                 ds = meta_group.create_dataset(key, (1,), dtype=h5py.string_dtype())
                 ds[0] = json.dumps(value)
+            del meta_group, ds
             self._data = None
-            self._file.close()
+            self._file.flush()  # a full disk fails here, while the file can still be discarded cleanly
         except (OSError, ValueError, RuntimeError) as exc:
             self.abort()
             raise write_error(self.path, exc) from None
+        try:
+            self._file.close()
+        except (OSError, ValueError, RuntimeError) as exc:
+            self._fid = None  # half torn down by the failed close: HDF5 must not be asked about it again
+            self.abort()
+            raise write_error(self.path, exc) from None
+        self._fid = None
 
     def publish(self) -> None:
         try:
