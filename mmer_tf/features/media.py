@@ -92,9 +92,17 @@ def has_video(path: Path) -> bool:
         return False
     container = _open(path)
     try:
-        return bool(container.streams.video)
+        return bool(_video_streams(container))
     finally:
         container.close()
+
+
+def _video_streams(container) -> list:
+    """Video streams that are pictures in time: an MP3/M4A's cover art (``attached_pic``) is not one."""
+    import av
+
+    return [s for s in container.streams.video
+            if not (s.disposition & av.stream.Disposition.attached_pic)]
 
 
 def container_duration(path: Path) -> float | None:
@@ -119,9 +127,10 @@ def iter_frames(path: Path, fps: float) -> Iterator[tuple[int, np.ndarray]]:
     """
     container = _open(Path(path))
     try:
-        if not container.streams.video:
+        streams = _video_streams(container)
+        if not streams:
             raise MediaError("no video stream")
-        stream = container.streams.video[0]
+        stream = streams[0]
         rate = float(stream.average_rate) if stream.average_rate else 25.0
         last_k = -1
         try:
