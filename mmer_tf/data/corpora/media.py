@@ -367,7 +367,8 @@ def load_segments(adapter, corpus: CorpusInfo, config, progress: bool) -> tuple[
         scan = adapter.scan(path)
         folder = Path(corpus.params["featurized"])
         recipe = recipe_from_config(config)
-        log.info("featurizing %d %s clips into %s", len(scan.records), adapter.TITLE, folder)
+        if not is_featurized(folder, adapter.NAME):
+            log.info("featurizing %d %s clips into %s", len(scan.records), adapter.TITLE, folder)
         marker = ensure_featurized(scan.records, folder, recipe, corpus=adapter.NAME, root=path,
                                    scan_skipped=scan.skipped, workers=getattr(config, "featurize_workers", 1),
                                    progress=progress)
