@@ -1,32 +1,54 @@
 #!/usr/bin/env bash
-# Run mmer_tf under SLURM — one job, or a sweep as a job array.
+# Run mmer_tf under SLURM: one job, a sweep as one job array, or the same sweep here without SLURM.
 #
-#   sbatch run_cluster.sh [main.py flags]         one job (e.g. sbatch run_cluster.sh -f openface -l 2 -b 32)
-#   ./run_cluster.sh [main.py flags]              the same job, here, without SLURM
-#   ./run_cluster.sh --sweep SWEEP_FILE [sbatch options]
-#                                                 submit one array task per non-empty, non-# line of
-#                                                 SWEEP_FILE; each line holds main.py flags
+#   sbatch run_cluster.sh [main.py flags]          one job (e.g. sbatch run_cluster.sh -f openface -l 2 -b 32)
+#   ./run_cluster.sh [main.py flags]               the same job, here, without SLURM
+#   ./run_cluster.sh --sweep FILE [--seeds 1,2,3] [--max-concurrent N] [sbatch options]
+#                                                  one array task per run of FILE (see mmer_tf/sweep.py:
+#                                                  a .yaml/.csv grid or lines of main.py flags), each line
+#                                                  once per seed, minus the runs that already have a row
+#   ./run_cluster.sh --sweep FILE [--seeds ...] --local N
+#                                                  the same runs on this machine, N at a time
 #
-# Every task appends its rows to the same CSV tables; mmer_tf locks them and reserves unique run ids,
-# so concurrent array tasks lose no row. Logs go to logs/<job>_<task>.out. Set MMER_PYTHON to choose the
-# interpreter (default: .venv/bin/python when present, else python3).
+# Preemption and time limits: the job asks to be requeued (--requeue) and to receive SIGUSR1 two minutes
+# before its time limit (--signal=B:USR1@120). The signal is passed to the run, which finishes the
+# current epoch, saves its state (models/<model>/.resume/<digest>/) and exits 75; this script then
+# requeues the job, and the requeued job, running the identical command, resumes from that epoch. A job
+# killed outright (node failure, scancel) resumes the same way from its last completed epoch when it is
+# submitted again. Each run writes exactly one row per table.
+#
+# Data-parallel runs over several processes: sbatch --ntasks=N [--gpus-per-task=1] run_cluster.sh
+# --distribution data_parallel ...; each task is started with srun and finds its rank and the
+# coordinator (first host of SLURM_JOB_NODELIST) in SLURM's environment.
+#
+# Logs go to logs/ (one per job, or per array task). Set MMER_PYTHON to choose the interpreter
+# (default: .venv/bin/python when present, else python3).
 #
 #SBATCH --job-name=mmer_tf
 #SBATCH --cpus-per-task=4
 #SBATCH --mem=16G
 #SBATCH --time=04:00:00
 #SBATCH --output=logs/%x_%j.out
+#SBATCH --open-mode=append
+#SBATCH --requeue
+#SBATCH --signal=B:USR1@120
 set -euo pipefail
 
-# Under sbatch the script runs from a spool copy: find the repository through the submit directory.
+# Runs happen in the submit directory (relative -mf/-pf paths and logs/ are resolved there). Under
+# sbatch the script runs from a spool copy, so the code folder travels in MMER_CODE_DIR.
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="${SLURM_SUBMIT_DIR:-$here}"
-cd "$repo"
+if [ -n "${MMER_CODE_DIR:-}" ]; then code="$MMER_CODE_DIR"
+elif [ -f "$here/main.py" ]; then code="$here"
+else code="${SLURM_SUBMIT_DIR:-$PWD}"; fi
+export MMER_CODE_DIR="$code"
+cd "${SLURM_SUBMIT_DIR:-$PWD}"
 mkdir -p logs
+self="$code/run_cluster.sh"
+export PYTHONPATH="$code${PYTHONPATH:+:$PYTHONPATH}"
 
 python_bin="${MMER_PYTHON:-}"
 if [ -z "$python_bin" ]; then
-  if [ -x .venv/bin/python ]; then python_bin=.venv/bin/python; else python_bin=python3; fi
+  if [ -x "$code/.venv/bin/python" ]; then python_bin="$code/.venv/bin/python"; else python_bin=python3; fi
 fi
 
 # Use the CPUs SLURM gave the task, not every core of the node.
@@ -35,29 +57,73 @@ if [ -n "${SLURM_CPUS_PER_TASK:-}" ]; then
          TF_NUM_INTEROP_THREADS=2
 fi
 
-sweep_lines() {  # the flag lines of a sweep file, comments and blank lines dropped
-  grep -v -e '^[[:space:]]*#' -e '^[[:space:]]*$' "$1"
-}
-
 if [ "${1:-}" = "--sweep" ]; then
-  sweep="${2:?usage: run_cluster.sh --sweep SWEEP_FILE [sbatch options]}"
+  sweep="${2:?usage: run_cluster.sh --sweep FILE [--seeds 1,2,3] [--max-concurrent N] [--local N] [sbatch options]}"
   [ -f "$sweep" ] || { echo "error: sweep file $sweep not found" >&2; exit 2; }
   shift 2
-  count=$(sweep_lines "$sweep" | wc -l)
-  [ "$count" -gt 0 ] || { echo "error: sweep file $sweep has no flag lines" >&2; exit 2; }
-  command -v sbatch >/dev/null || { echo "error: sbatch not found: run on a SLURM login node" >&2; exit 2; }
-  echo "submitting $count tasks from $sweep"
-  exec sbatch --array="0-$((count - 1))" --output="logs/%x_%A_%a.out" "$@" "$here/$(basename "${BASH_SOURCE[0]}")" --sweep-task "$(cd "$(dirname "$sweep")" && pwd)/$(basename "$sweep")"
+  seeds="" concurrent="" local_jobs="" sbatch_opts=()
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --seeds) seeds="${2:?--seeds needs a value, e.g. 1,2,3}"; shift 2 ;;
+      --seeds=*) seeds="${1#--seeds=}"; shift ;;
+      --max-concurrent) concurrent="${2:?--max-concurrent needs a number}"; shift 2 ;;
+      --max-concurrent=*) concurrent="${1#--max-concurrent=}"; shift ;;
+      --local) local_jobs="${2:?--local needs a number}"; shift 2 ;;
+      --local=*) local_jobs="${1#--local=}"; shift ;;
+      *) sbatch_opts+=("$1"); shift ;;
+    esac
+  done
+  seed_args=()
+  [ -n "$seeds" ] && seed_args=(--seeds "$seeds")
+  if [ -n "$local_jobs" ]; then
+    exec "$python_bin" -m mmer_tf.sweep "$sweep" "${seed_args[@]}" --local "$local_jobs" --logs logs
+  fi
+  command -v sbatch >/dev/null || { echo "error: sbatch not found: run on a SLURM login node, or use --local N" >&2; exit 2; }
+  lines="logs/sweep_$(date +%Y%m%d-%H%M%S)_$$.lines"
+  "$python_bin" -m mmer_tf.sweep "$sweep" "${seed_args[@]}" --pending --out "$lines"
+  count=$(grep -c . "$lines" || true)
+  if [ "$count" -eq 0 ]; then
+    echo "nothing to submit: every run of $sweep already has a row"
+    rm -f "$lines"
+    exit 0
+  fi
+  array="0-$((count - 1))"
+  [ -n "$concurrent" ] && array="$array%$concurrent"
+  echo "submitting $count tasks from $sweep (lines in $lines)"
+  exec sbatch --array="$array" --output="logs/%x_%A_%a.out" "${sbatch_opts[@]}" "$self" --sweep-task "$PWD/$lines"
 fi
 
 if [ "${1:-}" = "--sweep-task" ]; then
-  sweep="$2"
+  lines="$2"
   task="${SLURM_ARRAY_TASK_ID:?--sweep-task runs inside a SLURM array task}"
-  line=$(sweep_lines "$sweep" | sed -n "$((task + 1))p")
-  [ -n "$line" ] || { echo "error: $sweep has no line for array task $task" >&2; exit 2; }
+  line=$(sed -n "$((task + 1))p" "$lines")
+  [ -n "$line" ] || { echo "error: $lines has no line for array task $task" >&2; exit 2; }
   echo "task $task: main.py $line"
   # The line is split into words like a shell command line (quotes respected), never executed as code.
   eval "set -- $(printf '%s' "$line" | "$python_bin" -c 'import shlex,sys; print(" ".join(shlex.quote(a) for a in shlex.split(sys.stdin.read())))')"
 fi
 
-exec "$python_bin" main.py "$@"
+launcher=()
+if [ "${SLURM_NTASKS:-1}" -gt 1 ] && [ -n "${SLURM_JOB_ID:-}" ]; then
+  launcher=(srun --kill-on-bad-exit=1)  # one process per task: data_parallel ranks
+fi
+
+# Run in the background so the USR1 trap fires while it trains; forward the signal to it.
+"${launcher[@]}" "$python_bin" "$code/main.py" "$@" &
+child=$!
+trap 'echo "$(date +%T) SIGUSR1: asking the run to stop after this epoch"; kill -USR1 "$child" 2>/dev/null || true' USR1
+set +e
+while true; do
+  wait "$child"
+  rc=$?
+  kill -0 "$child" 2>/dev/null || break  # wait returned because of the trap: keep waiting
+done
+set -e
+if [ "$rc" -eq 75 ] && [ -n "${SLURM_JOB_ID:-}" ]; then
+  job="$SLURM_JOB_ID"
+  [ -n "${SLURM_ARRAY_JOB_ID:-}" ] && job="${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"
+  echo "$(date +%T) state saved; requeueing $job to resume"
+  scontrol requeue "$job"
+  exit 0
+fi
+exit "$rc"

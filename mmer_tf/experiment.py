@@ -7,7 +7,9 @@ This is the only module that knows the order of the steps; each step lives in it
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
+from pathlib import Path
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,13 +47,9 @@ def _print_families(title: str, families: dict[str, list[dict]], keys) -> None:
 
 def _log_load_summary(info: dict) -> None:
     """Print what the adapter dropped or cleaned, with counts and reasons, like the align CLI does."""
-    summary = info.get("load_summary") or {}
-    try:
-        from mmer_tf.data.align import format_drop_summary
-    except ImportError:  # an older aligner without the shared formatter
-        format_drop_summary = None
-    lines = format_drop_summary(summary) if format_drop_summary and summary else []
-    for line in lines:
+    from mmer_tf.data.align import format_drop_summary
+
+    for line in format_drop_summary(info.get("load_summary") or {}):
         log.warning("data: %s", line)
 
 
@@ -112,27 +110,51 @@ def run(config: ExperimentConfig) -> RunResult:
     y_test = task.targets(config, test_set.labels, schema)
     num_outputs = task.num_outputs(config, schema)
 
+    # distribution (issue 12): devices/processes first (JAX needs it before any computation).
+    from mmer_tf import distributed, resume
+
+    placement = distributed.setup(config)
     # Seed before any dataset exists: tf.data shuffles combine their own seed with the global one.
     train.seed_everything(config.seed)
     make = dict(batch_size=config.batch_size, fixed_steps=config.fixed_num_steps, modalities=config.modalities)
-    train_ds = pipeline.make_dataset(train_set, y_train, shuffle=True, seed=config.seed, **make)
-    valid_ds = pipeline.make_dataset(valid_set, y_valid, shuffle=False, seed=config.seed, **make)
+    train_ds = pipeline.make_dataset(train_set, y_train, shuffle=True, seed=config.seed,
+                                     drop_remainder=placement.drop_remainder, **make)
+    valid_ds = pipeline.make_dataset(valid_set, y_valid, shuffle=False, seed=config.seed,
+                                     drop_remainder=placement.drop_remainder, **make)
     test_ds = pipeline.make_dataset(test_set, y_test, shuffle=False, seed=config.seed, **make)
 
     paths = results.RunPaths.for_config(config)
-    run_id = results.reserve_run_id(paths.csv_dir)
-    results.track_run(paths, run_id)  # main.py discards it (checkpoint, id) on Ctrl-C or a failure before the tables
+    # resume (issue 12): a re-run of a killed run keeps its run id and continues from its last epoch.
+    state = resume.RunState(resume.folder_for(paths, config), chief=placement.is_chief).acquire()
+    run_id, status = state.begin(paths, lambda: results.reserve_run_id(paths.csv_dir))
+    if status == "recorded":
+        log.info("run %d is already recorded in %s (an earlier attempt wrote it); nothing to do",
+                 run_id, paths.csv_dir)
+        state.clear()
+        return RunResult(run_id, {}, {}, paths, info)
+    if placement.is_chief:
+        results.track_run(paths, run_id)  # main.py discards it (checkpoint, id) on Ctrl-C or a failure before the tables
     log.info("run %d: model %s (%s), task %s (-lt %s), outputs %d", run_id, config.model_name,
              ",".join(config.modalities), task.name, config.label_type, num_outputs)
 
     train.configure_precision(config)
-    model = registry.build_model(config, train_set.dims(), num_outputs)
-    train.compile_model(model, config, output_kind)
+    with placement.scope():
+        model = registry.build_model(config, train_set.dims(), num_outputs)
+        train.compile_model(model, config, output_kind)
     checkpoint = paths.best_model(run_id)
-    history = train.fit(model, train_ds, valid_ds, config, checkpoint)
+    # Saving a model is a collective in multi-process JAX: every process saves, only process 0 keeps it.
+    scratch = None if placement.is_chief else tempfile.TemporaryDirectory(prefix="mmer_worker_")
+    history = train.fit(model, train_ds, valid_ds, config,
+                        checkpoint if scratch is None else Path(scratch.name) / checkpoint.name,
+                        resume=state, run_id=run_id)
 
-    predictions = np.asarray(model.predict(test_ds, verbose=0), dtype=np.float32)
-    test_loss = float(model.evaluate(test_ds, verbose=0, return_dict=True)["loss"])
+    scorer = placement.local_model(model)  # data_parallel: predict the whole test set on this process
+    predictions = np.asarray(scorer.predict(test_ds, verbose=0), dtype=np.float32)
+    test_loss = float(scorer.evaluate(test_ds, verbose=0, return_dict=True)["loss"])
+    if scratch is not None:  # only process 0 writes tables, models and plots
+        scratch.cleanup()
+        state.release()
+        return RunResult(run_id, {}, {}, paths, info)
     families = task.evaluate(config, test_set.labels, predictions, schema)
     baseline = task.evaluate(config, test_set.labels,
                              task.baseline(config, train_set.labels, len(test_set), schema), schema)
@@ -169,6 +191,7 @@ def run(config: ExperimentConfig) -> RunResult:
     )
     finished = time.time()
     results.write_run(paths, run_id, params, families, started, finished)
+    state.clear()  # resume (issue 12): the rows are written, the saved state is done with
     log.info("run %d written to %s in %.1f s", run_id, paths.csv_dir, finished - started)
     if unsaved:
         raise MmerError(f"run {run_id} is recorded in {paths.csv_dir}, but not its {'; '.join(unsaved)}")

@@ -290,18 +290,27 @@ def callbacks_for(config: ExperimentConfig, checkpoint_path, has_validation: boo
     return found
 
 
-def fit(model, train_ds, valid_ds, config: ExperimentConfig, checkpoint_path):
+def fit(model, train_ds, valid_ds, config: ExperimentConfig, checkpoint_path, *, resume=None, run_id: int = 0):
     """Train up to ``-e`` epochs with early stopping on ``-v``; returns Keras' ``History``.
 
     After the call the model holds the best epoch's weights (``restore_best_weights``; also when the
     last epoch is reached without stopping early), and ``checkpoint_path`` holds that model.
+    ``resume`` (a ``mmer_tf.resume.RunState``) continues a killed run from its last completed epoch
+    and saves the state after every epoch; the returned history covers every epoch either way.
     """
     if config.num_epochs < 1:
         raise MmerError(f"-e/--num_epochs must be >= 1, got {config.num_epochs}")
     callbacks = callbacks_for(config, checkpoint_path, has_validation=valid_ds is not None)
+    # resume (issue 12): pin the shuffle to the epoch, restore a killed run, save after each epoch.
+    from mmer_tf import resume as resume_lib
+
+    first, last, initial_epoch = resume_lib.attach(model, train_ds, callbacks, resume, run_id,
+                                                   int(config.num_epochs))
     # shuffle=False: the tf.data pipeline already reshuffles every epoch (Keras would only warn).
-    return model.fit(train_ds, validation_data=valid_ds, epochs=int(config.num_epochs),
-                     callbacks=callbacks, verbose=0, shuffle=False)
+    history = model.fit(train_ds, validation_data=valid_ds, epochs=int(config.num_epochs),
+                        callbacks=first + callbacks + last, verbose=0, shuffle=False,
+                        initial_epoch=initial_epoch)
+    return resume_lib.merged_history(history, last)
 
 
 def load_model(path: str | os.PathLike):

@@ -105,9 +105,10 @@ def make_dataset(segments: SegmentSet, targets: np.ndarray, *, batch_size: int, 
                  drop_remainder: bool = False):
     """Batches ``({m: [B,T,D], m_mask: [B,T]}, targets [B, outputs])``, all float32, prefetched.
 
-    ``shuffle=True`` draws a new order every epoch (every iteration of the returned dataset) from
-    ``seed``: the same seed gives the same sequence of epoch orders in every run. ``shuffle=False``
-    keeps the segment order (use it for evaluation and prediction).
+    ``shuffle=True`` draws a new order every epoch (every iteration of the returned dataset): epoch k's
+    order is :func:`epoch_order` ``(n, seed, k)``; iterations count epochs 0, 1, 2, ... unless
+    :func:`set_epoch` says which epoch comes next (the training loop does, so a resumed run matches).
+    ``shuffle=False`` keeps the segment order (use it for evaluation and prediction).
     """
     import tensorflow as tf
 
@@ -122,23 +123,73 @@ def make_dataset(segments: SegmentSet, targets: np.ndarray, *, batch_size: int, 
     target_table = tf.constant(targets)
     dims = {m: int(ragged[m].values.shape[-1]) for m in chosen}
     steps = int(fixed_steps) if fixed_steps > 0 else None
+    # Full batches have a static batch axis: Keras' multi-process DataParallel reads it to split batches.
+    rows_per_batch = int(batch_size) if drop_remainder else None
 
     def gather(index):
         inputs = {}
         for m in chosen:
             rows = tf.gather(ragged[m], index)
-            dense = rows.to_tensor(shape=[None, steps, dims[m]])
+            dense = rows.to_tensor(shape=[rows_per_batch, steps, dims[m]])
             inputs[m] = dense
-            inputs[f"{m}_mask"] = tf.sequence_mask(rows.row_lengths(), maxlen=tf.shape(dense)[1],
-                                                   dtype=tf.float32)
+            inputs[f"{m}_mask"] = tf.ensure_shape(
+                tf.sequence_mask(rows.row_lengths(), maxlen=tf.shape(dense)[1], dtype=tf.float32),
+                [rows_per_batch, steps])
         return inputs, tf.gather(target_table, index)
 
-    order = tf.data.Dataset.range(n)
+    epoch = None
     if shuffle:
-        order = order.shuffle(n, seed=int(seed), reshuffle_each_iteration=True)
+        # The order of epoch k is a pure function of (seed, k) (see epoch_order): a run resumed at epoch
+        # k sees the same batches as one that never stopped. Each new iteration reads the epoch number
+        # from a variable and advances it; fit's EpochShuffle callback pins it to Keras' epoch first.
+        epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="mmer_epoch")
+
+        def epoch_indices(_):
+            current = epoch.assign_add(1) - 1
+            return tf.data.Dataset.from_tensor_slices(_order_tensor(n, int(seed), current))
+
+        order = tf.data.Dataset.range(1).flat_map(epoch_indices).apply(
+            tf.data.experimental.assert_cardinality(n))  # Keras then knows the epoch length
+    else:
+        order = tf.data.Dataset.range(n)
     batches = order.batch(int(batch_size), drop_remainder=drop_remainder)
     dataset = batches.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.prefetch(tf.data.AUTOTUNE)
+    if epoch is not None:
+        dataset._mmer_epoch = epoch  # read by set_epoch
+    return dataset
+
+
+def _order_tensor(n: int, seed: int, epoch):
+    """In-graph permutation of ``range(n)`` for ``(seed, epoch)``: stable argsort of stateless int64 keys."""
+    import tensorflow as tf
+
+    keys = tf.random.stateless_uniform([n], seed=tf.stack([tf.constant(int(seed), tf.int64),
+                                                           tf.cast(epoch, tf.int64)]),
+                                       minval=None, maxval=None, dtype=tf.int64)
+    return tf.argsort(keys, stable=True, direction="ASCENDING")
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
+    """The segment order a shuffled dataset uses in epoch ``epoch`` (0-based): a function of (seed, epoch).
+
+    It depends on nothing else (not on how many epochs this process has run, not on TensorFlow's global
+    seed), which is what makes a resumed run identical to an uninterrupted one.
+    """
+    return _order_tensor(int(n), int(seed), int(epoch)).numpy().astype(np.int64)
+
+
+def set_epoch(dataset, epoch: int) -> bool:
+    """Make the next iteration of a shuffled ``dataset`` (from :func:`make_dataset`) use epoch ``epoch``.
+
+    Returns False (and does nothing) for an unshuffled dataset. Keras creates a fresh iterator at the
+    start of every epoch, after ``on_epoch_begin``, which is where the training loop calls this.
+    """
+    variable = getattr(dataset, "_mmer_epoch", None)
+    if variable is None:
+        return False
+    variable.assign(int(epoch))
+    return True
 
 
 def seed_style_dataset(segments: SegmentSet, targets: np.ndarray, *, batch_size: int, shuffle: bool = False,
@@ -185,4 +236,4 @@ def seed_style_dataset(segments: SegmentSet, targets: np.ndarray, *, batch_size:
     return dataset.map(lambda x, y: ({k: tf.cast(v, tf.float32) for k, v in x.items()}, tf.cast(y, tf.float32)))
 
 
-__all__ = ["dims_of", "make_dataset", "ragged_storage", "seed_style_dataset"]
+__all__ = ["dims_of", "epoch_order", "make_dataset", "ragged_storage", "seed_style_dataset", "set_epoch"]
