@@ -87,5 +87,8 @@ def test_recipe_roundtrip_fingerprint_and_errors():
                             ({"colour": 1}, "unknown option")]:
         with pytest.raises(MmerError, match=message):
             Recipe.parse(**kwargs)
+    assert Recipe.parse(fps="2.5", face_crop="false", image_size="96") == Recipe(fps=2.5, face_crop=False, image_size=96)
+    with pytest.raises(MmerError, match="--fps 'fast'"):
+        Recipe.parse(fps="fast")
     with pytest.raises(MmerError, match="unknown field"):
         Recipe.from_dict({"audio": "logmel", "bogus": 1})

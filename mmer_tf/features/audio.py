@@ -1,10 +1,14 @@
 """Audio encoders: 16 kHz mono waveform -> ``(intervals [T, 2] s, features [T, D] float32)``.
 
-- ``logmel`` (offline default): 25 ms Hann window, 10 ms hop, 512-point FFT, 64 mel bands over
-  125-7500 Hz (YAMNet's front end), log of the power plus 1e-6. Frame ``i`` spans
+- ``logmel`` (offline default): ``tf.signal``'s log-mel recipe: ``stft`` with a periodic 25 ms Hann
+  window, 10 ms hop, 512-point FFT, power, ``linear_to_mel_weight_matrix`` (64 HTK mel bands over
+  125-7500 Hz, YAMNet's front end), log of the power plus 1e-6. Frame ``i`` spans
   ``[i*0.01, i*0.01 + 0.025]`` s; a waveform of ``n >= 400`` samples gives ``1 + (n - 400) // 160``
   frames (shorter ones are zero-padded to one frame). Prosody (pitch, energy, rate), which carries
-  most vocal emotion, is visible in it and it needs no download.
+  most vocal emotion, is visible in it and it needs no download. It is computed in NumPy, equal to the
+  ``tf.signal`` ops to float32 rounding (tested against them): importing TensorFlow costs each worker
+  process ~5-20 s and ~750 MiB (measured, benchmarks/README.md), which made two workers slower than
+  one on a whole corpus; the default recipe now starts a worker in about a second.
 - ``hub:<path>``: a waveform encoder (YAMNet, VGGish, TRILLsson); row ``i`` spans
   ``[i*hop, (i+1)*hop]`` s with the recipe's ``hub_frame_hop``, clipped to the clip.
 - ``opensmile:<set>[:lld|:functionals]``: openSMILE's LLDs (rows with its own start/end times) or
@@ -28,25 +32,36 @@ MELS = 64
 LOWER_HZ, UPPER_HZ = 125.0, 7500.0
 
 
-@lru_cache(maxsize=1)
-def _mel_matrix():
-    import tensorflow as tf
+def _hz_to_mel(hz):
+    return 1127.0 * np.log1p(np.asarray(hz, dtype=np.float64) / 700.0)
 
-    return tf.signal.linear_to_mel_weight_matrix(MELS, FFT // 2 + 1, SAMPLE_RATE, LOWER_HZ, UPPER_HZ)
+
+@lru_cache(maxsize=1)
+def mel_matrix() -> np.ndarray:
+    """``[FFT//2 + 1, MELS]`` triangular HTK-mel weights, as ``tf.signal.linear_to_mel_weight_matrix``."""
+    bins = FFT // 2 + 1
+    linear_mel = _hz_to_mel(np.linspace(0.0, SAMPLE_RATE / 2, bins)[1:])[:, np.newaxis]
+    edges = np.linspace(_hz_to_mel(LOWER_HZ), _hz_to_mel(UPPER_HZ), MELS + 2)
+    lower, centre, upper = edges[:-2], edges[1:-1], edges[2:]
+    weights = np.maximum(0.0, np.minimum((linear_mel - lower) / (centre - lower),
+                                         (upper - linear_mel) / (upper - centre)))
+    return np.concatenate([np.zeros((1, MELS)), weights]).astype(np.float32)  # the DC bin carries no mel
+
+
+@lru_cache(maxsize=1)
+def _window() -> np.ndarray:
+    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(WINDOW) / WINDOW)).astype(np.float32)  # periodic Hann
 
 
 def logmel(wave: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    import tensorflow as tf
-
     wave = np.asarray(wave, dtype=np.float32)
     if len(wave) < WINDOW:
         wave = np.pad(wave, (0, WINDOW - len(wave)))
-    stft = tf.signal.stft(tf.constant(wave), WINDOW, HOP, fft_length=FFT, window_fn=tf.signal.hann_window,
-                          pad_end=False)
-    power = tf.math.square(tf.abs(stft))
-    mel = tf.matmul(power, _mel_matrix())
-    features = tf.math.log(mel + 1e-6).numpy().astype(np.float32)
-    starts = np.arange(len(features), dtype=np.float64) * (HOP / SAMPLE_RATE)
+    count = 1 + (len(wave) - WINDOW) // HOP
+    frames = np.lib.stride_tricks.sliding_window_view(wave, WINDOW)[::HOP][:count] * _window()
+    power = np.square(np.abs(np.fft.rfft(frames, FFT, axis=1))).astype(np.float32)
+    features = np.log(power @ mel_matrix() + 1e-6).astype(np.float32)
+    starts = np.arange(count, dtype=np.float64) * (HOP / SAMPLE_RATE)
     intervals = np.stack([starts, starts + WINDOW / SAMPLE_RATE], axis=1)
     return intervals, features
 

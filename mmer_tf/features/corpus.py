@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Sequence
@@ -208,6 +209,10 @@ def featurize(clips: Sequence[Clip], out_dir: Path, recipe: Recipe, *, workers: 
                 try:
                     for future in as_completed(futures):
                         note(future.result())
+                except BrokenProcessPool as exc:
+                    raise MmerError(f"featurize: a worker process died ({exc}); the {len(records)} finished clips "
+                                    f"are kept in {parts_dir}, rerun (with --workers 1 to see the file at fault)"
+                                    ) from None
                 except BaseException:
                     for future in futures:
                         future.cancel()

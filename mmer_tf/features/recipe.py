@@ -102,6 +102,17 @@ class Recipe:
         unknown = sorted(set(values) - names)
         if unknown:
             raise MmerError(f"recipe: unknown option(s) {unknown}")
+        for key, kind in (("fps", float), ("hub_frame_hop", float), ("image_size", int)):
+            if key in values:
+                try:
+                    values[key] = kind(values[key])
+                except (TypeError, ValueError):
+                    raise MmerError(f"--{key} {values[key]!r}: not a number") from None
+        if isinstance(values.get("face_crop"), str):
+            flag = values["face_crop"].strip().lower()
+            if flag not in ("1", "0", "true", "false", "yes", "no"):
+                raise MmerError(f"--face_crop {values['face_crop']!r}: expected true or false")
+            values["face_crop"] = flag in ("1", "true", "yes")
         return cls(**values)
 
     @property
