@@ -180,7 +180,7 @@ def _folder_contents(folder: Path) -> dict:
     return out
 
 
-def cli_vs_sdk(base: Path, videos: int, sdk_path: str | None, repeats: int) -> None:
+def cli_vs_sdk(base: Path, videos: int, sdk_path: str | None, repeats: int, sdk_repeats: int) -> None:
     """Section 4: the whole align CLI process vs the SDK's whole load + align + deploy process."""
     from sdk_support import load_mmdatasdk
 
@@ -200,7 +200,7 @@ def cli_vs_sdk(base: Path, videos: int, sdk_path: str | None, repeats: int) -> N
     files = {name: str(folder / file) for name, file in WORD_LEVEL.items()}
     code = SDK_PROCESS.format(tests=str(ROOT / "tests"), sdk=str(Path(sdk_path or os.environ.get("MMER_SDK_PATH", "")).resolve()),
                               files=files, out=str(base / "sdk_out"))
-    sdk_runs = [_timed([sys.executable, "-c", code]) for _ in range(max(1, repeats // 2))]
+    sdk_runs = [_timed([sys.executable, "-c", code]) for _ in range(max(1, sdk_repeats))]
     mine, theirs = _folder_contents(base / "ours_out"), _folder_contents(base / "sdk_out")
     groups = sum(len(v) for v in mine.values())
     identical = mine.keys() == theirs.keys() and all(
@@ -314,7 +314,7 @@ def main() -> None:
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_align_"))
     if args.cli_videos:
         cli_vs_sdk(base, args.cli_videos, None if args.no_sdk else (args.sdk_path or os.environ.get("MMER_SDK_PATH")),
-                   max(3, args.sdk_repeats))
+                   args.repeats, args.sdk_repeats)
     if args.only_cli:
         return
     big, small = base / f"n{args.videos}", base / f"n{max(1, args.videos // 4)}"
