@@ -54,11 +54,6 @@ def pickles(tmp_path_factory):
     return folder
 
 
-def _main(args, cwd=None, timeout=300):
-    return subprocess.run([sys.executable, str(REPO / "main.py"), *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
-
-
 def _last_line(stderr: str) -> str:
     return stderr.strip().splitlines()[-1] if stderr.strip() else ""
 
@@ -117,7 +112,7 @@ def tmpfs(tmp_path):
         subprocess.run(["umount", str(target)], capture_output=True)
 
 
-def test_ctrl_c_during_training_is_one_line_and_leaves_nothing(pickles, tmp_path):
+def test_ctrl_c_during_training_is_one_line_and_leaves_nothing(pickles, tmp_path, capsys):
     models = tmp_path / "models"
     args = [str(REPO / "main.py"), "-pf", str(pickles), "-mf", str(models), *TINY, "-e", "500", "-p", "500"]
     proc = subprocess.Popen([sys.executable, *args], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
@@ -137,12 +132,12 @@ def test_ctrl_c_during_training_is_one_line_and_leaves_nothing(pickles, tmp_path
     assert not list(model_dir.glob("*run1*")) and not list(model_dir.glob(".*run1*"))  # checkpoint removed
     assert not any((model_dir / "csv" / ".run_ids").iterdir())  # id given back
     assert not (model_dir / "csv" / "model_ids.csv").exists()
-    rerun = _main(["-pf", str(pickles), "-mf", str(models), *TINY])
-    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    code, err = _in_process(["-pf", str(pickles), "-mf", str(models), *TINY], capsys)  # the rerun
+    assert code == 0, err[-2000:]
     assert _assert_consistent(model_dir / "csv") == [1]
 
 
-def test_sigkill_before_and_between_table_writes_then_a_rerun(pickles, tmp_path):
+def test_sigkill_before_and_between_table_writes_then_a_rerun(pickles, tmp_path, capsys):
     models = tmp_path / "models"
     csv_dir = models / "lf_dnn" / "csv"
     common = ["-pf", str(pickles), "-mf", str(models), *TINY]
@@ -155,8 +150,8 @@ def test_sigkill_before_and_between_table_writes_then_a_rerun(pickles, tmp_path)
     # same run id, mmer_tf.resume) was killed after the commit point, between tables: 2 of 5 hold its row.
     killed = _run_ids(csv_dir / "regression.csv")
     assert len(killed) == 1 and _run_ids(csv_dir / "model_ids.csv") == []
-    rerun = _main(common)
-    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    code, err = _in_process(common, capsys)  # the rerun
+    assert code == 0, err[-2000:]
     # the rerun's first table access finished the committed append: that run whole, once, everywhere
     recorded = _assert_consistent(csv_dir)
     assert killed[0] in recorded and len(recorded) == len(set(recorded))

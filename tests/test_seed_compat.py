@@ -206,3 +206,15 @@ def test_every_row_has_a_verdict_and_names_a_test_that_exists():
 def test_the_original_flags_are_all_in_the_flag_table():
     text = DOC.read_text(encoding="utf-8")
     assert "26 argparse flags" in text and len(ORIGINAL_FLAGS) == 26
+
+
+def test_custom_split_flag_reaches_the_config():
+    from mmer_tf import cli_flags
+
+    values = _flags()
+    values(["main.py", "-c"])
+    assert cli_flags.config_from_flags(values).custom_split == "original"  # -c alone: the original's split
+    values = _flags()
+    values(["main.py", "-c", "--custom_split", "corrected"])
+    config = cli_flags.config_from_flags(values)
+    assert config.with_custom_split and config.custom_split == "corrected"

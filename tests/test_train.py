@@ -189,11 +189,13 @@ def test_a_typed_loss_is_honoured_for_every_label_type(caplog):
 def test_checkpoint_follows_the_umask_like_every_other_output(tmp_path):
     import os
 
-    seg, y = learnable_set(n=16)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    checkpoint = train.BestModelCheckpoint(tmp_path / "best.keras", "val_loss", "min")
+    checkpoint.set_model(model)
     old = os.umask(0o022)
     try:
-        run(config(num_epochs=1), seg, y, valid=(seg, y), checkpoint=str(tmp_path / "best.keras"))
+        checkpoint.on_epoch_end(0, {"val_loss": 1.0})
     finally:
         os.umask(old)
-    assert ((tmp_path / "best.keras").stat().st_mode & 0o777) == 0o644
+    assert ((tmp_path / "best.keras").stat().st_mode & 0o777) == 0o644  # mkstemp's 0600 before the fix
     assert [p.name for p in tmp_path.iterdir()] == ["best.keras"]  # no temporary left beside it
