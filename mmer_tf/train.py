@@ -242,9 +242,11 @@ class BestModelCheckpoint(keras.callbacks.Callback):
             # mkstemp made it 0600; give it the mode every other output has (umask-respecting, 0644 usually)
             os.chmod(tmp, 0o666 & ~_umask())
             os.replace(tmp, self.path)
-        except BaseException:
+        except BaseException as exc:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+            if isinstance(exc, OSError):  # Keras' zip writer raises without a file name: name it here
+                raise MmerError(f"{self.path}: cannot save the best model ({exc.strerror or exc})") from None
             raise
 
 

@@ -199,3 +199,19 @@ def test_checkpoint_follows_the_umask_like_every_other_output(tmp_path):
         os.umask(old)
     assert ((tmp_path / "best.keras").stat().st_mode & 0o777) == 0o644  # mkstemp's 0600 before the fix
     assert [p.name for p in tmp_path.iterdir()] == ["best.keras"]  # no temporary left beside it
+
+
+def test_a_checkpoint_that_cannot_be_written_is_one_line_naming_it(tmp_path, monkeypatch):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    checkpoint = train.BestModelCheckpoint(tmp_path / "best.keras", "val_loss", "min")
+    checkpoint.set_model(model)
+
+    def full_disk(path, *args, **kwargs):
+        open(path, "wb").write(b"half")
+        raise OSError(28, "No space left on device")  # no file name, as Keras' zip writer raises it
+
+    monkeypatch.setattr(model, "save", full_disk)
+    with pytest.raises(MmerError) as error:
+        checkpoint.on_epoch_end(0, {"val_loss": 1.0})
+    assert str(error.value) == f"{tmp_path / 'best.keras'}: cannot save the best model (No space left on device)"
+    assert list(tmp_path.iterdir()) == []  # the half-written temporary is gone
