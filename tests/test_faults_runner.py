@@ -135,6 +135,7 @@ def test_ctrl_c_during_training_is_one_line_and_leaves_nothing(pickles, tmp_path
     code, err = _in_process(["-pf", str(pickles), "-mf", str(models), *TINY], capsys)  # the rerun
     assert code == 0, err[-2000:]
     assert _assert_consistent(model_dir / "csv") == [1]
+    assert _hidden_leftovers(models) == []
 
 
 def test_sigkill_before_and_between_table_writes_then_a_rerun(pickles, tmp_path, capsys):
@@ -155,7 +156,7 @@ def test_sigkill_before_and_between_table_writes_then_a_rerun(pickles, tmp_path,
     # the rerun's first table access finished the committed append: that run whole, once, everywhere
     recorded = _assert_consistent(csv_dir)
     assert killed[0] in recorded and len(recorded) == len(set(recorded))
-    assert _hidden_leftovers(csv_dir) == []
+    assert _hidden_leftovers(models) == []
 
 
 def _in_process(args, capsys):
