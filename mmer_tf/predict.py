@@ -344,6 +344,9 @@ def run(model_path: Path, inputs: Sequence[str], out: str | None = None, text: s
     from mmer_tf.features import Clip
 
     sidecar = load_sidecar(model_path)
+    if "text" in sidecar["modalities"] and text is None:
+        raise MmerError(f"--model {model_path}: uses the text modality; give the transcript with --text "
+                        "(or train with --modalities audio,vision)")
     files, folder_mode = collect_inputs(inputs)
     clips, by_id = [], {}
     for file in files:

@@ -162,3 +162,4 @@ def test_models_without_a_media_recipe_are_refused(trained, tmp_path, capsys):
     Path(str(mosei) + ".recipe.json").write_text(json.dumps(sidecar))
     assert "COVAREP" in _refusal(["--model", str(mosei), clip], capsys)
     assert "no such model" in _refusal(["--model", str(tmp_path / "none.keras"), clip], capsys)
+    assert "--text" in _refusal(["--model", str(trained["model"]), clip], capsys)  # its model reads text

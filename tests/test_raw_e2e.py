@@ -96,6 +96,8 @@ def test_meld_media_to_table_official_splits(tmp_path_factory, tmp_path):
     assert info["classes"] == ["neutral", "surprise", "fear", "sadness", "joy", "disgust", "anger"]
     assert all(s.startswith("test_dia") for s in folds["test"].ids)
     per_segment = folds["test"].info["per_segment"]
-    assert set(per_segment) >= {"speaker", "dialogue", "utterance", "text"}
+    first = per_segment[folds["test"].ids[0]]
+    assert first["dialogue"] == "test_0" and first["utterance"] == "0" and first["speaker"] == "Ross"
+    assert first["text"] == "Oh, that's great!"
     manifest = json.loads(Path(info["dataset_cache_path"]).with_suffix(".json").read_text())
     assert manifest["extra"]["load_summary"]["segments"] == 22

@@ -19,7 +19,7 @@ else is here, once, so the three corpora take one data flow:
    clip, which every model takes. Unaligned view: every modality at its own rate inside the interval
    (MulT). Clips missing a modality are dropped by the SDK's hard unify and counted.
 3. **Segments**: ids ``<clip>[0]``, labels ``[N, 1]`` (the class index, label schema ``("category",)``),
-   ``info["fold"]`` per segment, ``info["per_segment"]`` (speaker, dialogue... per segment) and the
+   ``info["fold"]`` per segment, ``info["per_segment"]`` (``{segment id: {speaker, dialogue, ...}}``) and the
    recipe in ``info["recipe"]`` so a trained model can featurize new clips the same way
    (:mod:`mmer_tf.predict`).
 
@@ -440,7 +440,8 @@ def segments_from_folder(folder: Path, rows: Sequence[Mapping[str, str]], labell
         if count:
             drop(f"segment {reason}", "?", count)
     per_segment_keys = [k for k in (rows[0].keys() if rows else []) if k in PER_SEGMENT_COLUMNS]
-    per_segment = {k: [by_id[seg[: -3]].get(k, "") for seg in ids] for k in per_segment_keys}
+    # keyed by segment id (not parallel lists): a fold's subset keeps a superset that still reads right
+    per_segment = {seg: {k: by_id[seg[:-3]].get(k, "") for k in per_segment_keys} for seg in ids}
     segments = SegmentSet(ids=ids, features=features, labels=np.asarray(labels, np.float32).reshape(-1, 1),
                           aligned=aligned)
     segments.info.update(
