@@ -658,6 +658,37 @@ def _fallback_record(paths: "RunPaths", run_id: int, tables, error: BaseExceptio
     return "nowhere (every folder failed); rows: " + json.dumps(record["tables"], separators=(",", ":"))
 
 
+def record_unrecorded(path: str | os.PathLike) -> int:
+    """Append the rows of an ``unrecorded_run<id>.json`` to the tables it names (all or nothing), then
+    delete it; returns the run id. Refused when ``model_ids`` already holds that run (a rerun recorded it).
+
+    ``python -m mmer_tf.results record FILE...`` calls it, once the tables can be written again.
+    """
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        run_id, csv_dir, tables = int(record["run_id"]), Path(record["csv_dir"]), dict(record["tables"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise MmerError(f"{path}: not a saved run ({exc})") from None
+    for name in tables:
+        if Path(name).name != name or not name.endswith(".csv"):
+            raise MmerError(f"{path}: table name {name!r} is not a plain .csv name")
+        if name.endswith(MODEL_IDS_FILE) and str(run_id) in _run_ids_in(csv_dir / name):
+            raise MmerError(f"{path}: run {run_id} is already in {csv_dir / name}; nothing to add (delete the file)")
+    ordered = sorted(tables.items(), key=lambda item: item[0].endswith(MODEL_IDS_FILE))  # model_ids last
+    commit_tables(csv_dir, [(csv_dir / name, rows) for name, rows in ordered])
+    path.unlink()
+    return run_id
+
+
+def _run_ids_in(table: Path) -> set[str]:
+    try:
+        with open(table, newline="", encoding="utf-8") as handle:
+            return {(row.get("run_id") or "").strip() for row in csv.DictReader(handle)}
+    except FileNotFoundError:
+        return set()
+
+
 def _iso(moment: datetime | float) -> str:
     if not isinstance(moment, datetime):
         moment = datetime.fromtimestamp(float(moment), tz=timezone.utc)
@@ -739,4 +770,29 @@ def write_run(paths: RunPaths, run_id: int, params: Mapping[str, object],
             f"{exc.filename or paths.csv_dir}: {exc.strerror or exc}")
         saved = _fallback_record(paths, run_id, tables, exc)
         raise MmerError(f"run {run_id}: tables not written ({reason}); every table is as it was, and the "
-                        f"run's rows are saved in {saved}") from None
+                        f"run's rows are saved in {saved} (python -m mmer_tf.results record FILE adds them "
+                        "later)") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m mmer_tf.results record FILE...``: add saved runs' rows to their tables."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m mmer_tf.results",
+                                     description="Add the rows of unrecorded_run<id>.json files to their tables.")
+    parser.add_argument("command", choices=["record"])
+    parser.add_argument("files", nargs="+")
+    args = parser.parse_args(argv)
+    for file in args.files:
+        try:
+            run_id = record_unrecorded(file)
+        except MmerError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"run {run_id}: rows added from {file}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

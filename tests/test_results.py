@@ -285,9 +285,19 @@ def test_a_write_failure_changes_no_table_and_saves_the_rows(tmp_path, monkeypat
     saved = __import__("json").loads(fallback.read_text())
     assert saved["tables"]["regression.csv"][0]["mae"] == "0.75"
     assert saved["tables"]["model_ids.csv"][0]["run_id"] == "2"
-    fallback.unlink()
+    moved = tmp_path / fallback.name
+    fallback.rename(moved)
     assert _snapshot(paths.csv_dir) == before  # every table exactly as it was
     assert _hidden_leftovers(paths.csv_dir) == []
+    # once the disk has room again, the saved rows go into the tables, all of them, once
+    monkeypatch.setattr(results, "_stage_file", real_stage)
+    assert results.main(["record", str(moved)]) == 0 and not moved.exists()
+    for table in ("regression", "classification_presence", "classification_dominant", "model_ids"):
+        assert [r["run_id"] for r in read_table(paths.table(table))[1]] == ["1", "2"], table
+    assert read_table(paths.table("regression"))[1][1]["mae"] == "0.75"
+    moved.write_text(__import__("json").dumps(saved))
+    with pytest.raises(MmerError, match="already in"):
+        results.record_unrecorded(moved)
 
 
 class _Killed(BaseException):
