@@ -47,7 +47,8 @@ def define_flags(FLAGS) -> None:
                          "Align to the label segments (always needed to train; kept for the seed's command lines).",
                          short_name="al", **kw)
     flags.DEFINE_boolean("with_custom_split", d.with_custom_split,
-                         "Williams et al. (2018) custom split of the training and validation videos.",
+                         "The original suite's re-split of the standard folds after Williams et al. (2018); "
+                         "--custom_split chooses the exact original or the corrected one.",
                          short_name="c", **kw)
     flags.DEFINE_enum("custom_split", d.custom_split, CUSTOM_SPLITS,
                       "Which -c split: the original suite's, exactly (its train/valid overlap and dropped videos "
@@ -120,7 +121,7 @@ def define_flags(FLAGS) -> None:
     flags.DEFINE_boolean("predict_neutral_class", d.predict_neutral_class,
                          "Add a 7th, neutral class (every emotion absent).", short_name="nc", **kw)
     flags.DEFINE_list("threshold_emo_present", [str(t) for t in d.threshold_emo_present],
-                      "Presence thresholds, comma-separated: 0 means score > 0, t > 0 means score >= t. One "
+                      "Presence thresholds, comma- or space-separated (-tp 0,0.5,1 or the original's -tp 0 0.5 1): 0 means score > 0, t > 0 means score >= t. One "
                       "presence row per threshold.", short_name="tp", **kw)
     flags.DEFINE_boolean("mixed_precision", d.mixed_precision, "Train with the mixed_float16 policy.", **kw)
     flags.DEFINE_boolean("jit_compile", d.jit_compile, "Compile the train step with XLA.", **kw)
