@@ -1,7 +1,11 @@
 """Every registered model, one table, one run: parameters, FLOPs/segment, training and inference speed.
 
     python benchmarks/bench_models.py [--batch 32] [--segments 640] [--steps 50] [--backend tensorflow|jax]
-                                      [--models mult,tfn] [--jit]
+                                      [--models mult,tfn] [--jit] [--peak-tflops T] [--scaling]
+
+On a GPU (issue 12; the exact command is in benchmarks/README.md)::
+
+    KERAS_BACKEND=jax python benchmarks/bench_models.py --backend jax --batch 256 --segments 8192 --scaling
 
 Inputs are MOSEI-like random batches (text 300-d GloVe, audio 74-d COVAREP, vision 35-d FACET) on one
 word-aligned time axis of ``--steps`` steps with random real lengths (masks), so every model, the
@@ -17,8 +21,19 @@ FLOPs/seg is an analytic count of the main matrix products of one forward pass a
 step and direction, Conv1D ``2·k·d_in·d_out`` per step, multi-head attention's four projections plus
 ``QKᵀ`` and ``AV`` (``2·2·Tq·Tk·heads·key_dim``), TFN's outer product and LMF's factor products.
 Element-wise work (activations, norms, softmax, masks) is left out. A training step costs about
-3x the forward FLOPs (forward + two backward products), which is the "train GFLOP/s" column: on an
-accelerator, compare it with the chip's peak to see how far a model is from FLOP-bound.
+3x the forward FLOPs (forward + two backward products), which is the "train GFLOP/s" column.
+
+Step time vs FLOP-bound time: "step ms" is the measured time of one training step at ``--batch``;
+"bound ms" is what the same step would take at the device's peak, ``3 * FLOPs/seg * batch / peak``,
+with the peak from ``--peak-tflops`` or, for a device this script knows, its float32 peak (the table
+``PEAK_TFLOPS``; it says which it used). Their ratio, "x bound", is how far a model is from FLOP-bound
+(small recurrent and element-wise work keeps most of these models far from it).
+
+``--scaling`` (JAX, more than one device visible): each model is timed again with
+``keras.distribution.DataParallel`` over all N devices at N times the batch (the per-device batch kept),
+and "N-dev seg/s" and the efficiency ``rate_N / (N * rate_1)`` are printed. With one device visible it
+says so and times nothing more. (On a CPU, ``XLA_FLAGS=--xla_force_host_platform_device_count=2`` makes
+JAX show two devices, which checks the code path, not the speed.)
 """
 
 from __future__ import annotations
@@ -40,7 +55,15 @@ def parse_args(argv=None):
     parser.add_argument("--models", default="", help="comma-separated subset (default: every registered model)")
     parser.add_argument("--jit", action="store_true",
                         help="compile with XLA on TensorFlow (JAX always jit-compiles: unjitted JAX is op-by-op)")
+    parser.add_argument("--peak-tflops", type=float, default=0.0,
+                        help="device peak (TFLOP/s) for the FLOP-bound step time (default: known float32 peak)")
+    parser.add_argument("--scaling", action="store_true",
+                        help="JAX: also time DataParallel over every visible device at N x the batch")
     return parser.parse_args(argv)
+
+
+#: Dense float32 (non-tensor-core) peaks, TFLOP/s, from the vendors' data sheets; CPUs are not listed.
+PEAK_TFLOPS = {"H200": 67.0, "H100": 67.0, "A100": 19.5, "L40S": 91.6, "V100": 15.7}
 
 
 ARGS = parse_args()
@@ -125,25 +148,61 @@ def model_flops(model, steps: int) -> int:
     return sum(layer_flops(layer, steps) for layer in model.layers)
 
 
-def bench_model(name: str, args, batch: dict, target: np.ndarray) -> dict:
+def bench_model(name: str, args, batch: dict, target: np.ndarray, batch_size: int | None = None) -> dict:
+    batch_size = batch_size or args.batch
     config = ExperimentConfig(model_name=name)
     keras.utils.set_random_seed(0)
     model = registry.build_model(config, MOSEI_DIMS, OUTPUTS)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mean_absolute_error",
                   jit_compile=args.jit or args.backend == "jax")
-    warm = {k: v[: 2 * args.batch] for k, v in batch.items()}
-    model.fit(warm, target[: 2 * args.batch], batch_size=args.batch, epochs=1, verbose=0, shuffle=False)
-    model.predict(warm, batch_size=args.batch, verbose=0)
+    warm = {k: v[: 2 * batch_size] for k, v in batch.items()}
+    model.fit(warm, target[: 2 * batch_size], batch_size=batch_size, epochs=1, verbose=0, shuffle=False)
+    model.predict(warm, batch_size=batch_size, verbose=0)
 
     started = time.perf_counter()
-    model.fit(batch, target, batch_size=args.batch, epochs=1, verbose=0, shuffle=False)
+    model.fit(batch, target, batch_size=batch_size, epochs=1, verbose=0, shuffle=False)
     train_rate = len(target) / (time.perf_counter() - started)
     started = time.perf_counter()
-    model.predict(batch, batch_size=args.batch, verbose=0)
+    model.predict(batch, batch_size=batch_size, verbose=0)
     infer_rate = len(target) / (time.perf_counter() - started)
     flops = model_flops(model, args.steps)
     return {"model": name, "params": model.count_params(), "mflops": flops / 1e6, "train": train_rate,
-            "infer": infer_rate, "train_gflops": 3 * flops * train_rate / 1e9}
+            "infer": infer_rate, "train_gflops": 3 * flops * train_rate / 1e9,
+            "step_ms": 1e3 * batch_size / train_rate, "flops": flops}
+
+
+def device_description() -> tuple[str, int]:
+    """(name of the first accelerator or "cpu", number of devices the backend sees)."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        devices = jax.devices()
+        return (devices[0].device_kind if devices[0].platform != "cpu" else "cpu"), len(devices)
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return "cpu", 1
+    return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "gpu"), len(gpus)
+
+
+def peak_tflops(args, device: str) -> tuple[float, str]:
+    if args.peak_tflops > 0:
+        return args.peak_tflops, "--peak-tflops"
+    for key, value in PEAK_TFLOPS.items():
+        if key.lower() in device.lower():
+            return value, f"{key} float32 data sheet"
+    return 0.0, "unknown device: pass --peak-tflops"
+
+
+def scaled_rate(name: str, args, batch: dict, target: np.ndarray, devices: int) -> float:
+    """Train seg/s with DataParallel over every device at ``devices`` x the batch (per-device batch kept)."""
+    distribution = keras.distribution.DataParallel(devices=keras.distribution.list_devices())
+    keras.distribution.set_distribution(distribution)
+    try:
+        return bench_model(name, args, batch, target, batch_size=args.batch * devices)["train"]
+    finally:
+        keras.distribution.set_distribution(None)
 
 
 def main() -> int:
@@ -152,16 +211,32 @@ def main() -> int:
     rng = np.random.default_rng(0)
     batch = mosei_like_batch(args.segments, args.steps, rng)
     target = rng.uniform(0, 3, size=(args.segments, OUTPUTS)).astype(np.float32)
+    device, count = device_description()
+    peak, peak_source = peak_tflops(args, device)
     print(f"backend={keras.backend.backend()} keras={keras.__version__} batch={args.batch} "
-          f"segments={args.segments} steps={args.steps} jit={args.jit or args.backend == 'jax'} cpus={os.cpu_count()}", flush=True)
+          f"segments={args.segments} steps={args.steps} jit={args.jit or args.backend == 'jax'} cpus={os.cpu_count()} "
+          f"device={device} devices={count} peak={peak:g} TFLOP/s ({peak_source})", flush=True)
+    scaling = args.scaling and args.backend == "jax" and count > 1
+    if args.scaling and not scaling:
+        print(f"--scaling: {count} device visible to {args.backend}; nothing to scale over", flush=True)
     header = f"{'model':<12} {'params':>11} {'MFLOP/seg':>10} {'train seg/s':>12} {'infer seg/s':>12} " \
-             f"{'train GFLOP/s':>14}"
+             f"{'train GFLOP/s':>14} {'step ms':>9} {'bound ms':>9} {'x bound':>8}"
+    if scaling:
+        header += f" {f'{count}-dev seg/s':>13} {'efficiency':>10}"
     print(header)
     print("-" * len(header))
     for name in names:
         row = bench_model(name, args, batch, target)
-        print(f"{row['model']:<12} {row['params']:>11,} {row['mflops']:>10.2f} {row['train']:>12.1f} "
-              f"{row['infer']:>12.1f} {row['train_gflops']:>14.2f}", flush=True)
+        bound_ms = 1e3 * 3 * row["flops"] * args.batch / (peak * 1e12) if peak else float("nan")
+        line = (f"{row['model']:<12} {row['params']:>11,} {row['mflops']:>10.2f} {row['train']:>12.1f} "
+                f"{row['infer']:>12.1f} {row['train_gflops']:>14.2f} {row['step_ms']:>9.3f} {bound_ms:>9.4f} "
+                f"{row['step_ms'] / bound_ms:>8.1f}")
+        if scaling:
+            # N x the batch needs N x the segments for the same number of steps.
+            big = {k: np.concatenate([v] * count) for k, v in batch.items()}
+            rate = scaled_rate(name, args, big, np.concatenate([target] * count), count)
+            line += f" {rate:>13.1f} {rate / (count * row['train']):>10.2f}"
+        print(line, flush=True)
     return 0
 
 
