@@ -32,7 +32,7 @@ def test_offline_hog_shapes_intervals_and_fallback(clips):
     np.testing.assert_allclose(intervals[:, 0], np.arange(8) / 5.0)
     np.testing.assert_allclose(intervals[-1], [1.4, 1.5])  # clipped to the clip's end
     # The drawn face is not a face to the Haar cascade: every frame falls back to the centre, and says so.
-    assert stats == {"frames": 8, "face_fallback": 8}
+    assert stats == {"frames": 8, "face_fallback": 8, "face_aligned": 0}
     assert encode_video(clips["smile"], Recipe(fps=5.0, face_crop=False), None)[2]["face_fallback"] == 0
 
 
@@ -51,21 +51,52 @@ def test_hog_carries_the_expression(clips):
     assert correct / len(x) >= 0.9
 
 
-def test_face_crop_takes_the_largest_face_and_maps_back(monkeypatch):
-    class Cascade:
-        def detectMultiScale(self, grey, **kwargs):  # noqa: N802 (OpenCV's name)
-            assert grey.shape == (180, 320)  # detection runs on a frame scaled to 320 px wide
-            return np.array([[10, 10, 30, 30], [100, 50, 60, 60]])
+class Boxes:
+    """A stand-in cascade returning fixed boxes (and checking the image it is given)."""
 
-    monkeypatch.setattr(vid, "_cascade", lambda: Cascade())
+    def __init__(self, boxes, shape=None):
+        self.boxes, self.shape = np.array(boxes), shape
+
+    def detectMultiScale(self, grey, **kwargs):  # noqa: N802 (OpenCV's name)
+        if self.shape is not None:
+            assert grey.shape == self.shape
+        return self.boxes
+
+
+def test_face_crop_takes_the_largest_face_and_maps_back(monkeypatch):
+    # detection runs on the frame scaled to 320 px wide
+    monkeypatch.setattr(vid, "_cascade", lambda: Boxes([[10, 10, 30, 30], [100, 50, 60, 60]], (180, 320)))
+    monkeypatch.setattr(vid, "_eye_cascade", lambda: Boxes([]))
     frame = np.zeros((360, 640, 3), np.uint8)
     frame[100:220, 200:320] = 255  # the larger face's area in full resolution
-    face, fell_back = vid.crop(frame, True)
-    assert not fell_back and face.shape[0] == face.shape[1] == round(60 * 1.1 * 2)
+    face, how = vid.crop(frame, True)
+    assert how == "face" and face.shape[0] == face.shape[1] == round(60 * 1.1 * 2)
     assert face.mean() > 0.75 * 255  # mostly inside the planted square
-    monkeypatch.setattr(vid, "_cascade", lambda: type("C", (), {"detectMultiScale": lambda s, g, **k: ()})())
-    centre, fell_back = vid.crop(frame, True)
-    assert fell_back and centre.shape == (360, 360, 3)
+    monkeypatch.setattr(vid, "_cascade", lambda: Boxes([]))
+    centre, how = vid.crop(frame, True)
+    assert how == "centre" and centre.shape == (360, 360, 3)
+
+
+def test_face_crop_levels_the_eyes(monkeypatch):
+    import cv2
+
+    angle = 20.0
+    frame = np.zeros((400, 400, 3), np.uint8)
+    dx, dy = 120 * np.cos(np.radians(angle)), 120 * np.sin(np.radians(angle))
+    cv2.line(frame, (int(200 - dx), int(200 - dy)), (int(200 + dx), int(200 + dy)), (255, 255, 255), 3)
+    monkeypatch.setattr(vid, "_cascade", lambda: Boxes([[80, 80, 160, 160]]))  # centre (200, 200) at full size
+    # eyes in the 220-px face crop scaled to 128 px: a pair rolled by the same 20 degrees
+    ex, ey = 40 * np.cos(np.radians(angle)), 40 * np.sin(np.radians(angle))
+    monkeypatch.setattr(vid, "_eye_cascade", lambda: Boxes([[64 - ex - 8, 40 - ey - 8, 16, 16],
+                                                           [64 + ex - 8, 40 + ey - 8, 16, 16]]))
+    assert vid.eye_angle(np.zeros((220, 220, 3), np.uint8)) == pytest.approx(angle, abs=0.5)
+    aligned, how = vid.crop(frame, True)
+    assert how == "aligned" and aligned.shape == (220, 220, 3)
+    rows = np.nonzero(aligned[:, :, 0] > 128)[0]
+    assert rows.std() < 2.0 and abs(rows.mean() - 110) < 3  # the rolled line is now level, through the centre
+    monkeypatch.setattr(vid, "_eye_cascade", lambda: Boxes([]))
+    plain, how = vid.crop(frame, True)
+    assert how == "face" and np.nonzero(plain[:, :, 0] > 128)[0].std() > 10
 
 
 def test_hog_of_uniform_patch_is_zero_and_shape_fixed():

@@ -146,6 +146,7 @@ def featurize(clips: Sequence[Clip], out_dir: Path, recipe: Recipe, *, workers: 
     Summary keys: clips, done, computed, reused, skipped_count, skipped ([{id, media, reason}]),
     missing ({modality: count} of clips without that stream/transcript), media_seconds, seconds,
     media_seconds_per_second (of the clips computed in this run), frames, face_fallback_frames,
+    face_aligned_frames (eyes levelled),
     fingerprint, recipe, outputs ({modality: path}).
     """
     out_dir = Path(out_dir)
@@ -238,6 +239,7 @@ def featurize(clips: Sequence[Clip], out_dir: Path, recipe: Recipe, *, workers: 
         "media_seconds_per_second": round(computed_seconds / max(compute_seconds, 1e-9), 2),
         "frames": sum(r["stats"].get("frames", 0) for r in done),
         "face_fallback_frames": sum(r["stats"].get("face_fallback", 0) for r in done),
+        "face_aligned_frames": sum(r["stats"].get("face_aligned", 0) for r in done),
         "workers": workers,
         "fingerprint": fingerprint,
         "recipe": recipe.to_dict(),

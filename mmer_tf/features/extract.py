@@ -19,10 +19,10 @@ Features = dict[str, tuple[np.ndarray, np.ndarray]]
 
 
 def extract(clip: Clip, recipe: Recipe) -> tuple[Features, dict]:
-    """``({modality: (intervals, features)}, stats)``; stats: media_seconds, frames, face_fallback, missing."""
+    """``({modality: (intervals, features)}, stats)``; stats: media_seconds, frames, face_fallback, face_aligned, missing."""
     path = Path(clip.media)
     out: Features = {}
-    stats = {"media_seconds": 0.0, "frames": 0, "face_fallback": 0, "missing": []}
+    stats = {"media_seconds": 0.0, "frames": 0, "face_fallback": 0, "face_aligned": 0, "missing": []}
     wave = None
     if recipe.audio != "none":
         wave = load_audio(path)
@@ -46,6 +46,7 @@ def extract(clip: Clip, recipe: Recipe) -> tuple[Features, dict]:
             out["vision"] = (intervals, features)
             stats["frames"] = vstats["frames"]
             stats["face_fallback"] = vstats["face_fallback"]
+            stats["face_aligned"] = vstats["face_aligned"]
         else:
             stats["missing"].append("vision")
     if duration is None:
