@@ -11,7 +11,8 @@ statistics and fed through the same input pipeline, so a clip gets the score the
 run. Per clip it prints the per-class scores and the predicted (dominant) class, and writes a copy of
 the video with that emotion captioned on every frame (OpenCV ``putText``) and the audio streams copied
 unchanged (PyAV remux). For a folder (or several clips) the captioned copies go into the ``--out``
-folder with ``predictions.csv``. Audio-only clips get scores but no captioned copy.
+folder with ``predictions.csv``. Audio-only clips get scores but no captioned copy. A model that reads
+text needs each clip's transcript: ``--text`` (one for all) or ``--transcripts file,text`` CSV.
 
 Models trained on CMU-MOSEI/MOSI's distributed features (COVAREP, FACET, GloVe: not computable from
 media here) or without a sidecar are refused in one line.
@@ -338,20 +339,40 @@ def collect_inputs(paths: Sequence[str]) -> tuple[list[Path], bool]:
     return files, folder_mode
 
 
+def read_transcripts(path: Path) -> dict[str, str]:
+    """``{file: text}`` from a CSV with columns ``file,text`` (``file`` a path or a bare file name)."""
+    try:
+        rows = list(csv.DictReader(io.StringIO(Path(path).read_bytes().decode("utf-8-sig"), newline="")))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise MmerError(f"--transcripts {path}: unreadable ({exc})") from None
+    if rows and not {"file", "text"} <= set(rows[0]):
+        raise MmerError(f"--transcripts {path}: needs the columns file,text (has {', '.join(rows[0])})")
+    return {row["file"]: row["text"] or "" for row in rows}
+
+
+def _transcript(file: Path, text: str | None, transcripts: Mapping[str, str]) -> str | None:
+    for key in (str(file), file.name):
+        if key in transcripts:
+            return transcripts[key]
+    return text
+
+
 def run(model_path: Path, inputs: Sequence[str], out: str | None = None, text: str | None = None,
-        stream=sys.stdout) -> dict:
+        stream=sys.stdout, transcripts: Mapping[str, str] | None = None) -> dict:
     from mmer_tf.data.corpora.media import VIDEO_SUFFIXES, clip_id
     from mmer_tf.features import Clip
 
     sidecar = load_sidecar(model_path)
-    if "text" in sidecar["modalities"] and text is None:
-        raise MmerError(f"--model {model_path}: uses the text modality; give the transcript with --text "
-                        "(or train with --modalities audio,vision)")
+    transcripts = dict(transcripts or {})
+    if "text" in sidecar["modalities"] and text is None and not transcripts:
+        raise MmerError(f"--model {model_path}: uses the text modality; give the transcript with --text or "
+                        "--transcripts (or train with --modalities audio,vision)")
     files, folder_mode = collect_inputs(inputs)
     clips, by_id = [], {}
     for file in files:
         cid = clip_id(f"{len(clips):05d}_{file.stem}")
-        clips.append(Clip(id=cid, media=file, text=text if "text" in sidecar["modalities"] else None))
+        spoken = _transcript(file, text, transcripts) if "text" in sidecar["modalities"] else None
+        clips.append(Clip(id=cid, media=file, text=spoken))
         by_id[cid] = file
     ids, scores, failed = predict_clips(model_path, clips, sidecar)
     classes = list(sidecar["classes"])
@@ -396,6 +417,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="captioned copy (one clip) or folder (several clips / a folder; "
                                                      "default ./captioned/)")
     parser.add_argument("--text", default=None, help="transcript given to every clip (models using text)")
+    parser.add_argument("--transcripts", default=None,
+                        help="CSV with columns file,text: each clip's transcript (overrides --text)")
     parser.add_argument("inputs", nargs="+", metavar="CLIP_OR_FOLDER")
     args = parser.parse_args(argv)
     try:
@@ -403,7 +426,8 @@ def main(argv: list[str] | None = None) -> int:
         from mmer_tf.native_logs import import_backend_quietly
 
         import_backend_quietly()
-        result = run(Path(args.model), args.inputs, args.out, args.text)
+        transcripts = read_transcripts(Path(args.transcripts)) if args.transcripts else None
+        result = run(Path(args.model), args.inputs, args.out, args.text, transcripts=transcripts)
     except MmerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -128,7 +128,11 @@ def test_folder_writes_csv_and_skips_a_corrupt_clip(trained, tmp_path):
     for name in ("01-01-03-01-01-02-03.mp4", "01-01-04-01-01-02-03.mp4"):
         shutil.copy(trained["root"] / "Actor_03" / name, folder / name)
     (folder / "broken.mp4").write_bytes(b"\x00\x01 not a video")
-    result = predict.run(trained["model"], [str(folder)], out=str(tmp_path / "out"), text=STATEMENT,
+    (tmp_path / "transcripts.csv").write_text(
+        "file,text\n01-01-03-01-01-02-03.mp4,Kids are talking by the door\n"
+        f"{folder / '01-01-04-01-01-02-03.mp4'},Kids are talking by the door\n", encoding="utf-8")
+    transcripts = predict.read_transcripts(tmp_path / "transcripts.csv")  # by file name, or by path
+    result = predict.run(trained["model"], [str(folder)], out=str(tmp_path / "out"), transcripts=transcripts,
                          stream=open(os.devnull, "w"))
     rows = list(csv.DictReader(open(result["csv"], encoding="utf-8")))
     assert [Path(r["file"]).name for r in rows] == ["01-01-03-01-01-02-03.mp4", "01-01-04-01-01-02-03.mp4",
