@@ -75,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     except MmerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"interrupted: finished clips are kept in {args.out}; rerun the same command to resume",
+              file=sys.stderr)
+        return 130
     from mmer_tf.data.corpora import media
 
     failed = media.failed_media(marker)

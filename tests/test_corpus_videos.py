@@ -120,3 +120,28 @@ def test_featurize_cli_then_train_on_the_featurized_folder(tmp_path):
     summary = json.loads(manifest.read_text())["extra"]["load_summary"]
     assert summary["segments"] == 16 and summary["dropped"] == {"unreadable media": 1}
     assert summary["dropped_examples"]["unreadable media"][0].startswith("s0__broken (")
+
+
+@pytest.mark.skipif(not have_tools(), reason="espeak-ng is not installed")
+def test_interrupted_featurizing_resumes_and_publishes_last(tmp_path, monkeypatch):
+    from mmer_tf import featurize
+
+    root = tmp_path / "wavs"
+    lines = ["file,label"]
+    for i, emotion in enumerate(("happy", "sad", "happy", "sad")):
+        write_clip(root / f"{i}.wav", "Hello there", emotion, i, video=False)
+        lines.append(f"{i}.wav,{emotion}")
+    (root / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "feats"
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(media, "write_clips_csv", killed)  # dies after the features, before the clip table
+    with pytest.raises(KeyboardInterrupt):
+        featurize.featurize_corpus("videos", root, out, progress=False)
+    assert not (out / "featurized.json").exists() and not media.is_featurized(out)
+    monkeypatch.undo()
+    marker = featurize.featurize_corpus("videos", root, out, progress=False)
+    assert marker["featurize_summary"]["reused"] == 4 and marker["featurize_summary"]["computed"] == 0
+    assert media.is_featurized(out, "videos") and len(media.read_clips_csv(out / "clips.csv")) == 4
