@@ -190,17 +190,23 @@ def cli_vs_sdk(base: Path, videos: int, sdk_path: str | None, repeats: int, sdk_
         words = sum(len(iv) for _, iv, _ in reader.items())
     ours_cmd = [sys.executable, "-m", "mmer_tf.align", str(folder), str(base / "ours_out"),
                 "--reference", "glove_vectors", "--quiet"]
-    ours_runs = [_timed(ours_cmd) for _ in range(repeats)]
     print(f"whole process, {videos} videos, {words} words, glove_vectors + COVAREP + FACET aligned to words")
     mmdatasdk, why = load_mmdatasdk(sdk_path)
     if mmdatasdk is None:
+        ours_runs = [_timed(ours_cmd) for _ in range(repeats)]
         print(f"  SDK comparison skipped: {why}")
         print(f"  mmer_tf CLI: wall {statistics.median(w for w, _ in ours_runs):.2f} s")
         return
     files = {name: str(folder / file) for name, file in WORD_LEVEL.items()}
     code = SDK_PROCESS.format(tests=str(ROOT / "tests"), sdk=str(Path(sdk_path or os.environ.get("MMER_SDK_PATH", "")).resolve()),
                               files=files, out=str(base / "sdk_out"))
-    sdk_runs = [_timed([sys.executable, "-c", code]) for _ in range(max(1, sdk_repeats))]
+    # Interleaved, so that other load on a shared machine falls on both alike.
+    ours_runs, sdk_runs = [], []
+    for i in range(max(repeats, sdk_repeats, 1)):
+        if i < repeats:
+            ours_runs.append(_timed(ours_cmd))
+        if i < max(1, sdk_repeats):
+            sdk_runs.append(_timed([sys.executable, "-c", code]))
     mine, theirs = _folder_contents(base / "ours_out"), _folder_contents(base / "sdk_out")
     groups = sum(len(v) for v in mine.values())
     identical = mine.keys() == theirs.keys() and all(
