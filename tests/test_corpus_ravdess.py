@@ -113,3 +113,20 @@ def test_group_folds_stratified_folds_properties():
     again, _ = media.stratified_folds([0] * 10 + [1] * 10, 5, 2, seed=3)
     assert names == again
     assert sum(1 for n, y in zip(names, [0] * 10 + [1] * 10) if n == "test" and y == 0) == 2
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"audio_recipe": "hub:https://tfhub.dev/google/yamnet/1"}, "--audio_recipe https://tfhub.dev"),
+    ({"video_recipe": "hub:/no/such/model"}, "--video_recipe hub:/no/such/model"),
+    ({"num_folds": 3, "fold": 5}, "--fold 5"),
+])
+def test_runner_errors_name_main_flags_before_any_work(tmp_path, changes, message):
+    from mmer_tf.data import dataset
+
+    for actor in (1, 2, 3):
+        _touch(tmp_path / "RAVDESS" / f"Actor_{actor:02d}" / _name(actor=actor))
+    config = ExperimentConfig(dataset_folder=str(tmp_path / "RAVDESS"), corpus="ravdess", label_type="category",
+                              pickle_folder=str(tmp_path / "pf"), num_folds=3).replace(**changes)
+    with pytest.raises(MmerError, match=message):
+        dataset.load_folds(config, progress=False)
+    assert not list((tmp_path / "pf").glob("*.npz"))  # nothing cached

@@ -180,10 +180,18 @@ def recipe_from_config(config):
 
     try:
         return Recipe.parse(audio=config.audio_recipe, text=config.text_recipe, video=config.video_recipe)
-    except MmerError:
-        raise
+    except MmerError as exc:
+        raise MmerError(main_flag_names(str(exc))) from None
     except (ValueError, KeyError, TypeError) as exc:
         raise MmerError(f"--audio_recipe/--text_recipe/--video_recipe: {exc}") from None
+
+
+def main_flag_names(message: str) -> str:
+    """Recipe errors name featurize's flags (``--audio``); ``main.py``'s are ``--audio_recipe`` etc."""
+    for flag in ("--audio", "--text", "--video"):
+        if message.startswith(flag + " "):
+            return f"{flag}_recipe{message[len(flag):]}"
+    return message
 
 
 def ensure_featurized(records: Sequence[ClipRecord], folder: Path, recipe, *, corpus: str, root: Path,
@@ -369,9 +377,12 @@ def load_segments(adapter, corpus: CorpusInfo, config, progress: bool) -> tuple[
         recipe = recipe_from_config(config)
         if not is_featurized(folder, adapter.NAME):
             log.info("featurizing %d %s clips into %s", len(scan.records), adapter.TITLE, folder)
-        marker = ensure_featurized(scan.records, folder, recipe, corpus=adapter.NAME, root=path,
-                                   scan_skipped=scan.skipped, workers=getattr(config, "featurize_workers", 1),
-                                   progress=progress)
+        try:
+            marker = ensure_featurized(scan.records, folder, recipe, corpus=adapter.NAME, root=path,
+                                       scan_skipped=scan.skipped, workers=getattr(config, "featurize_workers", 1),
+                                       progress=progress)
+        except MmerError as exc:
+            raise MmerError(main_flag_names(str(exc))) from None
     rows = read_clips_csv(folder / CLIPS_CSV)
     labelling = adapter.label(rows, config)
     segments, summary = segments_from_folder(folder, rows, labelling, aligned=bool(config.align_to_text),
