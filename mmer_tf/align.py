@@ -238,8 +238,8 @@ def align_folder(
 ) -> AlignReport:
     """Align every ``.csd`` in ``in_dir`` and write the aligned sequences to ``out_dir``.
 
-    ``jobs``: writer processes (``None``: one per sequence when the machine has more than one CPU;
-    ``0``: write in this process).
+    ``jobs``: ``0`` writes in this process; any other value gives each sequence its own writer process
+    (``None``: that, when the machine has more than one CPU).
     """
     in_dir, out_dir = Path(in_dir), Path(out_dir)
     if not in_dir.is_dir():
@@ -315,7 +315,8 @@ def main(argv=None) -> int:
     parser.add_argument("--labels", default=None,
                         help="root name of a labels sequence to align to afterwards (e.g. 'All Labels')")
     parser.add_argument("--jobs", type=int, default=None,
-                        help="writer processes (default: one per sequence on a multi-core machine; 0: none)")
+                        help="0: write every output in this process; any other value: each sequence in its "
+                        "own process (the default on a multi-core machine)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     try:
