@@ -23,6 +23,7 @@ actors 1-4, 5-8, 9-12, 13-16, 17-20, 21-24 (two men and two women each): ``--fol
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -74,16 +75,26 @@ def parse_name(stem: str) -> dict[str, str]:
     }
 
 
-def actor_dirs(path: Path) -> list[Path]:
+def actor_dirs(path: Path, depth: int = 3) -> list[Path]:
+    """``Actor_XX`` folders at ``path`` or up to ``depth`` levels below it (directory entries only, so
+    detection stays cheap on a folder of thousands of files)."""
     path = Path(path)
     if not path.is_dir():
         return []
-    found = []
-    for depth in ("*", "*/*", "*/*/*"):
-        found.extend(p for p in path.glob(depth) if p.is_dir() and _ACTOR_DIR.match(p.name))
     if _ACTOR_DIR.match(path.name):
-        found.append(path)
-    return sorted(set(found))
+        return [path]
+    found, level = [], [path]
+    for _ in range(depth):
+        below = []
+        for folder in level:
+            try:
+                entries = [e for e in os.scandir(folder) if e.is_dir()]
+            except OSError:
+                continue
+            for entry in entries:
+                (found if _ACTOR_DIR.match(entry.name) else below).append(Path(entry.path))
+        level = below
+    return sorted(found)
 
 
 def detect(path: Path) -> bool:
