@@ -33,6 +33,12 @@ from mmer_tf.native_logs import import_backend_quietly  # noqa: E402
 
 import_backend_quietly()
 
+# resume (issue 12): from here on SIGUSR1 (run_cluster.sh forwards SLURM's warning) means "save after
+# the current epoch and exit 75", not "die".
+from mmer_tf import resume as _resume  # noqa: E402
+
+_resume.install_preemption_handler()
+
 from mmer_tf import cli_flags  # noqa: E402
 from mmer_tf.errors import MmerError  # noqa: E402
 

@@ -109,9 +109,10 @@ if [ "${SLURM_NTASKS:-1}" -gt 1 ] && [ -n "${SLURM_JOB_ID:-}" ]; then
 fi
 
 # Run in the background so the USR1 trap fires while it trains; forward the signal to it.
+child=""
+trap 'echo "$(date +%T) SIGUSR1: asking the run to stop after this epoch"; [ -z "$child" ] || kill -USR1 "$child" 2>/dev/null || true' USR1
 "${launcher[@]}" "$python_bin" "$code/main.py" "$@" &
 child=$!
-trap 'echo "$(date +%T) SIGUSR1: asking the run to stop after this epoch"; kill -USR1 "$child" 2>/dev/null || true' USR1
 set +e
 while true; do
   wait "$child"

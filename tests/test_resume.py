@@ -69,3 +69,71 @@ def test_killed_run_resumes_to_the_uninterrupted_row(tmp_path):
     assert not (resumed / "lf_dnn" / ".resume").exists(), "state removed once the row is written"
     assert sorted(os.listdir(resumed / "lf_dnn" / "csv" / ".run_ids")) == ["1"], "the run id was reused"
     assert (resumed / "lf_dnn" / "model_l_1_n_100_d_0.3_b_16_s_0_run1.keras").is_file()
+
+
+def test_sigusr1_stops_after_the_epoch_is_saved_with_exit_75(tmp_path):
+    import keras
+    import numpy as np
+    import pytest
+
+    from mmer_tf import resume
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2), keras.layers.Dropout(0.5), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mae")
+    state = resume.RunState(tmp_path / "state")
+    stop = keras.callbacks.EarlyStopping(patience=5, restore_best_weights=True, monitor="loss")
+    first, last, initial = resume.attach(model, None, [stop], state, run_id=7, num_epochs=5)
+    assert initial == 0
+    resume.install_preemption_handler()
+    os.kill(os.getpid(), signal.SIGUSR1)  # as run_cluster.sh forwards SLURM's --signal=B:USR1@120
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            model.fit(np.ones((8, 3)), np.ones((8, 1)), epochs=5, verbose=0, callbacks=[stop] + last)
+    finally:
+        resume._STOP_REQUESTED = False
+    assert stopped.value.code == resume.EXIT_PREEMPTED
+    saved = state.load()
+    assert saved["epoch"] == 0 and saved["run_id"] == 7 and len(saved["history"]["loss"]) == 1
+
+    # A fresh model picks the state up: weights, optimiser step, early stopping, one epoch done.
+    keras.utils.set_random_seed(1)
+    again = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2), keras.layers.Dropout(0.5), keras.layers.Dense(1)])
+    again.compile(optimizer="adam", loss="mae")
+    stop2 = keras.callbacks.EarlyStopping(patience=5, restore_best_weights=True, monitor="loss")
+    _, last2, initial2 = resume.attach(again, None, [stop2], state, run_id=7, num_epochs=5)
+    assert initial2 == 1
+    for a, b in zip(model.get_weights(), again.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert int(again.optimizer.iterations.numpy()) == int(model.optimizer.iterations.numpy()) == 1
+    last2[0].on_train_begin()
+    assert stop2.best == saved["early_stopping"]["best"] and stop2.best_weights is not None
+
+
+def test_run_cluster_forwards_usr1_and_requeues_the_job(tmp_path):
+    """The batch script passes SLURM's warning signal to the run and requeues when the run saved (exit 75)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake_python = bin_dir / "python"
+    fake_python.write_text("#!/usr/bin/env bash\ntrap 'echo saved; exit 75' USR1\necho started\n"
+                           "for i in $(seq 300); do sleep 0.1; done\nexit 0\n")
+    scontrol = bin_dir / "scontrol"
+    scontrol.write_text(f"#!/usr/bin/env bash\necho \"$@\" > {tmp_path / 'scontrol.log'}\n")
+    for tool in (fake_python, scontrol):
+        tool.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "MMER_PYTHON": str(fake_python),
+           "SLURM_JOB_ID": "4242", "SLURM_ARRAY_JOB_ID": "4240", "SLURM_ARRAY_TASK_ID": "2"}
+    env.pop("SLURM_NTASKS", None)
+    proc = subprocess.Popen(["bash", str(REPO / "run_cluster.sh"), "-e", "4"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    import time
+
+    deadline = time.time() + 20
+    while time.time() < deadline and not (tmp_path / "logs").exists():
+        time.sleep(0.1)
+    time.sleep(1.0)  # the run has started and the trap is set
+    proc.send_signal(signal.SIGUSR1)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out + err
+    assert "saved" in out and "requeueing 4240_2" in out
+    assert (tmp_path / "scontrol.log").read_text().split() == ["requeue", "4240_2"]
