@@ -104,6 +104,22 @@ def _send(conn, message) -> None:
         pass
 
 
+PIPE_BYTES = 8 << 20  # a few videos of word-level entries in flight per writer
+
+
+def _widen_pipe(conn) -> None:
+    """Let a pipe hold several videos: with Linux's default 64 KiB, handing over one video of 300-d
+    words blocks the aligner until that writer has finished the previous video, so the two take turns
+    instead of overlapping. Capped by /proc/sys/fs/pipe-max-size; ignored where not supported."""
+    try:
+        import fcntl
+
+        limit = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+        fcntl.fcntl(conn.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), min(PIPE_BYTES, limit))
+    except (OSError, ValueError, ImportError):
+        pass
+
+
 class ParallelWriters:
     """The same contract as :class:`AlignedWriters`, each file written by its own process."""
 
@@ -123,6 +139,7 @@ class ParallelWriters:
                 proc.start()
                 recv.close()
                 result_send.close()
+                _widen_pipe(send)
                 self.procs[name], self.pipes[name], self.results[name] = proc, send, result_recv
         except BaseException:
             self.abort()
