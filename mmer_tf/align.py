@@ -292,6 +292,8 @@ def align_folder(
     remove_stale_partials(out_dir)
     if jobs is None:
         jobs = len(targets) if (os.cpu_count() or 1) > 1 else 0
+    if "fork" not in multiprocessing.get_all_start_methods():
+        jobs = 0  # the writers inherit the aligner's state by fork; elsewhere write in this process
     writers = (ParallelWriters if jobs else AlignedWriters)(targets, metadata)
     report = AlignReport()
     readers: dict[str, CsdReader] = {}
