@@ -328,3 +328,16 @@ def test_a_labels_sequence_with_six_columns_is_one_line_naming_the_file(tmp_path
     folder = write_corpus(tmp_path / "m", dataset)
     with pytest.raises(MmerError, match=r"CMU_MOSEI_Labels\.csd: label sequence 'All Labels' has 6 columns"):
         load_segments(folder, progress=False)
+
+
+def test_the_runner_and_the_align_cli_report_the_same_drops(tmp_path):
+    """main.py logs format_drop_summary(load summary); the CLI prints the same lines for the same folder."""
+    from mmer_tf.data.align import format_drop_summary
+
+    folder = write_corpus(tmp_path / "in")
+    _, summary = load_segments(folder, progress=False)
+    result = run_cli(folder, tmp_path / "out", "--labels", "All Labels", "--quiet")
+    assert result.returncode == 0, result.stderr
+    printed = [line for line in result.stdout.splitlines() if line.split(" ", 1)[0] in
+               ("dropped", "cleaned", "skipped", "imputed")]
+    assert printed and printed == format_drop_summary(summary)

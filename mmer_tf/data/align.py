@@ -471,7 +471,7 @@ def hard_unify(video: Mapping[str, Entries]) -> tuple[dict[str, Entries], dict[s
     common = set.intersection(*key_sets.values())
     reasons: dict[str, list[str]] = {}
     for key in sorted(set.union(*key_sets.values()) - common):
-        reason = "no " + ", ".join(n for n in names if key not in key_sets[n]) + " data"
+        reason = "no " + ", ".join(sorted(n for n in names if key not in key_sets[n])) + " data"
         reasons.setdefault(reason, []).append(key)
     order = [k for k in video[names[0]].keys if k in common]
     kept = {}
