@@ -231,3 +231,17 @@ def test_an_artefact_that_cannot_be_written_does_not_cost_the_tables(pickles, tm
     assert line.startswith("error: run 1 is recorded in") and "history plot" in line and "No space left" in line
     assert _assert_consistent(models / "lf_dnn" / "csv") == [1]
     assert list((models / "lf_dnn").glob("model_*_run1.keras"))  # the recorded run keeps its model
+
+
+def test_a_full_disk_for_the_model_is_one_line_and_the_run_is_discarded(pickles, tmp_path, tmpfs, capsys):
+    small = tmpfs("model_disk", "size=200k")  # the tables fit, the best model (about 1.8 MB) does not
+    common = ["-pf", str(pickles), "-mf", str(small), *TINY]
+    line = _assert_one_line(*_in_process(common, capsys))
+    assert line.endswith("cannot save the best model (No space left on device)") and "_run1.keras" in line
+    model_dir = small / "lf_dnn"
+    assert not list(model_dir.glob("*.keras")) and _hidden_leftovers(small) == []
+    assert not any((model_dir / "csv" / ".run_ids").iterdir())  # the id is given back
+    subprocess.run(["mount", "-o", "remount,size=8m", str(small)], check=True)
+    code, err = _in_process(common, capsys)
+    assert code == 0, err[-2000:]
+    assert _assert_consistent(model_dir / "csv") == [1] and _hidden_leftovers(small) == []
