@@ -24,7 +24,9 @@ the new entry ``'<key>[i]'``. Its rules, reproduced here exactly (same float exp
 Deliberate differences, all outside well-formed data: the SDK's ``unify`` purges every key that merely
 *starts with* a missing video id (so dropping ``'abc'`` also drops ``'abcd'``); here only exact stripped
 ids are removed. Intervals are computed in float64. A reference whose keys carry ``[..]`` is matched to
-the others by its stripped id (the SDK raises ``KeyError`` there). Rows with NaN intervals never overlap.
+the others by its stripped id (the SDK raises ``KeyError`` there). Rows with NaN or reversed intervals
+(end before start) are screened when read: removed from other sequences, skipped with their index kept in
+a reference (the SDK would keep a reversed row as a reversed clipped piece), and counted in the report.
 
 The API is plain functions on arrays (:func:`intersect`, :func:`collapse_groups`, :func:`align_group`)
 plus a streaming driver (:func:`align_stream`) that reads, aligns and yields one video at a time, so
