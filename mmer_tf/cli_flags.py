@@ -89,6 +89,9 @@ def define_flags(FLAGS) -> None:
                          lower_bound=0, **kw)
     flags.DEFINE_integer("num_folds", d.num_folds, "RAVDESS/videos: number of speaker-independent folds.",
                          lower_bound=3, **kw)
+    flags.DEFINE_list("recipe_options", list(d.recipe_options),
+                      "Raw media: other recipe fields as key=value, e.g. fps=5,face_crop=false,hub_frame_hop=0.96,"
+                      "hub_output_key=1,text_output_key=sequence_output,image_size=224.", **kw)
     # model
     flags.DEFINE_string("model_name", d.model_name, "Model to train (see --helpfull for the list).",
                         short_name="mn", **kw)
@@ -256,5 +259,6 @@ def config_from_flags(FLAGS) -> ExperimentConfig:
         missing_modality=FLAGS.missing,
         # raw media corpora
         emotions=tuple(e.strip() for e in FLAGS.emotions if e.strip()),
+        recipe_options=tuple(o.strip() for o in FLAGS.recipe_options if o.strip()),
     )
     return ExperimentConfig(**values)

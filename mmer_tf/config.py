@@ -48,6 +48,7 @@ class ExperimentConfig:
     meld_labels: str = "emotion"  # MELD: emotion (7), sentiment (3) or joint (seed 000's 8 pairs)
     fold: int = 0  # RAVDESS/videos: test fold (its next fold validates); speaker-independent blocks
     num_folds: int = 6  # RAVDESS/videos: number of folds (RAVDESS: 6 blocks of 4 actors)
+    recipe_options: tuple[str, ...] = ()  # raw media: other Recipe fields as "key=value" (fps=5, hub_frame_hop=0.96)
     # model
     model_name: str = "ef_williams"
     num_layers: int = 1

@@ -1,7 +1,7 @@
 """Featurize a raw-media corpus into computational sequences: ``python -m mmer_tf.featurize``.
 
     python -m mmer_tf.featurize --corpus ravdess RAVDESS/ feats/ [--audio logmel] [--text offline]
-                                [--video offline] [--workers 2]
+                                [--video offline] [--option fps=10 ...] [--workers 2]
 
 writes ``feats/{text,audio,vision}.csd`` (SDK format, video id = clip id, intervals in seconds),
 ``recipe.json``, ``clips.csv`` (every clip's metadata: what labels and folds are derived from) and
@@ -30,7 +30,7 @@ def _adapter(name: str):
 
 
 def featurize_corpus(corpus: str, source: Path, out: Path, *, audio=None, text=None, video=None, workers: int = 1,
-                     progress: bool = True) -> dict:
+                     progress: bool = True, options=()) -> dict:
     """Featurize every clip ``corpus``'s layout lists under ``source`` into ``out``; returns the marker."""
     from mmer_tf.data.corpora import media
     from mmer_tf.features import Recipe
@@ -41,7 +41,7 @@ def featurize_corpus(corpus: str, source: Path, out: Path, *, audio=None, text=N
         raise MmerError(f"IN {source}: no such folder")
     if workers < 1:
         raise MmerError(f"--workers {workers}: must be at least 1")
-    recipe = Recipe.parse(audio=audio, text=text, video=video)
+    recipe = Recipe.parse(audio=audio, text=text, video=video, **media.parse_recipe_options(options, "--option"))
     if media.is_featurized(out):
         marker = media.read_marker(out)
         if marker.get("corpus") != corpus or marker.get("recipe") != recipe.to_dict():
@@ -65,13 +65,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--audio", default=None, help="audio recipe: logmel (default), opensmile:<set>, hub:<path>, none")
     parser.add_argument("--text", default=None, help="text recipe: offline (default), hub:<path>, none")
     parser.add_argument("--video", default=None, help="video recipe: offline (default), hub:<path>, none")
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="another recipe field, repeatable: fps=5, face_crop=false, hub_frame_hop=0.96, "
+                             "hub_output_key=1, text_output_key=sequence_output, image_size=224")
     parser.add_argument("--workers", type=int, default=1, help="parallel featurizing processes")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:
         marker = featurize_corpus(args.corpus, Path(args.source), Path(args.out), audio=args.audio, text=args.text,
-                                  video=args.video, workers=args.workers, progress=not args.quiet)
+                                  video=args.video, workers=args.workers, progress=not args.quiet,
+                                  options=args.option)
     except MmerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

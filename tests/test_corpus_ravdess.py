@@ -119,6 +119,8 @@ def test_group_folds_stratified_folds_properties():
     ({"audio_recipe": "hub:https://tfhub.dev/google/yamnet/1"}, "--audio_recipe https://tfhub.dev"),
     ({"video_recipe": "hub:/no/such/model"}, "--video_recipe hub:/no/such/model"),
     ({"num_folds": 3, "fold": 5}, "--fold 5"),
+    ({"recipe_options": ("fps",)}, "--recipe_options 'fps': expected key=value"),
+    ({"recipe_options": ("fps=fast",)}, "fps 'fast': not a number"),
 ])
 def test_runner_errors_name_main_flags_before_any_work(tmp_path, changes, message):
     from mmer_tf.data import dataset
@@ -130,3 +132,15 @@ def test_runner_errors_name_main_flags_before_any_work(tmp_path, changes, messag
     with pytest.raises(MmerError, match=message):
         dataset.load_folds(config, progress=False)
     assert not list((tmp_path / "pf").glob("*.npz"))  # nothing cached
+
+
+def test_recipe_options_reach_the_recipe_and_the_featurized_key(tmp_path):
+    for actor in (1, 2, 3):
+        _touch(tmp_path / "RAVDESS" / f"Actor_{actor:02d}" / _name(actor=actor))
+    base = ExperimentConfig(pickle_folder=str(tmp_path / "pf"), num_folds=3)
+    plain = ravdess.describe(tmp_path / "RAVDESS", base)
+    slow = ravdess.describe(tmp_path / "RAVDESS", base.replace(recipe_options=("fps=2", "face_crop=false")))
+    assert slow.params["recipe"]["fps"] == 2.0 and slow.params["recipe"]["face_crop"] is False
+    assert plain.params["featurized"] != slow.params["featurized"]  # another recipe, another featurized folder
+    relabelled = ravdess.describe(tmp_path / "RAVDESS", base.replace(fold=1))
+    assert relabelled.params["featurized"] == plain.params["featurized"]  # labels/folds never re-featurize

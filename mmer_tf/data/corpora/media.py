@@ -178,12 +178,25 @@ def recipe_from_config(config):
     """The featurization recipe from ``--audio_recipe/--text_recipe/--video_recipe``."""
     from mmer_tf.features import Recipe
 
+    options = parse_recipe_options(getattr(config, "recipe_options", ()), "--recipe_options")
     try:
-        return Recipe.parse(audio=config.audio_recipe, text=config.text_recipe, video=config.video_recipe)
+        return Recipe.parse(audio=config.audio_recipe, text=config.text_recipe, video=config.video_recipe,
+                            **options)
     except MmerError as exc:
         raise MmerError(main_flag_names(str(exc))) from None
     except (ValueError, KeyError, TypeError) as exc:
         raise MmerError(f"--audio_recipe/--text_recipe/--video_recipe: {exc}") from None
+
+
+def parse_recipe_options(items, flag: str) -> dict[str, str]:
+    """``["fps=5", "face_crop=false"]`` -> ``{"fps": "5", "face_crop": "false"}`` (the Recipe coerces types)."""
+    options = {}
+    for item in items or ():
+        key, sep, value = str(item).partition("=")
+        if not sep or not key.strip():
+            raise MmerError(f"{flag} {item!r}: expected key=value (e.g. fps=5)")
+        options[key.strip()] = value.strip()
+    return options
 
 
 def main_flag_names(message: str) -> str:
