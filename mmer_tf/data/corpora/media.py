@@ -491,8 +491,8 @@ def segments_from_folder(folder: Path, rows: Sequence[Mapping[str, str]], labell
 
 
 #: clip-table columns kept per segment in ``info["per_segment"]`` (context models, speaker analyses).
-PER_SEGMENT_COLUMNS = ("speaker", "actor", "dialogue", "utterance", "split", "statement", "intensity",
-                       "season", "episode", "text")
+#: (kept small: every fold's cache manifest carries them; the transcript stays in the featurized clips.csv)
+PER_SEGMENT_COLUMNS = ("speaker", "dialogue", "utterance", "statement", "intensity")
 
 
 # ----------------------------------------------------------------------------------------------
