@@ -145,6 +145,37 @@ def test_folder_writes_csv_and_skips_a_corrupt_clip(trained, tmp_path):
         assert abs(float(row["score_happy"]) + float(row["score_sad"]) - 1) < 1e-4
 
 
+def test_unaligned_model_featurizes_new_clips_like_its_fold(trained):
+    """The unaligned view (each modality at its own rate): the same equality, on a model trained on it."""
+    from mmer_tf import predict, train
+    from mmer_tf.data import dataset
+    from mmer_tf.features import Clip
+
+    tmp, root = trained["tmp"], trained["root"]
+    args = [*ARGS, "--noalign_to_text", "-e", "2", "-cn", "unaligned", "-df", str(root), "-pf", str(tmp / "cache"),
+            "-mf", str(tmp / "unaligned")]
+    result = subprocess.run([sys.executable, "main.py", *args], cwd=REPO, capture_output=True, text=True,
+                            timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    model_path = next((tmp / "unaligned" / "lf_dnn").glob("*.keras"))
+    config = _config(root, tmp).replace(align_to_text=False, model_folder=str(tmp / "unaligned"))
+    folds, info = dataset.load_folds(config, progress=False)
+    if not predict.sidecar_path(model_path).is_file():
+        predict.save_model_sidecar(model_path, config, info, folds["train"])
+    sidecar = predict.load_sidecar(model_path)
+    assert sidecar["aligned"] is False
+    model = train.load_model(model_path)
+    test = folds["test"]
+    clip = root / "Actor_03" / "01-01-04-01-02-02-03.mp4"
+    index = test.ids.index(f"{clip.stem}[0]")
+    assert test.lengths("audio")[index] > 50  # frames at their own rate, not one collapsed step
+    expected = predict.model_scores(model, test.subset([index]), sidecar)[0]
+    _, scores, failed = predict.predict_clips(model_path, [Clip("c", clip, "Dogs are sitting by the door")],
+                                              sidecar, model)
+    assert not failed
+    np.testing.assert_allclose(scores[0], expected, rtol=0, atol=1e-5)
+
+
 def _refusal(args, capsys):
     from mmer_tf import predict
 
