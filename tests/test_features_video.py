@@ -123,3 +123,20 @@ def test_hub_image_encoder_per_frame(clips, tmp_path):
     image = cv2.resize(face, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
     direct = hub.load(paths["image"], "--video")(tf.constant(image[None])).numpy()[0]
     np.testing.assert_allclose(features[0], direct, rtol=1e-5)
+
+
+def test_real_cascades_find_and_level_a_shaded_face():
+    """OpenCV's own face and eye cascades (no stand-ins) on a drawn, shaded face, upright and rolled."""
+    import cv2
+
+    frame = ms.shaded_face_frame(320, 240, 0.0, smile=0.0)
+    box = vid.face_box(frame)
+    assert box is not None
+    x, y, side, _ = box
+    assert abs(x + side / 2 - 160) < 15 and abs(y + side / 2 - 120) < 25  # around the drawn face's centre
+    assert vid.crop(frame, True)[1] == "aligned"
+    assert abs(vid.eye_angle(frame[y:y + side, x:x + side])) < 3
+    rolled = cv2.warpAffine(frame, cv2.getRotationMatrix2D((160, 120), -5, 1.0), (320, 240),
+                            borderMode=cv2.BORDER_REPLICATE)  # turned 5 degrees clockwise: the right eye drops
+    rx, ry, rside, _ = vid.face_box(rolled)  # (the frontal cascade misses it from ~10 degrees on)
+    assert vid.eye_angle(rolled[ry:ry + rside, rx:rx + rside]) == pytest.approx(5, abs=1.5)
