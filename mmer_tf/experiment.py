@@ -114,6 +114,11 @@ def run(config: ExperimentConfig) -> RunResult:
     from mmer_tf import distributed, resume
 
     placement = distributed.setup(config)
+    if placement.drop_remainder:  # data_parallel trains and validates on full global batches only
+        for name, fold in (("training", train_set), ("validation", valid_set)):
+            if len(fold) < config.batch_size:
+                raise MmerError(f"-b/--batch_size {config.batch_size}: the {name} fold has only {len(fold)} "
+                                "segments, less than one global batch under --distribution data_parallel")
     # Seed before any dataset exists: tf.data shuffles combine their own seed with the global one.
     train.seed_everything(config.seed)
     make = dict(batch_size=config.batch_size, fixed_steps=config.fixed_num_steps, modalities=config.modalities)
@@ -134,8 +139,12 @@ def run(config: ExperimentConfig) -> RunResult:
         return RunResult(run_id, {}, {}, paths, info)
     if placement.is_chief:
         results.track_run(paths, run_id)  # main.py discards it (checkpoint, id) on Ctrl-C or a failure before the tables
-    log.info("run %d: model %s (%s), task %s (-lt %s), outputs %d", run_id, config.model_name,
-             ",".join(config.modalities), task.name, config.label_type, num_outputs)
+    if not placement.is_chief:
+        log.info("process %d of %d trains with process 0, which records the run", placement.process_id,
+                 placement.num_processes)
+    else:
+        log.info("run %d: model %s (%s), task %s (-lt %s), outputs %d", run_id, config.model_name,
+                 ",".join(config.modalities), task.name, config.label_type, num_outputs)
 
     train.configure_precision(config)
     with placement.scope():
@@ -170,6 +179,10 @@ def run(config: ExperimentConfig) -> RunResult:
     unsaved: list[str] = []
     _save_artefact(unsaved, "history plot", plots.plot_history, history.history, paths.history_plot(run_id),
                    monitor=monitor, title=f"{config.model_name} run {run_id}", display=config.display_fig)
+    # What `python -m mmer_tf.predict` needs to featurize new clips as this model's training data was.
+    from mmer_tf import predict as predict_cli
+
+    _save_artefact(unsaved, "predict sidecar", predict_cli.save_model_sidecar, checkpoint, config, info, train_set)
     if config.save_predictions:
         extra = {"classes": np.asarray(schema.classes)} if schema.classes else {}
         _save_artefact(unsaved, "-sp predictions", results.save_predictions, paths.predictions(run_id),
