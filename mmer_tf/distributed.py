@@ -37,6 +37,9 @@ from mmer_tf.errors import MmerError
 log = logging.getLogger("mmer_tf")
 
 KINDS = ("none", "mirrored", "data_parallel")
+#: Tests only: ``--distribution mirrored`` mirrors over this many logical CPU devices when no GPU is
+#: visible, so CI runs the whole mirrored path (scope, restore, predict) without a GPU.
+TEST_CPU_REPLICAS = "MMER_TEST_MIRRORED_CPUS"
 DEFAULT_PORT = 29471
 
 
@@ -146,11 +149,21 @@ def prepare_environment(argv: Sequence[str], environ=None) -> None:
     env.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     kind = requested_kind(argv)
+    if kind == "mirrored" and env.get(TEST_CPU_REPLICAS):
+        _split_cpu(int(env[TEST_CPU_REPLICAS]))
     if kind == "data_parallel":
         backend = env.get("KERAS_BACKEND", "")
         if backend and backend != "jax":
             raise MmerError(f"--distribution data_parallel: needs KERAS_BACKEND=jax, got KERAS_BACKEND={backend}")
         env["KERAS_BACKEND"] = "jax"
+
+
+def _split_cpu(count: int) -> None:
+    """Split the CPU into ``count`` logical devices (before TensorFlow initialises its devices)."""
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
 
 
 # ---------------------------------------------------------------------------------------- placement
@@ -235,6 +248,11 @@ def _setup_mirrored() -> Placement:
     import tensorflow as tf
 
     gpus = _gpus_tf()
+    cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
+    if not gpus and os.environ.get(TEST_CPU_REPLICAS) and len(cpus) > 1:
+        strategy = tf.distribute.MirroredStrategy(cpus)
+        log.info("--distribution mirrored: %d CPU replica(s) (%s, tests only)", len(cpus), TEST_CPU_REPLICAS)
+        return Placement(kind="mirrored", replicas=len(cpus), strategy=strategy)
     if not gpus:
         log.warning("--distribution mirrored: no GPU visible to TensorFlow (CUDA_VISIBLE_DEVICES=%s); "
                     "training on the CPU as --distribution none", os.environ.get("CUDA_VISIBLE_DEVICES", "unset"))

@@ -164,3 +164,29 @@ def test_two_jax_processes_train_like_one_with_the_same_global_batch(tmp_path):
                 if column == "run_id" or value in ("", "nan"):
                     continue
                 assert abs(float(g[column]) - float(value)) <= TOLERANCE, (table, column, g[column], value)
+
+
+def test_mirrored_trains_in_the_strategy_scope_and_resumes_there(tmp_path):
+    """The whole mirrored path (build/compile in MirroredStrategy's scope, restore in it, predict) over two
+    logical CPU devices (a test-only switch; on a cluster they are the GPUs), killed after epoch 1 of 2
+    and resumed to one row."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("mirrored needs the TensorFlow backend")
+    from mmer_tf.data import dataset
+
+    pickles = tmp_path / "pf"
+    dataset.load_folds(ExperimentConfig(sample_videos=24, pickle_folder=str(pickles), verbose=0), progress=False)
+    command = [sys.executable, str(REPO / "main.py"), "--sample_videos", "24", "-e", "2", "-b", "8", "-mn",
+               "lf_dnn", "-pf", str(pickles), "-mf", str(tmp_path / "m"), "--distribution", "mirrored"]
+    env = {**os.environ, distributed.TEST_CPU_REPLICAS: "2"}
+    killed = subprocess.run(command, env={**env, "MMER_TEST_KILL_AFTER_EPOCH": "1"}, capture_output=True,
+                            text=True, timeout=600)
+    assert killed.returncode == -9, killed.stderr[-3000:]
+    assert "2 CPU replica(s)" in killed.stderr
+    resumed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "1 epoch(s) done" in resumed.stderr and "epoch 2/2" in resumed.stderr
+    ids = _rows(tmp_path / "m", "model_ids")
+    assert len(ids) == 1 and ids[0]["distribution"] == "mirrored" and ids[0]["epochs_run"] == "2"
