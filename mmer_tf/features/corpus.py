@@ -22,6 +22,7 @@ import os
 import re
 import sys
 import tempfile
+from collections import Counter
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -159,7 +160,7 @@ def featurize(clips: Sequence[Clip], out_dir: Path, recipe: Recipe, *, workers: 
     if slashed is not None:  # HDF5 would read it as a path of nested groups
         raise MmerError(f"featurize: clip id '{slashed}' contains '/', which a computational sequence id cannot")
     if len(set(ids)) != len(ids):
-        dup = next(i for i in ids if ids.count(i) > 1)
+        dup = next(i for i, n in Counter(ids).items() if n > 1)
         raise MmerError(f"featurize: clip id '{dup}' appears more than once")
     _check_recipe(recipe)
     fingerprint = recipe.fingerprint()
