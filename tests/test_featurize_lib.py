@@ -142,3 +142,26 @@ def test_bad_inputs_fail_before_any_work(corpus, tmp_path):
         featurize([Clip("a/b", corpus[0].media)], tmp_path, Recipe(), progress=False)
     with pytest.raises(MmerError, match="--workers 0"):
         featurize(corpus, tmp_path, Recipe(), workers=0, progress=False)
+
+
+def test_workers_do_not_rerun_a_heavy_main_script(corpus, tmp_path):
+    """A script like main.py (Keras imported at the top) must not be re-run by each spawned worker."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    marker = tmp_path / "imports.log"
+    script = tmp_path / "heavy_main.py"
+    root = Path(__file__).resolve().parents[1]
+    script.write_text(
+        "import os, sys\n"
+        f"sys.path.insert(0, {str(root)!r})\n"
+        f"open({str(marker)!r}, 'a').write(f'{{os.getpid()}}\\n')  # the 'heavy' top level\n"
+        "from pathlib import Path\n"
+        "from mmer_tf.features import Clip, Recipe, featurize\n"
+        "if __name__ == '__main__':\n"
+        f"    clips = [Clip(c, Path(m), t) for c, m, t in {[(c.id, str(c.media), c.text) for c in corpus[:2]]!r}]\n"
+        f"    s = featurize(clips, Path({str(tmp_path / 'out')!r}), Recipe(video='none'), workers=2, progress=False)\n"
+        "    assert s['done'] == 2, s\n")
+    subprocess.run([sys.executable, str(script)], check=True, capture_output=True, timeout=120)
+    assert len(marker.read_text().split()) == 1  # the parent only

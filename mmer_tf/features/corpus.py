@@ -16,6 +16,7 @@ summary), never aborting the corpus; a bad recipe (missing SavedModel) stops bef
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ from collections import Counter
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Sequence
@@ -130,6 +132,23 @@ def _init_worker() -> None:
         pass
 
 
+@contextmanager
+def _light_main():
+    """Spawned workers re-run the parent's ``__main__`` first; ``main.py`` imports Keras/TensorFlow at the
+    top (seconds and ~750 MiB per worker, for nothing: the work lives in this module). While the workers
+    are started, ``__main__`` names this module instead, which is what they then import."""
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    saved = getattr(main, "__spec__", None)
+    try:
+        main.__spec__ = importlib.util.find_spec(__name__)
+        yield
+    finally:
+        main.__spec__ = saved
+
+
 def _check_recipe(recipe: Recipe) -> None:
     """Fail before any work when a hub recipe's SavedModel is not there."""
     for flag, spec in (("--audio", recipe.audio), ("--text", recipe.text), ("--video", recipe.video)):
@@ -207,7 +226,8 @@ def featurize(clips: Sequence[Clip], out_dir: Path, recipe: Recipe, *, workers: 
         else:
             with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
                                      initializer=_init_worker) as pool:
-                futures = [pool.submit(_work, clip, recipe, parts[clip.id]) for clip in todo]
+                with _light_main():
+                    futures = [pool.submit(_work, clip, recipe, parts[clip.id]) for clip in todo]
                 try:
                     for future in as_completed(futures):
                         note(future.result())
