@@ -21,7 +21,8 @@
 # --distribution data_parallel ...; each task is started with srun and finds its rank and the
 # coordinator (first host of SLURM_JOB_NODELIST) in SLURM's environment.
 #
-# Logs go to logs/ (one per job, or per array task). Set MMER_PYTHON to choose the interpreter
+# Logs go to logs/ in the submit directory (one per job, or per array task); for a plain sbatch run,
+# create logs/ first (SLURM opens the log before this script runs; a sweep submission creates it). Set MMER_PYTHON to choose the interpreter
 # (default: .venv/bin/python when present, else python3).
 #
 #SBATCH --job-name=mmer_tf
@@ -37,9 +38,17 @@ set -euo pipefail
 # Runs happen in the submit directory (relative -mf/-pf paths and logs/ are resolved there). Under
 # sbatch the script runs from a spool copy, so the code folder travels in MMER_CODE_DIR.
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+submitted_script() {  # the path sbatch was given, which SLURM remembers as the job's Command
+  scontrol show job "$SLURM_JOB_ID" 2>/dev/null | sed -n 's/^[[:space:]]*Command=\([^[:space:]]*\).*/\1/p' | head -n 1
+}
+code=""
 if [ -n "${MMER_CODE_DIR:-}" ]; then code="$MMER_CODE_DIR"
 elif [ -f "$here/main.py" ]; then code="$here"
-else code="${SLURM_SUBMIT_DIR:-$PWD}"; fi
+elif [ -n "${SLURM_JOB_ID:-}" ]; then
+  submitted="$(submitted_script || true)"
+  [ -n "$submitted" ] && [ -f "$(dirname "$submitted")/main.py" ] && code="$(cd "$(dirname "$submitted")" && pwd)"
+fi
+[ -n "$code" ] || code="${SLURM_SUBMIT_DIR:-$PWD}"
 export MMER_CODE_DIR="$code"
 cd "${SLURM_SUBMIT_DIR:-$PWD}"
 mkdir -p logs

@@ -71,3 +71,28 @@ def test_sweep_array_lands_every_run_once(cluster, tmp_path):
     assert "nothing to submit" in again.stdout
     assert cluster.run(["squeue", "-h"], timeout=10).stdout.strip() == ""
     assert len(_rows(tmp_path / "models" / "lf_dnn" / "csv" / "model_ids.csv")) == 4
+
+
+def test_data_parallel_processes_come_from_slurm(cluster, tmp_path):
+    """sbatch --ntasks=2 run_cluster.sh --distribution data_parallel: srun starts two JAX processes that
+    find their rank and the coordinator (first host of SLURM_JOB_NODELIST) in SLURM's environment."""
+    pytest.importorskip("jax")
+    from mmer_tf.config import ExperimentConfig
+    from mmer_tf.data import dataset
+
+    pickles = tmp_path / "pf"
+    dataset.load_folds(ExperimentConfig(sample_videos=24, pickle_folder=str(pickles), verbose=0), progress=False)
+    (tmp_path / "logs").mkdir()  # SLURM opens the job's log before the script runs
+    env = {"MMER_PYTHON": sys.executable}
+    submit = cluster.run(["sbatch", "--ntasks=2", "--cpus-per-task=1", "--mem=2G", "--time=10",
+                          str(REPO / "run_cluster.sh"), "--sample_videos", "24", "-e", "1", "-b", "8", "-s", "20",
+                          "-mn", "lf_dnn", "--distribution", "data_parallel", "-pf", str(pickles), "-mf", "models"],
+                         cwd=tmp_path, env=env, timeout=60)
+    assert submit.returncode == 0, submit.stderr
+    cluster.wait_idle_queue(timeout=300)
+    log = "\n".join(p.read_text(errors="replace") for p in (tmp_path / "logs").glob("*.out"))
+    host = cluster.run(["sinfo", "-h", "-o", "%n"], timeout=10).stdout.split()[0]
+    for rank in (0, 1):
+        assert f"process {rank} of 2, coordinator {host}:" in log, log[-3000:]
+    rows = _rows(tmp_path / "models" / "lf_dnn" / "csv" / "model_ids.csv")
+    assert len(rows) == 1 and rows[0]["distribution"] == "data_parallel" and rows[0]["keras_backend"] == "jax"
