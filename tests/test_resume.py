@@ -137,3 +137,26 @@ def test_run_cluster_forwards_usr1_and_requeues_the_job(tmp_path):
     assert proc.returncode == 0, out + err
     assert "saved" in out and "requeueing 4240_2" in out
     assert (tmp_path / "scontrol.log").read_text().split() == ["requeue", "4240_2"]
+
+
+def test_run_id_is_reused_while_reserved_skipped_when_recorded_dropped_when_released(tmp_path):
+    from mmer_tf import resume, results
+    from mmer_tf.config import ExperimentConfig
+
+    paths = results.RunPaths.for_config(ExperimentConfig(model_folder=str(tmp_path)))
+    state = resume.RunState(resume.folder_for(paths, ExperimentConfig(model_folder=str(tmp_path))))
+    reserve = lambda: results.reserve_run_id(paths.csv_dir)  # noqa: E731
+    assert state.begin(paths, reserve) == (1, "new")
+    state._write_json({"run_id": 1, "epoch": 2})  # an attempt killed after its 3rd epoch
+    assert state.begin(paths, reserve) == (1, "resumed")
+    # Killed after its rows were written but before the state was removed: nothing left to do.
+    paths.csv_dir.mkdir(parents=True, exist_ok=True)
+    (paths.csv_dir / "model_ids.csv").write_text("run_id,status\n1,ok\n")
+    assert state.begin(paths, reserve) == (1, "recorded")
+    # Ctrl-C gave the id back (main.py discards the run): the stale state is dropped, a new id taken.
+    (paths.csv_dir / "model_ids.csv").unlink()
+    results.release_run_id(paths.csv_dir, 1)
+    run_id, status = state.begin(paths, reserve)
+    assert status == "new" and state.load() == {"run_id": run_id, "epoch": -1}
+    state.clear()
+    assert not state.folder.exists() and not state.folder.parent.exists()
