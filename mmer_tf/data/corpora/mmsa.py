@@ -57,16 +57,8 @@ def detect(path: Path) -> bool:
 
 
 def describe(path: Path, config) -> CorpusInfo:
-    path = Path(path)
-    if not path.is_file():
-        raise MmerError(f"-df {path}: an MMSA corpus is one pickle file (aligned_50.pkl / unaligned_50.pkl)")
-    if path.stat().st_size == 0:
-        raise MmerError(f"{path}: empty file")
-    return CorpusInfo(
-        name=NAME, path=path, files=(path,), label_names=LABEL_NAMES,
-        params={"adapter_version": ADAPTER_VERSION}, has_own_split=True,
-        description=f"MMSA pickle ({path.name})",
-    )
+    return padded.describe_pickle(path, NAME, LABEL_NAMES, ADAPTER_VERSION, "MMSA",
+                                  "aligned_50.pkl / unaligned_50.pkl")
 
 
 def load_segments(corpus: CorpusInfo, config, progress: bool) -> tuple[SegmentSet, dict]:
@@ -76,37 +68,11 @@ def load_segments(corpus: CorpusInfo, config, progress: bool) -> tuple[SegmentSe
     return convert(splits, path, progress)
 
 
-def _labels(split: dict, path: Path, fold: str) -> np.ndarray:
-    if LABEL_KEY not in split:
-        raise MmerError(f"{path}: split {fold!r} has no {LABEL_KEY!r} (keys: {', '.join(map(str, split))})")
-    return padded.label_vector(split[LABEL_KEY], path, fold, LABEL_KEY)
-
-
 def convert(splits: dict[str, dict], path: Path, progress: bool = False) -> tuple[SegmentSet, dict]:
     """The split dicts (consumed: their arrays are released as they are converted) -> one SegmentSet."""
-    # Validate every split's keys and shapes before converting any (nothing half-done on bad input).
-    shapes = {}
-    for fold, split in splits.items():
-        missing = [k for k in MODALITIES if k not in split]
-        if missing:
-            raise MmerError(f"{path}: split {fold!r} lacks {', '.join(missing)} (keys: {', '.join(map(str, split))})")
-        labels = _labels(split, path, fold)
-        n = labels.shape[0]
-        if n == 0:
-            raise MmerError(f"{path}: split {fold!r} has no segments")
-        for m in MODALITIES:
-            block = padded.float_block(split[m], f"{path}: split {fold!r} {m}")
-            if block.shape[0] != n:
-                raise MmerError(f"{path}: split {fold!r}: {m} has {block.shape[0]} segments but {LABEL_KEY} has {n}")
-            split[m] = block
-        shapes[fold] = {m: split[m].shape[1:] for m in MODALITIES}
-    dims = {m: {s[m][1] for s in shapes.values()} for m in MODALITIES}
-    for m, values in dims.items():
-        if len(values) > 1:
-            raise MmerError(f"{path}: {m} feature sizes differ between splits ({sorted(values)})")
+    same_steps = padded.validate_splits(splits, path, LABEL_KEY, MODALITIES)
     # MMSA's need_data_aligned pairs with the file: aligned_* files share one T; unaligned_* keep their own.
-    aligned = all(len({s[m][0] for m in MODALITIES}) == 1 for s in shapes.values())
-    aligned = aligned and not path.name.lower().startswith("unaligned")
+    aligned = same_steps and not path.name.lower().startswith("unaligned")
 
     ids_all: list[str] = []
     folds: list[str] = []
@@ -118,7 +84,7 @@ def convert(splits: dict[str, dict], path: Path, progress: bool = False) -> tupl
     per_split = {}
     for fold in FOLDS:
         split = splits[fold]
-        labels = _labels(split, path, fold)
+        labels = padded.label_vector(split[LABEL_KEY], path, fold, LABEL_KEY)
         n = labels.shape[0]
         ids = padded.id_strings(split.get("id"), n, f"{fold}_")
         if len(ids) != n:

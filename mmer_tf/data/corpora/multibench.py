@@ -46,16 +46,7 @@ def detect(path: Path) -> bool:
 
 
 def describe(path: Path, config) -> CorpusInfo:
-    path = Path(path)
-    if not path.is_file():
-        raise MmerError(f"-df {path}: a MultiBench affect corpus is one pickle file (e.g. mosi_raw.pkl)")
-    if path.stat().st_size == 0:
-        raise MmerError(f"{path}: empty file")
-    return CorpusInfo(
-        name=NAME, path=path, files=(path,), label_names=LABEL_NAMES,
-        params={"adapter_version": ADAPTER_VERSION}, has_own_split=True,
-        description=f"MultiBench affect pickle ({path.name})",
-    )
+    return padded.describe_pickle(path, NAME, LABEL_NAMES, ADAPTER_VERSION, "MultiBench affect", "e.g. mosi_raw.pkl")
 
 
 def load_segments(corpus: CorpusInfo, config, progress: bool) -> tuple[SegmentSet, dict]:
@@ -64,33 +55,9 @@ def load_segments(corpus: CorpusInfo, config, progress: bool) -> tuple[SegmentSe
     return convert(splits, path)
 
 
-def _validate(splits: dict[str, dict], path: Path) -> bool:
-    """Check every split's keys and shapes (before converting any); True when the file is aligned."""
-    dims: dict[str, set] = {m: set() for m in MODALITIES}
-    aligned = True
-    for fold, split in splits.items():
-        missing = [k for k in MODALITIES + (LABEL_KEY,) if k not in split]
-        if missing:
-            raise MmerError(f"{path}: split {fold!r} lacks {', '.join(missing)} (keys: {', '.join(map(str, split))})")
-        n = padded.label_vector(split[LABEL_KEY], path, fold, LABEL_KEY).shape[0]
-        if n == 0:
-            raise MmerError(f"{path}: split {fold!r} has no segments")
-        for m in MODALITIES:
-            block = padded.float_block(split[m], f"{path}: split {fold!r} {m}")
-            if block.shape[0] != n:
-                raise MmerError(f"{path}: split {fold!r}: {m} has {block.shape[0]} segments but {LABEL_KEY} has {n}")
-            split[m] = block
-            dims[m].add(block.shape[2])
-        aligned &= len({split[m].shape[1] for m in MODALITIES}) == 1
-    for m, values in dims.items():
-        if len(values) > 1:
-            raise MmerError(f"{path}: {m} feature sizes differ between splits ({sorted(values)})")
-    return aligned
-
-
 def convert(splits: dict[str, dict], path: Path) -> tuple[SegmentSet, dict]:
     """The split dicts (consumed as they are converted) -> one SegmentSet and its load summary."""
-    aligned = _validate(splits, path)
+    aligned = padded.validate_splits(splits, path, LABEL_KEY, MODALITIES)
     ids_all: list[str] = []
     folds: list[str] = []
     features: dict[str, list[np.ndarray]] = {m: [] for m in MODALITIES}

@@ -204,3 +204,48 @@ def note_dropped(dropped: dict, examples: dict, reason: str, ids, limit: int = 5
     dropped[reason] = dropped.get(reason, 0) + len(ids)
     kept = examples.setdefault(reason, [])
     kept.extend(ids[: max(0, limit - len(kept))])
+
+
+def validate_splits(splits: dict[str, dict], path, label_key: str, modalities) -> bool:
+    """Check every split's keys, labels and shapes before converting any (nothing half-done on bad input).
+
+    Each modality block becomes float32 ``[N, T, D]`` in place; feature sizes must agree across splits.
+    Returns True when, in every split, all modalities share one ``T`` (the aligned layout).
+    """
+    dims: dict[str, set] = {m: set() for m in modalities}
+    aligned = True
+    for fold, split in splits.items():
+        missing = [k for k in tuple(modalities) + (label_key,) if k not in split]
+        if missing:
+            raise MmerError(f"{path}: split {fold!r} lacks {', '.join(missing)} (keys: {', '.join(map(str, split))})")
+        n = label_vector(split[label_key], path, fold, label_key).shape[0]
+        if n == 0:
+            raise MmerError(f"{path}: split {fold!r} has no segments")
+        for m in modalities:
+            block = float_block(split[m], f"{path}: split {fold!r} {m}")
+            if block.shape[0] != n:
+                raise MmerError(f"{path}: split {fold!r}: {m} has {block.shape[0]} segments but {label_key} has {n}")
+            split[m] = block
+            dims[m].add(block.shape[2])
+        aligned &= len({split[m].shape[1] for m in modalities}) == 1
+    for m, values in dims.items():
+        if len(values) > 1:
+            raise MmerError(f"{path}: {m} feature sizes differ between splits ({sorted(values)})")
+    return aligned
+
+
+def describe_pickle(path, name: str, label_names, version: int, what: str, example: str):
+    """The ``CorpusInfo`` of a one-file pickle corpus (its own split, keyed by the file and adapter version)."""
+    from pathlib import Path
+
+    from mmer_tf.data.corpora.base import CorpusInfo
+
+    path = Path(path)
+    if not path.is_file():
+        raise MmerError(f"-df {path}: {what} corpus is one pickle file ({example})")
+    if path.stat().st_size == 0:
+        raise MmerError(f"{path}: empty file")
+    return CorpusInfo(
+        name=name, path=path, files=(path,), label_names=tuple(label_names),
+        params={"adapter_version": version}, has_own_split=True, description=f"{what} pickle ({path.name})",
+    )
