@@ -34,7 +34,7 @@ import numpy as np
 from mmer_tf.data import safe_pickle
 from mmer_tf.data.corpora import padded
 from mmer_tf.data.corpora.base import CorpusInfo
-from mmer_tf.data.segments import FOLDS, MODALITIES, SegmentSet
+from mmer_tf.data.segments import MODALITIES, SegmentSet
 from mmer_tf.errors import MmerError
 
 log = logging.getLogger(__name__)
@@ -74,61 +74,19 @@ def convert(splits: dict[str, dict], path: Path, progress: bool = False) -> tupl
     # MMSA's need_data_aligned pairs with the file: aligned_* files share one T; unaligned_* keep their own.
     aligned = same_steps and not path.name.lower().startswith("unaligned")
 
-    ids_all: list[str] = []
-    folds: list[str] = []
-    features: dict[str, list[np.ndarray]] = {m: [] for m in MODALITIES}
-    labels_all = []
-    dropped: dict[str, int] = {}
-    examples: dict[str, list[str]] = {}
-    sides: dict[str, str] = {}
-    per_split = {}
-    for fold in FOLDS:
-        split = splits[fold]
-        labels = padded.label_vector(split[LABEL_KEY], path, fold, LABEL_KEY)
-        n = labels.shape[0]
-        ids = padded.id_strings(split.get("id"), n, f"{fold}_")
-        if len(ids) != n:
-            raise MmerError(f"{path}: split {fold!r}: {len(ids)} ids for {n} segments")
-        padded.check_sentiment(labels, ids, path, fold)
+
+    def measure(split, ids, fold, drop):
         lengths, side = _lengths(split, aligned, path, fold)
-        for m, s in side.items():
-            sides.setdefault(m, s)
-        keep = np.ones(n, dtype=bool)
+        keep = np.ones(len(ids), dtype=bool)
         for m in MODALITIES:
             empty = np.flatnonzero((lengths[m] == 0) & keep)
-            reason = "segments that are all padding" if aligned else f"segments with no {m} steps"
-            padded.note_dropped(dropped, examples, reason, (ids[i] for i in empty))
+            drop("segments that are all padding" if aligned else f"segments with no {m} steps",
+                 [ids[i] for i in empty])
             keep[empty] = False
-        index = np.flatnonzero(keep)
-        if index.size == 0:
-            raise MmerError(f"{path}: split {fold!r} has no segments left (every one is all padding)")
-        for m in MODALITIES:
-            seqs = padded.sequences(split[m], lengths[m], side[m])
-            features[m].extend(seqs[i] for i in index)
-            split[m] = None  # release what no sequence views
-        ids_all.extend(ids[i] for i in index)
-        folds.extend([fold] * index.size)
-        labels_all.append(labels[index].astype(np.float32))
-        per_split[fold] = int(index.size)
-        log.info("%s: %s: %d segments (%d dropped)", path.name, fold, index.size, n - index.size)
-    ids_all, renamed = padded.unique(ids_all)
-    log.info("%s: %s view, padding at the %s", path.name, "aligned" if aligned else "unaligned",
-             ", ".join(f"{side} ({m})" for m, side in sides.items()))
-    segments = SegmentSet(
-        ids=ids_all, features=features, labels=np.concatenate(labels_all)[:, None], aligned=aligned,
-        info={"label_names": list(LABEL_NAMES), "classes": [], "fold": folds},
-    )
-    summary = {
-        "segments": len(segments),
-        "dropped": dropped,
-        "dropped_examples": examples,
-        "splits": per_split,
-        "aligned": aligned,
-        "padding": sides,
-        "renamed_duplicate_ids": renamed,
-        "file": str(path),
-    }
-    return segments, summary
+        return lengths, side, keep
+
+    return padded.assemble(splits, path, LABEL_KEY, aligned, measure, label_names=LABEL_NAMES,
+                           no_segments_left="every one is all padding")
 
 
 def _lengths(split: dict, aligned: bool, path: Path, fold: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:

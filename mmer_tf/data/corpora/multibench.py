@@ -18,7 +18,6 @@ Wrong keys/shapes, bad labels or an empty split: one line naming the file, split
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +25,7 @@ import numpy as np
 from mmer_tf.data import safe_pickle
 from mmer_tf.data.corpora import mmsa, padded
 from mmer_tf.data.corpora.base import CorpusInfo
-from mmer_tf.data.segments import FOLDS, MODALITIES, SegmentSet
-from mmer_tf.errors import MmerError
-
-log = logging.getLogger(__name__)
+from mmer_tf.data.segments import MODALITIES, SegmentSet
 
 NAME = "multibench"
 LABEL_NAMES = ("sentiment",)
@@ -58,56 +54,20 @@ def load_segments(corpus: CorpusInfo, config, progress: bool) -> tuple[SegmentSe
 def convert(splits: dict[str, dict], path: Path) -> tuple[SegmentSet, dict]:
     """The split dicts (consumed as they are converted) -> one SegmentSet and its load summary."""
     aligned = padded.validate_splits(splits, path, LABEL_KEY, MODALITIES)
-    ids_all: list[str] = []
-    folds: list[str] = []
-    features: dict[str, list[np.ndarray]] = {m: [] for m in MODALITIES}
-    labels_all = []
-    dropped: dict[str, int] = {}
-    examples: dict[str, list[str]] = {}
-    per_split = {}
-    for fold in FOLDS:
-        split = splits[fold]
-        labels = padded.label_vector(split[LABEL_KEY], path, fold, LABEL_KEY)
-        n = labels.shape[0]
-        ids = padded.id_strings(split.get("id"), n, f"{fold}_")
-        if len(ids) != n:
-            raise MmerError(f"{path}: split {fold!r}: {len(ids)} ids for {n} segments")
-        padded.check_sentiment(labels, ids, path, fold)
+
+    def measure(split, ids, fold, drop):
+        # MultiBench pads at the front and cuts each sequence from its first non-zero text step.
         lengths = {m: padded.run_lengths(padded.zero_rows(split[m]), "front") for m in MODALITIES}
         keep = lengths["text"] > 0
-        padded.note_dropped(dropped, examples, "segments with all-zero text", (ids[i] for i in np.flatnonzero(~keep)))
+        drop("segments with all-zero text", [ids[i] for i in np.flatnonzero(~keep)])
         if aligned:
             lengths = {m: lengths["text"] for m in MODALITIES}
         else:
             for m in ("audio", "vision"):
                 empty = np.flatnonzero(keep & (lengths[m] == 0))
-                padded.note_dropped(dropped, examples, f"segments with all-zero {m}", (ids[i] for i in empty))
+                drop(f"segments with all-zero {m}", [ids[i] for i in empty])
                 keep[empty] = False
-        index = np.flatnonzero(keep)
-        if index.size == 0:
-            raise MmerError(f"{path}: split {fold!r} has no segments left (every one has all-zero text)")
-        for m in MODALITIES:
-            seqs = padded.sequences(split[m], lengths[m], "front")
-            features[m].extend(seqs[i] for i in index)
-            split[m] = None
-        ids_all.extend(ids[i] for i in index)
-        folds.extend([fold] * index.size)
-        labels_all.append(labels[index].astype(np.float32))
-        per_split[fold] = int(index.size)
-        log.info("%s: %s: %d segments (%d dropped)", path.name, fold, index.size, n - index.size)
-    ids_all, renamed = padded.unique(ids_all)
-    segments = SegmentSet(
-        ids=ids_all, features=features, labels=np.concatenate(labels_all)[:, None], aligned=aligned,
-        info={"label_names": list(LABEL_NAMES), "classes": [], "fold": folds},
-    )
-    summary = {
-        "segments": len(segments),
-        "dropped": dropped,
-        "dropped_examples": examples,
-        "splits": per_split,
-        "aligned": aligned,
-        "padding": {m: "front" for m in MODALITIES},
-        "renamed_duplicate_ids": renamed,
-        "file": str(path),
-    }
-    return segments, summary
+        return lengths, {m: "front" for m in MODALITIES}, keep
+
+    return padded.assemble(splits, path, LABEL_KEY, aligned, measure, label_names=LABEL_NAMES,
+                           no_segments_left="every one has all-zero text")

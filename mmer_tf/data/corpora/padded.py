@@ -12,9 +12,14 @@ Arrays are read in chunks of segments so a boolean mask never costs a copy of a 
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import numpy as np
 
 from mmer_tf.errors import MmerError
+
+log = logging.getLogger(__name__)
 
 CHUNK = 2048
 
@@ -249,3 +254,69 @@ def describe_pickle(path, name: str, label_names, version: int, what: str, examp
         name=name, path=path, files=(path,), label_names=tuple(label_names),
         params={"adapter_version": version}, has_own_split=True, description=f"{what} pickle ({path.name})",
     )
+
+
+def assemble(splits: dict[str, dict], path, label_key: str, aligned: bool, measure, *,
+             no_segments_left: str, label_names=("sentiment",)):
+    """Padded split dicts (validated by :func:`validate_splits`) -> one ``SegmentSet`` and its load summary.
+
+    The pickle layouts differ only in how a segment's real steps are found and which segments are dropped;
+    ``measure(split, ids, fold, drop)`` answers that, returning ``(lengths {m: [N]}, sides {m: side},
+    keep [N] bool)`` and calling ``drop(reason, ids)`` for what it leaves out. Everything else (ids,
+    sentiment range check, cutting the padding, the file's own split, the summary) is the same here.
+    Blocks are released split by split, so the corpus is not held twice.
+    """
+    from mmer_tf.data.segments import FOLDS, SegmentSet
+
+    path = Path(path)
+    modalities = ("text", "audio", "vision")
+    ids_all: list[str] = []
+    folds: list[str] = []
+    features: dict[str, list[np.ndarray]] = {m: [] for m in modalities}
+    labels_all = []
+    dropped: dict[str, int] = {}
+    examples: dict[str, list[str]] = {}
+    sides: dict[str, str] = {}
+    per_split = {}
+    for fold in FOLDS:
+        split = splits[fold]
+        labels = label_vector(split[label_key], path, fold, label_key)
+        n = labels.shape[0]
+        ids = id_strings(split.get("id"), n, f"{fold}_")
+        if len(ids) != n:
+            raise MmerError(f"{path}: split {fold!r}: {len(ids)} ids for {n} segments")
+        check_sentiment(labels, ids, path, fold)
+        lengths, side, keep = measure(split, ids, fold,
+                                      lambda reason, which: note_dropped(dropped, examples, reason, which))
+        for m, where in side.items():
+            sides.setdefault(m, where)
+        index = np.flatnonzero(keep)
+        if index.size == 0:
+            raise MmerError(f"{path}: split {fold!r} has no segments left ({no_segments_left})")
+        for m in modalities:
+            seqs = sequences(split[m], lengths[m], side[m])
+            features[m].extend(seqs[i] for i in index)
+            split[m] = None  # release what no sequence views
+        ids_all.extend(ids[i] for i in index)
+        folds.extend([fold] * index.size)
+        labels_all.append(labels[index].astype(np.float32))
+        per_split[fold] = int(index.size)
+        log.info("%s: %s: %d segments (%d dropped)", path.name, fold, index.size, n - index.size)
+    ids_all, renamed = unique(ids_all)
+    log.info("%s: %s view, padding at the %s", path.name, "aligned" if aligned else "unaligned",
+             ", ".join(f"{where} ({m})" for m, where in sides.items()))
+    segments = SegmentSet(
+        ids=ids_all, features=features, labels=np.concatenate(labels_all)[:, None], aligned=aligned,
+        info={"label_names": list(label_names), "classes": [], "fold": folds},
+    )
+    summary = {
+        "segments": len(segments),
+        "dropped": dropped,
+        "dropped_examples": examples,
+        "splits": per_split,
+        "aligned": aligned,
+        "padding": sides,
+        "renamed_duplicate_ids": renamed,
+        "file": str(path),
+    }
+    return segments, summary
