@@ -33,6 +33,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from mmer_tf.errors import MmerError
+from mmer_tf.fileio import atomic_write_text
 
 SIDECAR_SUFFIX = ".recipe.json"
 SIDECAR_FORMAT = 1
@@ -79,18 +80,7 @@ def save_model_sidecar(model_path, config, info: Mapping, train_set=None, statis
         "statistics": {m: {k: np.asarray(v, np.float32).tolist() for k, v in s.items()}
                        for m, s in (statistics or {}).items()},
     }
-    path = sidecar_path(model_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=1)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return atomic_write_text(sidecar_path(model_path), json.dumps(payload, indent=1), suffix=".partial")
 
 
 def load_sidecar(model_path: str | os.PathLike) -> dict:

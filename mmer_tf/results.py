@@ -47,11 +47,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import filelock
 
 from mmer_tf.errors import MmerError
+from mmer_tf.fileio import atomic_write, file_mode  # atomic_write: used here and by plots, compare, sweep
 
 #: metric family -> default table file name (the seed's names; ``coarse`` is new).
 TABLE_FILES = {
@@ -155,41 +156,6 @@ class RunPaths:
 
 
 # ------------------------------------------------------------------------------------ atomic writes
-def file_mode() -> int:
-    """The mode a plain ``open(path, "w")`` would give a new file under the current umask (0644 usually).
-
-    Temporary files from :mod:`tempfile` are 0600; everything renamed into place gets this mode instead,
-    so a run's tables, plots and models are all readable the same way.
-    """
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], None]) -> Path:
-    """Call ``write(binary_file)`` on a temporary file next to ``path``, fsync it, rename it into place.
-
-    Readers (and a crash) see the old file or the new one, never a half-written one.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
-
-
 def save_predictions(path: str | os.PathLike, **arrays) -> Path:
     """Save named arrays as an (uncompressed) ``.npz``, atomically; object arrays are refused (no pickle)."""
     import numpy as np

@@ -33,6 +33,7 @@ from keras import ops
 
 from mmer_tf.config import ExperimentConfig
 from mmer_tf.errors import MmerError
+from mmer_tf.fileio import file_mode
 
 log = logging.getLogger("mmer_tf.train")
 
@@ -240,7 +241,7 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         try:
             self.model.save(tmp)
             # mkstemp made it 0600; give it the mode every other output has (umask-respecting, 0644 usually)
-            os.chmod(tmp, 0o666 & ~_umask())
+            os.chmod(tmp, file_mode())
             os.replace(tmp, self.path)
         except BaseException as exc:
             if os.path.exists(tmp):
@@ -248,12 +249,6 @@ class BestModelCheckpoint(keras.callbacks.Callback):
             if isinstance(exc, OSError):  # Keras' zip writer raises without a file name: name it here
                 raise MmerError(f"{self.path}: cannot save the best model ({exc.strerror or exc})") from None
             raise
-
-
-def _umask() -> int:
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return umask
 
 
 class EpochLog(keras.callbacks.Callback):

@@ -26,7 +26,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -36,6 +35,7 @@ import numpy as np
 from mmer_tf.data.features import pack, unpack
 from mmer_tf.data.segments import SegmentSet
 from mmer_tf.errors import MmerError
+from mmer_tf.fileio import atomic_write, process_alive
 
 log = logging.getLogger(__name__)
 
@@ -70,30 +70,15 @@ def _manifest_path(path: Path) -> Path:
     return path.with_suffix(".json")
 
 
-def _umask_mode(mode: int) -> int:
-    """``mode`` as the process umask would leave it (mkstemp/mkdtemp create private 0600/0700 files)."""
-    current = os.umask(0)
-    os.umask(current)
-    return mode & ~current
-
-
 def _atomic_write(path: Path, write) -> None:
     """Write through ``write(handle)`` to a hidden ``.<name>.<pid>.*.partial`` file, then rename it into
     place. Any failure (full disk, read-only folder) removes the temporary file and becomes one
     :class:`MmerError` naming the cache file."""
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".partial", dir=path.parent)
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-        os.chmod(tmp, _umask_mode(0o666))
-        os.replace(tmp, path)
+        atomic_write(path, write, prefix=f".{path.name}.{os.getpid()}.", suffix=".partial", fsync=False)
     except OSError as exc:
         raise MmerError(f"{path}: cannot write the cache ({exc.strerror or exc}); free space or point -pf "
                         f"at another folder") from None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def remove_stale_partials(folder: Path) -> None:
@@ -104,21 +89,11 @@ def remove_stale_partials(folder: Path) -> None:
         return
     for name in names:
         match = re.fullmatch(r"\..+\.(\d+)\.[^.]+\.partial", name)
-        if match and not _alive(int(match.group(1))):
+        if match and not process_alive(int(match.group(1))):
             try:
                 os.unlink(os.path.join(folder, name))
             except OSError:
                 pass
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 def save_segment_sets(

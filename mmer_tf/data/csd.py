@@ -24,6 +24,7 @@ import h5py
 import numpy as np
 
 from mmer_tf.errors import MmerError
+from mmer_tf.fileio import process_alive
 
 # The SDK's metadata template (its own list glues "dimension names" and "computational sequence
 # version" together through a missing comma; we write both keys separately, which it accepts).
@@ -232,7 +233,7 @@ def remove_stale_partials(folder: str | os.PathLike) -> list[Path]:
         return removed
     for name in names:
         match = re.fullmatch(r".+\.(\d+)\.partial", name)
-        if not match or _alive(int(match.group(1))):
+        if not match or process_alive(int(match.group(1))):
             continue
         try:
             os.unlink(os.path.join(folder, name))
@@ -240,18 +241,6 @@ def remove_stale_partials(folder: str | os.PathLike) -> list[Path]:
         except OSError:
             pass
     return removed
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 # Largest dataset stored inside its object header (HDF5's compact layout, limit 64 KiB per message):

@@ -54,6 +54,7 @@ from mmer_tf.data.csd import CsdReader, write_csd
 from mmer_tf.data.folds import standard_folds
 from mmer_tf.data.segments import FOLDS, LABEL_NAMES
 from mmer_tf.errors import MmerError
+from mmer_tf.fileio import umask_mode
 
 log = logging.getLogger(__name__)
 
@@ -334,13 +335,6 @@ def generate_sample(
     return summary
 
 
-def _umask_mode(mode: int) -> int:
-    """``mode`` as the process umask would leave it (mkdtemp creates a private 0700 folder)."""
-    current = os.umask(0)
-    os.umask(current)
-    return mode & ~current
-
-
 def _damage(folder: Path) -> str | None:
     """Why ``folder`` is not a usable current sample (``None`` if it is): missing, from another
     generator version, or damaged -- a file missing, of another size than written, not readable as
@@ -421,7 +415,7 @@ def _generate_into(pickle_folder: Path, target: Path, n_videos: int, seed: int) 
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=pickle_folder))
     try:
         generate_sample(tmp, n_videos=n_videos, seed=seed)
-        os.chmod(tmp, _umask_mode(0o777))
+        os.chmod(tmp, umask_mode(0o777))
         if target.exists():
             stale = Path(tempfile.mkdtemp(prefix=f".{target.name}.stale.", dir=pickle_folder))
             os.replace(target, stale / "old")

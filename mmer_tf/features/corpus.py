@@ -22,7 +22,6 @@ import logging
 import os
 import re
 import sys
-import tempfile
 from collections import Counter
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -35,6 +34,7 @@ from typing import Sequence
 import numpy as np
 
 from mmer_tf.errors import MmerError
+from mmer_tf.fileio import atomic_write, atomic_write_text
 from mmer_tf.features.extract import extract
 from mmer_tf.features.media import MediaError
 from mmer_tf.features.recipe import Clip, Recipe, hub_paths
@@ -59,13 +59,6 @@ def _stamp(path: Path) -> dict:
         return {"size": -1, "mtime_ns": -1}
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
 def write_part(path: Path, clip: Clip, features: dict, stats: dict) -> None:
     arrays = {}
     for modality, (intervals, feats) in features.items():
@@ -73,10 +66,7 @@ def write_part(path: Path, clip: Clip, features: dict, stats: dict) -> None:
         arrays[f"{modality}.features"] = np.asarray(feats, dtype=np.float32)
     meta = {"id": clip.id, "media": str(clip.media), **_stamp(clip.media), "stats": stats}
     arrays["meta"] = np.array(json.dumps(meta))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as handle:
-        np.savez(handle, **arrays)
-    os.replace(tmp, path)
+    atomic_write(path, lambda handle: np.savez(handle, **arrays), prefix=f".{path.stem}.", fsync=False)
 
 
 def read_part_meta(path: Path) -> dict | None:
@@ -266,8 +256,8 @@ def featurize(clips: Sequence[Clip], out_dir: Path, recipe: Recipe, *, workers: 
         "recipe": recipe.to_dict(),
         "outputs": {m: str(p) for m, p in outputs.items()},
     }
-    _atomic_write_text(out_dir / "recipe.json", json.dumps(recipe.to_dict(), indent=2, sort_keys=True) + "\n")
-    _atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(out_dir / "recipe.json", json.dumps(recipe.to_dict(), indent=2, sort_keys=True) + "\n")
+    atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
 

@@ -32,8 +32,6 @@ import csv
 import io
 import json
 import logging
-import os
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +44,7 @@ from mmer_tf.data.corpora.base import CorpusInfo
 from mmer_tf.data.csd import CsdReader
 from mmer_tf.data.segments import MODALITIES, SegmentSet
 from mmer_tf.errors import MmerError
+from mmer_tf.fileio import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -125,18 +124,6 @@ def read_marker(folder: Path) -> dict:
         raise MmerError(f"{Path(folder) / MARKER}: unreadable featurized-folder marker ({exc})") from None
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def write_clips_csv(path: Path, records: Sequence[ClipRecord], root: Path) -> None:
     """``clips.csv``: id, media (relative to the corpus root when inside it), text, then the meta columns."""
     meta_columns: list[str] = []
@@ -154,7 +141,7 @@ def write_clips_csv(path: Path, records: Sequence[ClipRecord], root: Path) -> No
             media = str(Path(record.media).resolve())
         writer.writerow([record.id, media, "" if record.text is None else record.text,
                          *[record.meta.get(c, "") for c in meta_columns]])
-    _atomic_text(path, buffer.getvalue())
+    atomic_write_text(path, buffer.getvalue())
 
 
 def read_clips_csv(path: Path) -> list[dict[str, str]]:
@@ -233,7 +220,7 @@ def ensure_featurized(records: Sequence[ClipRecord], folder: Path, recipe, *, co
         "featurize_summary": _jsonable(summary),
         "skipped_in_layout": {k: list(v) for k, v in (scan_skipped or {}).items()},
     }
-    _atomic_text(folder / MARKER, json.dumps(marker, indent=1, sort_keys=True, default=str))
+    atomic_write_text(folder / MARKER, json.dumps(marker, indent=1, sort_keys=True, default=str))
     return marker
 
 
