@@ -1,12 +1,14 @@
-"""``load_folds(config)``: from a corpus folder (or the built-in sample) to normalised train/valid/test.
+"""``load_folds(config)``: from any corpus (or the built-in sample) to normalised train/valid/test.
 
-The one entry point the experiment runner calls for CMU-MOSEI / CMU-MOSI data::
+The one entry point the experiment runner calls, whatever the corpus::
 
-    folder (or built-in sample) -> detect corpus -> [dataset cache] -> cmu.load_segments (align)
-        -> split_folds (standard or custom) -> sanitise + normalise -> [fold cache] -> select modalities
+    -df path (or built-in sample) -> adapter (detected, or --corpus) -> [dataset cache] -> load_segments
+        -> split (CMU standard/custom folds by video id, or the corpus's own info["fold"])
+        -> sanitise + normalise -> [fold cache] -> select modalities
 
 Two cache levels, named as the seed's flags: ``-pnd`` (``pickle_name_dataset``) holds every aligned,
-labelled segment before the split -- the expensive part (reading and aligning the sequences) -- and
+labelled segment before the split -- the expensive part (reading and aligning the sequences, unpickling,
+featurizing) -- and
 ``-pnf`` (``pickle_name_fold``) holds the split, normalised folds. Each is keyed by a fingerprint of the
 corpus files and of every parameter that shapes it (see :mod:`mmer_tf.data.cache`), so changing the
 split or normalisation re-uses the aligned dataset, and changing a file or an alignment parameter
