@@ -121,6 +121,16 @@ def test_featurize_cli_then_train_on_the_featurized_folder(tmp_path):
     assert summary["segments"] == 16 and summary["dropped"] == {"unreadable media": 1}
     assert summary["dropped_examples"]["unreadable media"][0].startswith("s0__broken (")
 
+    # One command from the raw clips: main.py detects the layout, featurizes implicitly and trains.
+    direct = [sys.executable, "main.py", "-df", str(root), "-lt", "category", "-mn", "lf_dnn", "-e", "6", "-b", "4",
+              "--num_folds", "4", "--fold", "0", "--seed", "3", "--verbose", "0",
+              "-pf", str(tmp_path / "cache2"), "-mf", str(tmp_path / "models2")]
+    result = subprocess.run(direct, cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    ids = pd.read_csv(tmp_path / "models2" / "lf_dnn" / "csv" / "model_ids.csv").iloc[0]
+    again = pd.read_csv(tmp_path / "models2" / "lf_dnn" / "csv" / "classification_category.csv").iloc[0]
+    assert ids["corpus"] == "videos" and again["acc"] >= 0.75, again.to_dict()
+
 
 @pytest.mark.skipif(not have_tools(), reason="espeak-ng is not installed")
 def test_interrupted_featurizing_resumes_and_publishes_last(tmp_path, monkeypatch):
