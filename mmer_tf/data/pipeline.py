@@ -153,7 +153,16 @@ def make_dataset(segments: SegmentSet, targets: np.ndarray, *, batch_size: int, 
     else:
         order = tf.data.Dataset.range(n)
     batches = order.batch(int(batch_size), drop_remainder=drop_remainder)
-    dataset = batches.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    # Under op determinism (the default, see train.seed_everything) tf.data runs a map downstream of the
+    # stateful epoch counter sequentially anyway, and logs a NodeDef error each fit when it rewrites a
+    # parallel one; ask for the sequential map directly then.
+    from tensorflow.python.framework import config as tf_config
+
+    sequential = epoch is not None and tf_config.is_op_determinism_enabled()
+    if sequential:
+        dataset = batches.map(gather)
+    else:
+        dataset = batches.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     dataset = dataset.prefetch(tf.data.AUTOTUNE)
     if epoch is not None:
         dataset._mmer_epoch = epoch  # read by set_epoch
