@@ -33,7 +33,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from mmer_tf.errors import MmerError
-from mmer_tf.fileio import atomic_write_text
+from mmer_tf.fileio import atomic_write_text, file_mode
 
 SIDECAR_SUFFIX = ".recipe.json"
 SIDECAR_FORMAT = 1
@@ -292,6 +292,7 @@ def write_captioned(src: Path, dst: Path, text: str) -> int:
                         out.mux(vout.encode(new))
                         frames += 1
                 out.mux(vout.encode(None))
+        os.chmod(tmp, file_mode())  # mkstemp made it 0600; outputs get the umask's mode like every other
         os.replace(tmp, dst)
     except av.FFmpegError as exc:
         raise MmerError(f"{src}: cannot write a captioned copy to {dst} ({exc})") from None
@@ -396,7 +397,7 @@ def run(model_path: Path, inputs: Sequence[str], out: str | None = None, text: s
         writer.writerows(rows)
         for cid, reason in failed.items():
             writer.writerow({"file": str(by_id.get(cid, cid)), "predicted": f"skipped: {reason}"})
-        csv_path.write_text(buffer.getvalue(), encoding="utf-8")
+        atomic_write_text(csv_path, buffer.getvalue())
         print(f"wrote {csv_path}", file=stream)
     return {"rows": rows, "failed": failed, "csv": csv_path}
 

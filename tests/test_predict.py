@@ -98,6 +98,9 @@ def test_cli_captions_one_clip_and_scores_match_the_model(trained, tmp_path):
                              str(out), "--text", STATEMENT, str(clip)], cwd=REPO, capture_output=True, text=True,
                             timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     assert result.returncode == 0, result.stderr[-2000:]
+    from mmer_tf.fileio import file_mode
+
+    assert out.stat().st_mode & 0o777 == file_mode()  # like every other output, not mkstemp's 0600
     line = result.stdout.strip().splitlines()[-1]
     match = re.match(rf"{re.escape(str(clip))}: (\w+) \(([\d.]+)\)  happy=([\d.]+)  sad=([\d.]+)$", line)
     assert match, line
