@@ -305,13 +305,14 @@ def _tied_max(values: np.ndarray) -> np.ndarray:
     return ((values == row_max) & (row_max > 0)).astype(np.int8)
 
 
-def _check_predictions(predictions: np.ndarray, n: int, label_type: str, neutral: bool) -> np.ndarray:
+def check_prediction_matrix(predictions: np.ndarray, n: int, width: int, what: str) -> np.ndarray:
+    """``predictions`` as float64 ``[n, width]``; NaN/inf (a diverged model) is a one-line user error.
+
+    ``what`` names the outputs in the shape error (e.g. ``-lt dominant (neutral=True)`` or a task name).
+    """
     predictions = np.asarray(predictions, dtype=np.float64)
-    width = lab.num_outputs(label_type, neutral)
     if predictions.shape != (n, width):
-        raise ValueError(
-            f"predictions for -lt {label_type} (neutral={neutral}) must be [{n}, {width}], got {predictions.shape}"
-        )
+        raise ValueError(f"predictions for {what} must be [{n}, {width}], got {predictions.shape}")
     bad = int(np.count_nonzero(~np.isfinite(predictions)))
     if bad:
         raise MmerError(
@@ -320,10 +321,16 @@ def _check_predictions(predictions: np.ndarray, n: int, label_type: str, neutral
     return predictions
 
 
-def _round_row(row: Mapping[str, float], decimals: int | None) -> dict[str, float]:
+def _check_predictions(predictions: np.ndarray, n: int, label_type: str, neutral: bool) -> np.ndarray:
+    return check_prediction_matrix(predictions, n, lab.num_outputs(label_type, neutral),
+                                   f"-lt {label_type} (neutral={neutral})")
+
+
+def round_row(row: Mapping[str, float], decimals: int | None) -> dict[str, float]:
+    """A table row with its numbers rounded to ``decimals`` (``None``: exact); NaN and text kept as they are."""
     if decimals is None:
         return dict(row)
-    return {k: (v if np.isnan(v) else round(float(v), decimals)) for k, v in row.items()}
+    return {k: (v if isinstance(v, str) or np.isnan(v) else round(float(v), decimals)) for k, v in row.items()}
 
 
 def _finish(classes: np.ndarray, neutral: bool) -> np.ndarray:
@@ -405,7 +412,7 @@ def evaluate(
     results["classification_dominant"] = [
         dominant_family(*dominant_classes(true_labels7, predictions, **views), names)
     ]
-    return {family: [_round_row(r, decimals) for r in rows] for family, rows in results.items()}
+    return {family: [round_row(r, decimals) for r in rows] for family, rows in results.items()}
 
 
 def baseline_predictions(

@@ -82,22 +82,3 @@ class Task:
     def headline(self) -> Sequence[str]:
         """Columns the runner prints for the model and the baseline."""
         return ("mae", "acc", "f1_macro", "f1_weighted", "roc_auc_macro")
-
-
-def check_predictions(predictions: np.ndarray, n: int, width: int, task: str) -> np.ndarray:
-    """``predictions`` as float64 ``[n, width]``; NaN/inf (a diverged model) is a one-line user error."""
-    predictions = np.asarray(predictions, dtype=np.float64)
-    if predictions.shape != (n, width):
-        raise ValueError(f"predictions for task {task} must be [{n}, {width}], got {predictions.shape}")
-    bad = int(np.count_nonzero(~np.isfinite(predictions)))
-    if bad:
-        raise MmerError(
-            f"model predictions contain {bad} NaN/infinite values: training diverged (try a lower -lr/--learning_rate)"
-        )
-    return predictions
-
-
-def round_row(row: Mapping[str, float], decimals: int | None) -> dict[str, float]:
-    if decimals is None:
-        return dict(row)
-    return {k: (v if isinstance(v, str) or np.isnan(v) else round(float(v), decimals)) for k, v in row.items()}

@@ -15,7 +15,8 @@ import re
 import numpy as np
 
 from mmer_tf.errors import MmerError
-from mmer_tf.tasks.base import LabelSchema, Task, check_predictions, round_row
+from mmer_tf.metrics import check_prediction_matrix, round_row
+from mmer_tf.tasks.base import LabelSchema, Task
 
 
 def column_name(class_name: str) -> str:
@@ -79,7 +80,7 @@ class CategoryTask(Task):
 
     def evaluate(self, config, labels, predictions, schema):
         true = self.class_indices(labels, schema)
-        predictions = check_predictions(predictions, len(true), len(schema.classes), self.name)
+        predictions = check_prediction_matrix(predictions, len(true), len(schema.classes), f"task {self.name}")
         row = category_metrics(true, predictions.argmax(axis=1), schema.classes)
         return {"classification_category": [round_row(row, config.round_decimals)]}
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 import numpy as np
 
 from mmer_tf.errors import MmerError
-from mmer_tf.tasks.base import LabelSchema, Task, check_predictions, round_row
+from mmer_tf.metrics import check_prediction_matrix, round_row
+from mmer_tf.tasks.base import LabelSchema, Task
 
 COLUMNS = ("has0_acc_2", "has0_f1", "non0_acc_2", "non0_f1", "acc_5", "acc_7", "mae", "corr", "acc_7_sdk")
 SENTIMENT_RANGE = 3.0
@@ -110,7 +111,7 @@ class SentimentTask(Task):
 
     def evaluate(self, config, labels, predictions, schema):
         truth = self.targets(config, labels, schema)[:, 0]
-        predictions = check_predictions(predictions, len(truth), 1, self.name)
+        predictions = check_prediction_matrix(predictions, len(truth), 1, f"task {self.name}")
         return {"sentiment": [round_row(sentiment_metrics(truth, predictions[:, 0]), config.round_decimals)]}
 
     def tables(self, config) -> tuple[str, ...]:
