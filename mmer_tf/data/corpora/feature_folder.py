@@ -192,16 +192,22 @@ def _feature_files(folds: dict[str, Path], mapping: dict[str, str]) -> dict[tupl
     return found
 
 
+def _layout(root: Path, config):
+    """What ``describe`` and ``load_segments`` both read: labels, split folders, modality mapping, policy."""
+    label_names, rows, classes = read_labels(root)
+    folds = split_folders(root)
+    mapping, ignored = modality_folders(root, folds, config)
+    policy = getattr(config, "missing_modality", "drop")
+    if policy not in MISSING_POLICIES:
+        raise MmerError(f"--missing {policy!r}: expected one of {', '.join(MISSING_POLICIES)}")
+    return label_names, rows, classes, folds, mapping, ignored, policy
+
+
 def describe(path: Path, config) -> CorpusInfo:
     root = Path(path)
     if not root.is_dir():
         raise MmerError(f"-df {root}: a feature folder corpus is a directory (ROOT/<split>/<modality>/<id>.npy + labels.csv)")
-    label_names, _, classes = read_labels(root)
-    folds = split_folders(root)
-    mapping, _ = modality_folders(root, folds, config)
-    missing = getattr(config, "missing_modality", "drop")
-    if missing not in MISSING_POLICIES:
-        raise MmerError(f"--missing {missing!r}: expected one of {', '.join(MISSING_POLICIES)}")
+    label_names, _, classes, folds, mapping, _, missing = _layout(root, config)
     files = [root / LABELS_FILE]
     for per_segment in _feature_files(folds, mapping).values():
         files.extend(per_segment.values())
@@ -249,12 +255,7 @@ def _reason(modality: str, problem: str) -> str:
 
 def load_segments(corpus: CorpusInfo, config, progress: bool) -> tuple[SegmentSet, dict]:
     root = Path(corpus.path)
-    label_names, rows, classes = read_labels(root)
-    folds = split_folders(root)
-    mapping, ignored = modality_folders(root, folds, config)
-    policy = getattr(config, "missing_modality", "drop")
-    if policy not in MISSING_POLICIES:
-        raise MmerError(f"--missing {policy!r}: expected one of {', '.join(MISSING_POLICIES)}")
+    label_names, rows, classes, folds, mapping, ignored, policy = _layout(root, config)
     files = _feature_files(folds, mapping)
     modality_of = dict(mapping)
     dims: dict[str, tuple[int, Path]] = {}
