@@ -75,7 +75,6 @@ def run(config: ExperimentConfig) -> RunResult:
     spec = registry.get(config.model_name)
     if not config.append_label_to_data:
         raise MmerError("-al/--append_label_to_data: labels are required to train; drop --noappend_label_to_data")
-    task = tasks.for_label_type(config.label_type)
 
     # Cheap: find the corpus and its label columns, and refuse an impossible corpus/task pair before any work.
     opened = dataset.open_corpus(config)
@@ -85,7 +84,8 @@ def run(config: ExperimentConfig) -> RunResult:
     from mmer_tf import results
 
     # Every table this run appends to is readable and the output folders writable: found now, not after training.
-    results.check_tables(results.RunPaths.for_config(config), task.tables(config))
+    paths = results.RunPaths.for_config(config)
+    results.check_tables(paths, task.tables(config))
 
     folds, info = dataset.load_folds(config, progress=config.verbose > 0, opened=opened)
     _log_load_summary(info)
@@ -101,7 +101,7 @@ def run(config: ExperimentConfig) -> RunResult:
 
     import keras
 
-    from mmer_tf import plots, results, train
+    from mmer_tf import plots, train
     from mmer_tf.data import pipeline
 
     output_kind = task.output_kind(config)
@@ -128,7 +128,6 @@ def run(config: ExperimentConfig) -> RunResult:
                                      drop_remainder=placement.drop_remainder, **make)
     test_ds = pipeline.make_dataset(test_set, y_test, shuffle=False, seed=config.seed, **make)
 
-    paths = results.RunPaths.for_config(config)
     # resume (issue 12): a re-run of a killed run keeps its run id and continues from its last epoch.
     state = resume.RunState(resume.folder_for(paths, config), chief=placement.is_chief).acquire()
     run_id, status = state.begin(paths, lambda: results.reserve_run_id(paths.csv_dir))
@@ -139,12 +138,11 @@ def run(config: ExperimentConfig) -> RunResult:
         return RunResult(run_id, {}, {}, paths, info)
     if placement.is_chief:
         results.track_run(paths, run_id)  # main.py discards it (checkpoint, id) on Ctrl-C or a failure before the tables
-    if not placement.is_chief:
-        log.info("process %d of %d trains with process 0, which records the run", placement.process_id,
-                 placement.num_processes)
-    else:
         log.info("run %d: model %s (%s), task %s (-lt %s), outputs %d", run_id, config.model_name,
                  ",".join(config.modalities), task.name, config.label_type, num_outputs)
+    else:
+        log.info("process %d of %d trains with process 0, which records the run", placement.process_id,
+                 placement.num_processes)
 
     train.configure_precision(config)
     with placement.scope():
