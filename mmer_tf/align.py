@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Mapping
 
 from mmer_tf.data.align import AlignReport, Entries, Stage, align_stream, format_drop_summary
-from mmer_tf.data.csd import CsdReader, CsdWriter, partial_path, remove_stale_partials
+from mmer_tf.data.csd import CsdReader, CsdWriter, list_csd_files, partial_path, remove_stale_partials
 from mmer_tf.errors import MmerError
 
 
@@ -212,22 +212,6 @@ def _fault(stage: str) -> None:
         os.kill(os.getpid(), getattr(signal, "SIG" + wanted.split(":", 1)[1]))
 
 
-def _input_files(in_dir: Path) -> list[Path]:
-    """Every ``*.csd`` entry of ``in_dir``; one that is not a readable file is an error, not skipped."""
-    paths = []
-    for path in sorted(in_dir.iterdir()):
-        if path.suffix != ".csd":
-            continue
-        if path.is_symlink() and not path.exists():
-            raise MmerError(f"{path}: dangling symbolic link (its target {os.readlink(path)} does not exist)")
-        if path.is_dir():
-            raise MmerError(f"{path}: is a folder, expected a .csd file")
-        if not path.is_file():
-            raise MmerError(f"{path}: not a regular file")
-        paths.append(path)
-    return paths
-
-
 def _check_output(out_dir: Path, targets: Mapping[str, Path], inputs: list[Path]) -> None:
     """Refuse an output that would overwrite (or be written through to) an input file."""
     if out_dir.exists() and not out_dir.is_dir():
@@ -261,7 +245,7 @@ def align_folder(
     in_dir, out_dir = Path(in_dir), Path(out_dir)
     if not in_dir.is_dir():
         raise MmerError(f"{in_dir}: input folder not found")
-    paths = _input_files(in_dir)
+    paths = list_csd_files(in_dir)
     if not paths:
         raise MmerError(f"{in_dir}: no .csd files")
     if out_dir.exists() and not out_dir.is_dir():

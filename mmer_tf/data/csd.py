@@ -217,6 +217,26 @@ def write_error(path: str | os.PathLike, exc: BaseException) -> MmerError:
     return MmerError(f"{path}: write failed ({why})")
 
 
+def list_csd_files(folder: str | os.PathLike) -> list[Path]:
+    """Every ``*.csd`` entry of ``folder``, sorted; one that is not a readable file is an error, not skipped.
+
+    A dangling link or a folder named ``*.csd`` silently skipped would leave a sequence out of an
+    alignment or a corpus without a word, so both the align CLI and the CMU adapter refuse it here.
+    """
+    paths = []
+    for path in sorted(Path(folder).iterdir()):
+        if path.suffix != ".csd":
+            continue
+        if path.is_symlink() and not path.exists():
+            raise MmerError(f"{path}: dangling symbolic link (its target {os.readlink(path)} does not exist)")
+        if path.is_dir():
+            raise MmerError(f"{path}: is a folder, expected a .csd file")
+        if not path.is_file():
+            raise MmerError(f"{path}: not a regular file")
+        paths.append(path)
+    return paths
+
+
 def partial_path(path: str | os.PathLike, owner: int | None = None) -> Path:
     """``<file>.<pid>.partial``: where ``path`` is written until it is published. The pid names the
     writing run, so a later run can tell a dead run's leftover (removed) from a live one's (kept)."""

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from mmer_tf.data.align import AlignReport, Stage, align_stream, format_drop_summary
-from mmer_tf.data.csd import CsdReader
+from mmer_tf.data.csd import CsdReader, list_csd_files
 from mmer_tf.data.segments import LABEL_NAMES, SegmentSet
 from mmer_tf.errors import MmerError
 
@@ -56,15 +56,7 @@ def find_sequences(folder: str | Path, roles) -> dict[str, Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise MmerError(f"{folder}: dataset folder not found")
-    files = []
-    for path in sorted(folder.iterdir()):
-        if path.suffix != ".csd":
-            continue
-        if path.is_symlink() and not path.exists():
-            raise MmerError(f"{path}: dangling symbolic link (its target does not exist)")
-        if not path.is_file():
-            raise MmerError(f"{path}: not a regular file (a .csd must be a computational sequence file)")
-        files.append(path)
+    files = list_csd_files(folder)
     by_root: dict[str, Path] = {}
     for path in files:
         with CsdReader(path) as reader:
