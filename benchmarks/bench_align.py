@@ -49,10 +49,8 @@ FILES = {
 }
 
 
-def _video(seed: int, index: int):
-    """One video's four sequences (seeded per video, so any corpus size is reproducible)."""
-    rng = np.random.default_rng([seed, index])
-    duration = rng.uniform(120, 180)
+def _intervals(rng, duration: float):
+    """Word (MOSEI-like gaps and lengths), COVAREP (100 Hz) and FACET (30 Hz, 5% frames unseen) intervals."""
     gaps = rng.exponential(0.2, int(duration * 3))
     lengths = rng.uniform(0.1, 0.45, len(gaps))
     starts = np.cumsum(gaps + lengths) - lengths
@@ -63,6 +61,14 @@ def _video(seed: int, index: int):
     frames = np.arange(int(duration * 30)) / 30.0
     seen = rng.random(len(frames)) > 0.05
     facet = np.stack([frames, frames + 1 / 30], 1)[seen]
+    return words, covarep, facet
+
+
+def _video(seed: int, index: int):
+    """One video's four sequences (seeded per video, so any corpus size is reproducible)."""
+    rng = np.random.default_rng([seed, index])
+    duration = rng.uniform(120, 180)
+    words, covarep, facet = _intervals(rng, duration)
     cuts = np.sort(rng.uniform(0, duration, 8))
     segments = np.stack([cuts[:-1], cuts[1:]], 1)
     vid = f"vid{index:05d}"
@@ -121,16 +127,7 @@ def _short_video(seed: int, index: int):
     """One 50-70 s video (words, COVAREP, FACET) for the whole-process comparison."""
     rng = np.random.default_rng([seed, 7, index])
     duration = rng.uniform(50, 70)
-    gaps = rng.exponential(0.2, int(duration * 3))
-    lengths = rng.uniform(0.1, 0.45, len(gaps))
-    starts = np.cumsum(gaps + lengths) - lengths
-    keep = starts + lengths < duration
-    words = np.stack([starts[keep], starts[keep] + lengths[keep]], 1)
-    frames = np.arange(int(duration * 100)) / 100.0
-    covarep = np.stack([frames, frames + 0.01], 1)
-    frames = np.arange(int(duration * 30)) / 30.0
-    seen = rng.random(len(frames)) > 0.05
-    facet = np.stack([frames, frames + 1 / 30], 1)[seen]
+    words, covarep, facet = _intervals(rng, duration)
     return f"vid{index:05d}", {
         "glove_vectors": (words, rng.normal(size=(len(words), 300)).astype(np.float32)),
         "COVAREP": (covarep, rng.normal(size=(len(covarep), 74)).astype(np.float32)),
