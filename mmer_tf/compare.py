@@ -34,8 +34,8 @@ from typing import Sequence
 import pandas as pd
 
 from mmer_tf.errors import MmerError
-from mmer_tf.results import (BOOKKEEPING_COLUMNS, MODEL_IDS_FILE, TABLE_FILES, atomic_write,
-                             consistent_read)
+from mmer_tf.fileio import atomic_write_text
+from mmer_tf.results import BOOKKEEPING_COLUMNS, MODEL_IDS_FILE, TABLE_FILES, consistent_read
 
 DEFAULT_METRIC = {"regression": "mae", "coarse": "f1_macro", "presence": "f1_macro", "dominant": "f1_macro",
                   "sentiment": "mae", "category": "f1_weighted"}
@@ -244,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(ranking.shown.to_string(index=False))
         if args.csv:
             text = ranking.full.to_csv(index=False, float_format=None)
-            atomic_write(args.csv, lambda handle: handle.write(text.encode("utf-8")))
+            atomic_write_text(args.csv, text)
         if args.plot:
             from mmer_tf.plots import plot_compare
 

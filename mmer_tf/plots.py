@@ -13,7 +13,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from mmer_tf.results import atomic_write
+from mmer_tf.fileio import atomic_write
 
 
 def _pyplot(display: bool):

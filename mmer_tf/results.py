@@ -52,7 +52,7 @@ from typing import Iterable, Iterator, Mapping, Sequence
 import filelock
 
 from mmer_tf.errors import MmerError
-from mmer_tf.fileio import atomic_write, file_mode  # atomic_write: used here and by plots, compare, sweep
+from mmer_tf.fileio import atomic_write, atomic_write_text, file_mode
 
 #: metric family -> default table file name (the seed's names; ``coarse`` is new).
 TABLE_FILES = {
@@ -618,7 +618,7 @@ def _fallback_record(paths: "RunPaths", run_id: int, tables, error: BaseExceptio
     name = f"unrecorded_run{run_id}.json"
     for folder in (paths.csv_dir, paths.model_dir, Path(tempfile.gettempdir())):
         try:
-            return str(atomic_write(folder / name, lambda handle: handle.write(text.encode("utf-8"))))
+            return str(atomic_write_text(folder / name, text))
         except OSError:
             continue
     return "nowhere (every folder failed); rows: " + json.dumps(record["tables"], separators=(",", ":"))

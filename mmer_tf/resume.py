@@ -116,15 +116,15 @@ class RunState:
             raise MmerError(f"{path}: unreadable resume arrays ({exc}); delete {self.folder} to start over")
 
     def _write_json(self, payload: dict) -> None:
-        from mmer_tf.results import atomic_write
+        from mmer_tf.fileio import atomic_write_text
 
-        atomic_write(self.folder / STATE_FILE, lambda h: h.write(json.dumps(payload).encode("utf-8")))
+        atomic_write_text(self.folder / STATE_FILE, json.dumps(payload))
 
     def save(self, payload: dict, arrays: dict[str, np.ndarray]) -> None:
         """Write the arrays, then the JSON that names them, then drop older arrays (chief only)."""
         if not self.chief:
             return
-        from mmer_tf.results import atomic_write
+        from mmer_tf.fileio import atomic_write
 
         name = f"state_{int(payload['epoch'])}.npz"
         atomic_write(self.folder / name, lambda h: np.savez(h, **arrays))

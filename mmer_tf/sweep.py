@@ -294,9 +294,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1 if run_local(lines, args.local, logs=args.logs) else 0
         text = "".join(line + "\n" for line in lines)
         if args.out:
-            from mmer_tf.results import atomic_write
+            from mmer_tf.fileio import atomic_write_text
 
-            atomic_write(args.out, lambda handle: handle.write(text.encode("utf-8")))
+            atomic_write_text(args.out, text)
         else:
             sys.stdout.write(text)
     except MmerError as exc:
