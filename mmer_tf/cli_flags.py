@@ -21,6 +21,16 @@ SEED_MAX = 2**32 - 1  # NumPy's (and so Keras') seed range
 NORMALIZATIONS = ("train", "segment", "none")
 
 
+def _corpus_names() -> tuple[str, ...]:
+    """The registry's corpora, for the help; a broken plugin leaves the help usable (the run names it)."""
+    from mmer_tf.data import corpora
+
+    try:
+        return corpora.names()
+    except MmerError:
+        return ("a registered adapter",)
+
+
 def define_flags(FLAGS) -> None:
     """Define every flag on ``FLAGS`` (an absl FlagValues)."""
     from absl import flags
@@ -32,8 +42,8 @@ def define_flags(FLAGS) -> None:
                         "Folder of CMU-MOSEI/MOSI computational sequences (.csd). Absent: the built-in "
                         "CMU-MOSEI-shaped sample.", short_name="df", **kw)
     flags.DEFINE_string("corpus", d.corpus,
-                        "Corpus layout of -df (default: detected): mosei, mosi, or any registered adapter "
-                        "(see the README's corpus table).", **kw)
+                        "Corpus layout of -df (default: detected): one of " + ", ".join(_corpus_names())
+                        + " (see the README's corpus table).", **kw)
     flags.DEFINE_string("pickle_name_dataset", d.pickle_name_dataset,
                         "Name of the cached aligned dataset (file stem in the cache folder).", short_name="pnd", **kw)
     flags.DEFINE_string("pickle_name_fold", d.pickle_name_fold,

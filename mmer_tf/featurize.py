@@ -20,13 +20,15 @@ from pathlib import Path
 
 from mmer_tf.errors import MmerError
 
-CORPORA = ("ravdess", "meld", "videos")
 
 
 def _adapter(name: str):
-    from mmer_tf.data.corpora import meld, ravdess, videos
+    from mmer_tf.data import corpora
 
-    return {"ravdess": ravdess, "meld": meld, "videos": videos}[name]
+    if name not in corpora.raw_media_names():
+        raise MmerError(f"--corpus {name!r}: not a raw-media corpus; choose one of "
+                        f"{', '.join(corpora.raw_media_names())}")
+    return corpora.get(name)
 
 
 def featurize_corpus(corpus: str, source: Path, out: Path, *, audio=None, text=None, video=None, workers: int = 1,
@@ -58,8 +60,16 @@ def featurize_corpus(corpus: str, source: Path, out: Path, *, audio=None, text=N
 
 
 def main(argv: list[str] | None = None) -> int:
+    from mmer_tf.data import corpora
+
     parser = argparse.ArgumentParser(prog="python -m mmer_tf.featurize", description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", required=True, choices=CORPORA, help="layout of IN")
+    try:
+        raw = corpora.raw_media_names()
+    except MmerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    parser.add_argument("--corpus", required=True, choices=raw,
+                        help="layout of IN: " + "; ".join(f"{name} ({corpora.get(name).LAYOUT})" for name in raw))
     parser.add_argument("source", metavar="IN", help="the corpus folder (its raw layout)")
     parser.add_argument("out", metavar="OUT", help="folder to write the featurized corpus to")
     parser.add_argument("--audio", default=None, help="audio recipe: logmel (default), opensmile:<set>, hub:<path>, none")

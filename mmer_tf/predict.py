@@ -37,7 +37,14 @@ from mmer_tf.fileio import atomic_write_text, file_mode
 
 SIDECAR_SUFFIX = ".recipe.json"
 SIDECAR_FORMAT = 1
-RAW_MEDIA_CORPORA = ("ravdess", "meld", "videos")
+
+
+def raw_media_corpora() -> str:
+    """The registry's raw-media corpora, as a phrase (``ravdess, meld or videos``)."""
+    from mmer_tf.data import corpora
+
+    names = corpora.raw_media_names()
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else "".join(names)
 
 
 def sidecar_path(model_path: str | os.PathLike) -> Path:
@@ -91,16 +98,18 @@ def load_sidecar(model_path: str | os.PathLike) -> dict:
     path = sidecar_path(model_path)
     if not path.is_file():
         raise MmerError(f"--model {model_path}: no {path.name} beside it, so the features it was trained on "
-                        "cannot be reproduced from media (train it on ravdess, meld or videos)")
+                        f"cannot be reproduced from media (train it on {raw_media_corpora()})")
     try:
         sidecar = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise MmerError(f"{path}: unreadable sidecar ({exc})") from None
     corpus = sidecar.get("corpus")
-    if not sidecar.get("recipe") or corpus not in RAW_MEDIA_CORPORA:
+    from mmer_tf.data import corpora
+
+    if not sidecar.get("recipe") or corpus not in corpora.raw_media_names():
         raise MmerError(f"--model {model_path}: trained on {corpus or 'an unknown corpus'}'s precomputed features "
                         "(e.g. CMU-MOSEI's COVAREP/FACET/GloVe), which cannot be computed from media; predict "
-                        "needs a model trained on ravdess, meld or videos")
+                        f"needs a model trained on {raw_media_corpora()}")
     if sidecar.get("label_type") != "category" or not sidecar.get("classes"):
         raise MmerError(f"--model {model_path}: trained for -lt {sidecar.get('label_type')}; predict captions "
                         "one class per clip and needs a -lt category model")
@@ -404,7 +413,7 @@ def run(model_path: Path, inputs: Sequence[str], out: str | None = None, text: s
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mmer_tf.predict", description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, help="a .keras model trained on ravdess, meld or videos")
+    parser.add_argument("--model", required=True, help=f"a .keras model trained on {raw_media_corpora()}")
     parser.add_argument("--out", default=None, help="captioned copy (one clip) or folder (several clips / a folder; "
                                                      "default ./captioned/)")
     parser.add_argument("--text", default=None, help="transcript given to every clip (models using text)")

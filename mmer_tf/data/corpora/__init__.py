@@ -1,45 +1,47 @@
 """The corpus adapters, by name (``--corpus``), and the detection of a ``-df`` path's layout.
 
-Each adapter (a module or object with ``NAME``, ``detect``, ``describe``, ``load_segments``; the
-contract is in ``docs/ARCHITECTURE.md``) turns one on-disk layout into the suite's segments; everything
-after that is shared. Detection asks every adapter in order and insists on exactly one answer, so a
-new layout is one module and one line in :data:`ADAPTER_MODULES`.
+Each adapter (a :class:`~mmer_tf.data.corpora.base.CorpusAdapter`: ``NAME``, ``detect``, ``describe``,
+``load_segments``) turns one on-disk layout into the suite's segments; everything after that is shared.
+The registry is every module of this package (and of ``MMER_PLUGINS``, see :mod:`mmer_tf.plugins`) that
+is an adapter or lists ``ADAPTERS``, so a new layout is one module and nothing else: ``--corpus``'s help,
+detection, and the corpus lists of ``featurize`` and ``predict`` (:func:`raw_media_names`) all come from
+here. Detection asks every adapter and insists on exactly one answer, so the order does not matter.
 """
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
-from mmer_tf.data.corpora.base import CorpusInfo
+from mmer_tf.data.corpora.base import CorpusAdapter, CorpusInfo, RawMediaAdapter, is_raw_media
 from mmer_tf.errors import MmerError
 
-#: ``module:attribute`` (or a module that is itself the adapter), in detection order.
-ADAPTER_MODULES: tuple[str, ...] = (
-    "mmer_tf.data.corpora.cmu_csd:mosei",
-    "mmer_tf.data.corpora.cmu_csd:mosi",
-    "mmer_tf.data.corpora.mmsa",
-    "mmer_tf.data.corpora.multibench",
-    "mmer_tf.data.corpora.feature_folder",
-    "mmer_tf.data.corpora.ravdess",  # raw media (issue 11)
-    "mmer_tf.data.corpora.meld",
-    "mmer_tf.data.corpora.videos",
-)
+PACKAGE = __name__
 
 
-def _load(spec: str):
-    module_name, _, attribute = spec.partition(":")
-    module = importlib.import_module(module_name)
-    return getattr(module, attribute) if attribute else module
+def _adapters_in(module) -> tuple:
+    listed = getattr(module, "ADAPTERS", None)
+    if listed is not None:
+        return tuple(listed)
+    if isinstance(getattr(module, "NAME", None), str) and callable(getattr(module, "detect", None)):
+        return (module,)
+    return ()
 
 
 def adapters() -> dict[str, object]:
-    """``{NAME: adapter}`` of every registered adapter whose module imports."""
-    found = {}
-    for spec in ADAPTER_MODULES:
-        adapter = _load(spec)
-        found[adapter.NAME] = adapter
-    return found
+    """``{NAME: adapter}`` of every registered adapter (this package's modules, then ``MMER_PLUGINS``)."""
+    from mmer_tf import plugins
+
+    return plugins.members(PACKAGE, _adapters_in, lambda adapter: adapter.NAME, "corpus")
+
+
+def names() -> tuple[str, ...]:
+    """Every ``--corpus`` value."""
+    return tuple(adapters())
+
+
+def raw_media_names() -> tuple[str, ...]:
+    """The corpora read from media clips (what ``featurize`` and ``predict`` accept)."""
+    return tuple(name for name, adapter in adapters().items() if is_raw_media(adapter))
 
 
 def get(name: str):
@@ -75,4 +77,5 @@ def describe(path: str | Path, config, corpus: str | None = None) -> tuple[objec
     return adapter, adapter.describe(Path(path), config)
 
 
-__all__ = ["ADAPTER_MODULES", "CorpusInfo", "adapters", "get", "detect", "describe"]
+__all__ = ["CorpusAdapter", "CorpusInfo", "RawMediaAdapter", "adapters", "names", "raw_media_names", "get", "detect",
+           "describe", "is_raw_media"]

@@ -73,3 +73,6 @@ class CmuFolder:
 
 mosei = CmuFolder("mosei", "CMU_MOSEI_", "All Labels", LABEL_NAMES, "CMU-MOSEI")
 mosi = CmuFolder("mosi", "CMU_MOSI_", "Opinion Segment Labels", ("sentiment",), "CMU-MOSI")
+
+#: The registry reads these (one module, two corpora).
+ADAPTERS = (mosei, mosi)
