@@ -31,6 +31,16 @@ def _corpus_names() -> tuple[str, ...]:
         return ("a registered adapter",)
 
 
+def _recipe_help(modality: str) -> str:
+    """The registry's recipe kinds for ``modality``, for the help (see :func:`_corpus_names`)."""
+    from mmer_tf.features import kinds
+
+    try:
+        return kinds.help_text(modality)
+    except MmerError:
+        return "a registered recipe kind"
+
+
 def define_flags(FLAGS) -> None:
     """Define every flag on ``FLAGS`` (an absl FlagValues)."""
     from absl import flags
@@ -81,12 +91,9 @@ def define_flags(FLAGS) -> None:
                       "Feature folders: a segment lacking a modality's file (or whose file is empty or all NaN) is "
                       "dropped, imputed as one all-zero step, or an error naming the file.", **kw)
     # raw media corpora
-    flags.DEFINE_string("audio_recipe", d.audio_recipe,
-                        "Raw media: audio featurization recipe (logmel, opensmile:<set>, hub:<handle|path>).", **kw)
-    flags.DEFINE_string("text_recipe", d.text_recipe,
-                        "Raw media: text featurization recipe (offline, hub:<handle|path>).", **kw)
-    flags.DEFINE_string("video_recipe", d.video_recipe,
-                        "Raw media: video featurization recipe (offline, hub:<handle|path>).", **kw)
+    for modality in ("audio", "text", "video"):
+        flags.DEFINE_string(f"{modality}_recipe", getattr(d, f"{modality}_recipe"),
+                            f"Raw media: {modality} featurization recipe ({_recipe_help(modality)}).", **kw)
     flags.DEFINE_integer("featurize_workers", d.featurize_workers, "Raw media: parallel featurizing processes.",
                          lower_bound=1, **kw)
     flags.DEFINE_list("emotions", list(d.emotions),

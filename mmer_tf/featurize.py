@@ -61,10 +61,12 @@ def featurize_corpus(corpus: str, source: Path, out: Path, *, audio=None, text=N
 
 def main(argv: list[str] | None = None) -> int:
     from mmer_tf.data import corpora
+    from mmer_tf.features import kinds
 
     parser = argparse.ArgumentParser(prog="python -m mmer_tf.featurize", description=__doc__.splitlines()[0])
     try:
         raw = corpora.raw_media_names()
+        kinds.kinds()
     except MmerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -72,9 +74,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="layout of IN: " + "; ".join(f"{name} ({corpora.get(name).LAYOUT})" for name in raw))
     parser.add_argument("source", metavar="IN", help="the corpus folder (its raw layout)")
     parser.add_argument("out", metavar="OUT", help="folder to write the featurized corpus to")
-    parser.add_argument("--audio", default=None, help="audio recipe: logmel (default), opensmile:<set>, hub:<path>, none")
-    parser.add_argument("--text", default=None, help="text recipe: offline (default), hub:<path>, none")
-    parser.add_argument("--video", default=None, help="video recipe: offline (default), hub:<path>, none")
+    for modality in kinds.MODALITIES:
+        parser.add_argument(f"--{modality}", default=None,
+                            help=f"{modality} recipe (the first is the default): {kinds.help_text(modality)}")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="another recipe field, repeatable: fps=5, face_crop=false, hub_frame_hop=0.96, "
                              "hub_output_key=1, text_output_key=sequence_output, image_size=224")

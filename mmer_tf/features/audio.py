@@ -1,5 +1,8 @@
 """Audio encoders: 16 kHz mono waveform -> ``(intervals [T, 2] s, features [T, D] float32)``.
 
+Which one runs is the recipe kind's choice (``features/kinds/``, one module per kind); the
+implementations of the built-in waveform kinds live here.
+
 - ``logmel`` (offline default): ``tf.signal``'s log-mel recipe: ``stft`` with a periodic 25 ms Hann
   window, 10 ms hop, 512-point FFT, power, ``linear_to_mel_weight_matrix`` (64 HTK mel bands over
   125-7500 Hz, YAMNet's front end), log of the power plus 1e-6. Frame ``i`` spans
@@ -90,22 +93,11 @@ def hub_waveform(wave: np.ndarray, recipe: Recipe) -> tuple[np.ndarray, np.ndarr
     return np.stack([starts, starts + recipe.hub_frame_hop], axis=1), out
 
 
-def opensmile_features(wave: np.ndarray, recipe: Recipe) -> tuple[np.ndarray, np.ndarray]:
-    from mmer_tf.features import smile
-
-    parts = recipe.audio.split(":")
-    return smile.opensmile_features(wave, parts[1], parts[2] if len(parts) == 3 else "lld")
-
-
 def encode_audio(wave: np.ndarray, recipe: Recipe) -> tuple[np.ndarray, np.ndarray]:
-    """Run the recipe's audio encoder; intervals are clipped to the waveform's duration."""
-    if recipe.audio == "logmel":
-        intervals, features = logmel(wave)
-    elif recipe.audio.startswith("hub:"):
-        intervals, features = hub_waveform(wave, recipe)
-    elif recipe.audio.startswith("opensmile:"):
-        intervals, features = opensmile_features(wave, recipe)
-    else:
-        raise ValueError(f"no audio encoder for recipe {recipe.audio!r}")
+    """Run the recipe's audio encoder (its kind, ``features/kinds/``); intervals are clipped to the waveform's
+    duration."""
+    from mmer_tf.features import kinds
+
+    intervals, features = kinds.encoder("audio", recipe.audio)(wave, recipe)
     duration = max(len(wave) / SAMPLE_RATE, 1.0 / SAMPLE_RATE)
     return np.clip(intervals, 0.0, duration), np.ascontiguousarray(features, dtype=np.float32)

@@ -143,7 +143,7 @@ def _check_recipe(recipe: Recipe) -> None:
     """Fail before any work when a hub recipe's SavedModel is not there."""
     for flag, spec in (("--audio", recipe.audio), ("--text", recipe.text), ("--video", recipe.video)):
         if spec.startswith("hub:"):
-            for path in hub_paths(spec):
+            for path in hub_paths(spec, flag):
                 if not (path / "saved_model.pb").is_file():
                     raise MmerError(f"{flag} hub:{path}: not a SavedModel folder (no saved_model.pb); download "
                                     f"and unpack the model and pass its local folder")

@@ -20,9 +20,6 @@ from mmer_tf.errors import MmerError
 # Bumped whenever an encoder's output changes for the same recipe, so stale parts are not reused.
 FEATURES_VERSION = 1
 
-OPENSMILE_SETS = ("eGeMAPSv02", "GeMAPSv01b", "ComParE_2016", "eGeMAPSv01b")
-OPENSMILE_LEVELS = ("lld", "functionals")
-
 
 @dataclass(frozen=True)
 class Clip:
@@ -62,9 +59,10 @@ class Recipe:
     image_size: int = 0
 
     def __post_init__(self) -> None:
-        _check_audio(self.audio)
-        _check_text(self.text)
-        _check_video(self.video)
+        from mmer_tf.features import kinds
+
+        for modality in kinds.MODALITIES:
+            kinds.kind_of(modality, getattr(self, modality))
         if not (self.fps > 0):
             raise MmerError(f"--fps {self.fps}: must be a positive frame rate")
         if not (self.hub_frame_hop > 0):
@@ -140,51 +138,6 @@ def check_hub_path(path: str, flag: str) -> Path:
         raise MmerError(f"{flag} {path}: is a URL and nothing is downloaded at run time; download the model "
                         f"once (e.g. from Kaggle Models / TF Hub), unpack it and pass 'hub:<local path>'")
     return Path(path).expanduser()
-
-
-def _check_audio(spec: str) -> None:
-    if spec in ("logmel", "none"):
-        return
-    if spec.startswith("hub:"):
-        paths = _hub_paths(spec)
-        if len(paths) != 1:
-            raise MmerError(f"--audio {spec}: takes one SavedModel path")
-        check_hub_path(paths[0], "--audio")
-        return
-    if spec.startswith("opensmile:"):
-        parts = spec.split(":")
-        if len(parts) not in (2, 3) or parts[1] not in OPENSMILE_SETS:
-            raise MmerError(f"--audio {spec}: expected opensmile:<set>[:lld|:functionals] with set one of "
-                            f"{', '.join(OPENSMILE_SETS)}")
-        if len(parts) == 3 and parts[2] not in OPENSMILE_LEVELS:
-            raise MmerError(f"--audio {spec}: level must be one of {', '.join(OPENSMILE_LEVELS)}")
-        return
-    raise MmerError(f"--audio {spec}: unknown recipe (logmel, hub:<path>, opensmile:<set>, none)")
-
-
-def _check_text(spec: str) -> None:
-    if spec in ("offline", "none"):
-        return
-    if spec.startswith("hub:"):
-        paths = _hub_paths(spec)
-        if len(paths) > 2:
-            raise MmerError(f"--text {spec}: expected hub:<model> or hub:<preprocess>,<encoder>")
-        for p in paths:
-            check_hub_path(p, "--text")
-        return
-    raise MmerError(f"--text {spec}: unknown recipe (offline, hub:<path>, hub:<preprocess>,<encoder>, none)")
-
-
-def _check_video(spec: str) -> None:
-    if spec in ("offline", "none"):
-        return
-    if spec.startswith("hub:"):
-        paths = _hub_paths(spec)
-        if len(paths) != 1:
-            raise MmerError(f"--video {spec}: takes one SavedModel path")
-        check_hub_path(paths[0], "--video")
-        return
-    raise MmerError(f"--video {spec}: unknown recipe (offline, hub:<path>, none)")
 
 
 def hub_paths(spec: str) -> list[Path]:

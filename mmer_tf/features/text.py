@@ -88,10 +88,8 @@ def hub_text(text: str, duration: float, recipe: Recipe) -> tuple[np.ndarray, np
 
 
 def encode_text(text: str, duration: float, recipe: Recipe) -> tuple[np.ndarray, np.ndarray]:
-    if recipe.text == "offline":
-        intervals, features = offline(text, duration)
-    elif recipe.text.startswith("hub:"):
-        intervals, features = hub_text(text, duration, recipe)
-    else:
-        raise ValueError(f"no text encoder for recipe {recipe.text!r}")
+    """Run the recipe's text encoder (its kind, ``features/kinds/``)."""
+    from mmer_tf.features import kinds
+
+    intervals, features = kinds.encoder("text", recipe.text)(text, duration, recipe)
     return intervals, np.ascontiguousarray(features, dtype=np.float32)

@@ -164,24 +164,38 @@ def _image_size(model, recipe: Recipe) -> int:
     return recipe.image_size or 224
 
 
-def encode_video(path: Path, recipe: Recipe, duration: float | None) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Stream the video's frames through the recipe's encoder; returns intervals, features, frame stats."""
+def hub_frame_encoder(recipe: Recipe):
+    """The ``hub:`` kind's frame encoder: the face resized to the model's input, in [0, 1], batched."""
     import cv2
+    import tensorflow as tf
 
-    use_hub = recipe.video.startswith("hub:")
-    if use_hub:
-        import tensorflow as tf
+    from mmer_tf.features.kinds import FrameEncoder
 
-        model = hub.load(hub_paths(recipe.video)[0], "--video")
-        size = _image_size(model, recipe)
+    model = hub.load(hub_paths(recipe.video)[0], "--video")
+    size = _image_size(model, recipe)
+
+    def prepare(face: np.ndarray) -> np.ndarray:
+        return cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+
+    def encode(batch: list[np.ndarray]) -> np.ndarray:
+        return hub.select_output(hub.call(model, tf.constant(np.stack(batch))), "", "--video")
+
+    return FrameEncoder(prepare=prepare, encode=encode)
+
+
+def encode_video(path: Path, recipe: Recipe, duration: float | None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Stream the video's frames through the recipe kind's frame encoder (``features/kinds/``), in batches of
+    ``BATCH`` frames; returns intervals, features, frame stats."""
+    from mmer_tf.features import kinds
+
+    encoder = kinds.encoder("video", recipe.video)(recipe)
     rows: list[np.ndarray] = []
     ks: list[int] = []
-    batch: list[np.ndarray] = []
+    batch: list = []
     fallback = aligned = 0
 
     def flush() -> None:
-        out = hub.select_output(hub.call(model, tf.constant(np.stack(batch))), "", "--video")
-        rows.extend(out.reshape(len(batch), -1))
+        rows.extend(np.asarray(encoder.encode(batch)).reshape(len(batch), -1))
         batch.clear()
 
     for k, rgb in iter_frames(path, recipe.fps):
@@ -189,14 +203,10 @@ def encode_video(path: Path, recipe: Recipe, duration: float | None) -> tuple[np
         fallback += int(recipe.face_crop and how == "centre")
         aligned += int(how == "aligned")
         ks.append(k)
-        if use_hub:
-            image = cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA)
-            batch.append(image.astype(np.float32) / 255.0)
-            if len(batch) == BATCH:
-                flush()
-        else:
-            rows.append(hog_descriptor(face))
-    if use_hub and batch:
+        batch.append(encoder.prepare(face))
+        if len(batch) == BATCH:
+            flush()
+    if batch:
         flush()
     if not rows:
         raise MediaError("no video frames decoded")

@@ -340,7 +340,7 @@ def describe(adapter, path: Path, config) -> CorpusInfo:
         recipe = recipe_from_config(config)
         recipe_dict = recipe.to_dict()
         media = [r.media for r in scan.records]
-        key = featurized_key([*media, *scan.extra_files], recipe_dict, adapter.NAME)
+        key = featurized_key([*media, *scan.extra_files], recipe.key_dict(), adapter.NAME)
         featurized = Path(config.pickle_folder) / f"featurized_{adapter.NAME}_{key}"
         files = [*media, *scan.extra_files]
         source = {"featurized": str(featurized)}
