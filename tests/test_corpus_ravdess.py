@@ -116,7 +116,8 @@ def test_group_folds_stratified_folds_properties():
 
 
 @pytest.mark.parametrize("changes,message", [
-    ({"audio_recipe": "hub:https://tfhub.dev/google/yamnet/1"}, "--audio_recipe https://tfhub.dev"),
+    ({"audio_recipe": "hub:https://tfhub.dev/google/yamnet"}, "--audio_recipe hub:https://tfhub.dev/google/yamnet: "
+                                                              "not a model handle"),
     ({"video_recipe": "hub:/no/such/model"}, "--video_recipe hub:/no/such/model"),
     ({"num_folds": 3, "fold": 5}, "--fold 5"),
     ({"recipe_options": ("fps",)}, "--recipe_options 'fps': expected key=value"),

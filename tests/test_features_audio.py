@@ -103,10 +103,13 @@ def test_hub_trillsson_like_batch_input_dict_output(media, hub_models):
     np.testing.assert_allclose(intervals, [[0.0, len(wave) / SAMPLE_RATE]])
 
 
-def test_hub_handle_errors(tmp_path):
-    with pytest.raises(MmerError, match="URL.*download"):
-        Recipe.parse(audio="hub:https://tfhub.dev/google/yamnet/1")
+def test_hub_handle_errors(tmp_path, monkeypatch):
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "tfhub"))
+    monkeypatch.setenv("KAGGLEHUB_CACHE", str(tmp_path / "kagglehub"))
     wav = ms.tone(0.5, tmp_path / "x.wav")
+    handle = Recipe.parse(audio="hub:https://tfhub.dev/google/yamnet/1", text="none", video="none")
+    with pytest.raises(MmerError, match="not downloaded on this machine.*runs never download"):
+        featurize_clip(Clip("x", wav), handle)
     with pytest.raises(MmerError, match="not a SavedModel folder"):
         featurize_clip(Clip("x", wav), Recipe(audio=f"hub:{tmp_path}", text="none", video="none"))
     with pytest.raises(MmerError, match="--audio wav2vec"):

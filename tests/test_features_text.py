@@ -83,7 +83,8 @@ def test_recipe_roundtrip_fingerprint_and_errors():
     assert recipe.modalities == ("audio", "vision")
     for kwargs, message in [({"text": "glove"}, "--text glove"), ({"video": "hub:a,b"}, "--video"),
                             ({"audio": "opensmile:Foo"}, "opensmile:<set>"), ({"fps": 0}, "--fps"),
-                            ({"text": "hub:https://tfhub.dev/google/universal-sentence-encoder/4"}, "URL"),
+                            ({"text": "hub:https://tfhub.dev/google/universal-sentence-encoder"},
+                             "not a model handle"),
                             ({"colour": 1}, "unknown option")]:
         with pytest.raises(MmerError, match=message):
             Recipe.parse(**kwargs)
