@@ -173,6 +173,10 @@ def define_flags(FLAGS) -> None:
                          "Save multilabel confusion matrices (.npz and .png).", short_name="scm", **kw)
     flags.DEFINE_boolean("display_fig", d.display_fig, "Show figures on screen as well as saving them.", **kw)
     flags.DEFINE_integer("verbose", d.verbose, "0: quiet, 1: progress, 2: per-batch Keras logs.", **kw)
+    flags.DEFINE_boolean("tensorboard", d.tensorboard,
+                         "Write TensorBoard event files under <mf>/<mn>/tensorboard/<params>_run<id>/: per-epoch "
+                         "train/validation scalars and learning rate, and the HParams summary (every parameter, "
+                         "the test metrics). View with: tensorboard --logdir models/", **kw)
     _define_model_hparam_flags(FLAGS)
 
 

@@ -110,6 +110,7 @@ def parameter_columns(config: ExperimentConfig) -> dict[str, object]:
 
     Tuples become comma-joined strings, model hyper-parameters become ``hp_<name>`` columns, and the
     dataset folder is recorded as ``builtin-sample`` when none was given.
+    tensorboard: bool = False  # event files for TensorBoard under <mf>/<mn>/tensorboard/ (mmer_tf/callbacks)
     """
     columns: dict[str, object] = {}
     for f in dataclasses.fields(config):
@@ -128,6 +129,8 @@ def parameter_columns(config: ExperimentConfig) -> dict[str, object]:
     # distribution: the digest keys resume folders and lets a re-submitted sweep skip recorded runs.
     columns["config_digest"] = config_digest(columns)
     return columns
+# --tensorboard only adds event files: the same run with or without it is the same run.
+_NON_PARAMETERS |= {"tensorboard"}
 
 
 def config_digest(columns: Mapping[str, object]) -> str:

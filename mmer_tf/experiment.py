@@ -27,6 +27,8 @@ class RunResult:
     baseline: dict[str, list[dict]]
     paths: object
     info: dict
+    monitor: str = ""  # the -v quantity early stopping watched (val_loss / val_acc)
+    validation: float | None = None  # its value at the restored best epoch: what a search selects on
 
 
 def _setup_logging(verbose: int) -> None:
@@ -63,8 +65,12 @@ def _save_artefact(unsaved: list[str], what: str, save, *args, **kwargs) -> None
         unsaved.append(f"{what} ({reason})")
 
 
-def run(config: ExperimentConfig) -> RunResult:
-    """Train ``config.model_name`` on the configured corpus and append one run to the tables."""
+def run(config: ExperimentConfig, *, callbacks=(), tags=None) -> RunResult:
+    """Train ``config.model_name`` on the configured corpus and append one run to the tables.
+
+    ``callbacks``: more Keras callbacks for fit (a search trial's pruning); ``tags``: more
+    ``model_ids.csv`` columns that say why the run was made (a search's ``study``, ``trial``, ``final``).
+    """
     _setup_logging(config.verbose)
     started = time.time()
 
@@ -153,11 +159,18 @@ def run(config: ExperimentConfig) -> RunResult:
     scratch = None if placement.is_chief else tempfile.TemporaryDirectory(prefix="mmer_worker_")
     history = train.fit(model, train_ds, valid_ds, config,
                         checkpoint if scratch is None else Path(scratch.name) / checkpoint.name,
-                        resume=state, run_id=run_id)
+                        resume=state, run_id=run_id, extra_callbacks=extra_callbacks)
 
     scorer = placement.local_model(model)  # data_parallel: predict the whole test set on this process
     predictions = np.asarray(scorer.predict(test_ds, verbose=0), dtype=np.float32)
     test_loss = float(scorer.evaluate(test_ds, verbose=0, return_dict=True)["loss"])
+    extra_callbacks = list(callbacks)
+    tensorboard = None
+    if config.tensorboard and placement.is_chief:
+        from mmer_tf.callbacks.tensorboard import TensorBoardLog
+
+        tensorboard = TensorBoardLog(TensorBoardLog.folder_for(paths, run_id), fresh=status != "resumed")
+        extra_callbacks.append(tensorboard)
     if scratch is not None:  # only process 0 writes tables, models and plots
         scratch.cleanup()
         state.release()
@@ -182,6 +195,7 @@ def run(config: ExperimentConfig) -> RunResult:
 
     _save_artefact(unsaved, "predict sidecar", predict_cli.save_model_sidecar, checkpoint, config, info, train_set)
     if config.save_predictions:
+    validation = float(history.history[monitor][best]) if best is not None else None
         extra = {"classes": np.asarray(schema.classes)} if schema.classes else {}
         _save_artefact(unsaved, "-sp predictions", results.save_predictions, paths.predictions(run_id),
                        ids=np.asarray(test_set.ids), true_labels=test_set.labels, predictions=predictions,
@@ -206,4 +220,11 @@ def run(config: ExperimentConfig) -> RunResult:
     log.info("run %d written to %s in %.1f s", run_id, paths.csv_dir, finished - started)
     if unsaved:
         raise MmerError(f"run {run_id} is recorded in {paths.csv_dir}, but not its {'; '.join(unsaved)}")
-    return RunResult(run_id, families, baseline, paths, info)
+    return RunResult(run_id, families, baseline, paths, info, monitor=monitor, validation=validation)
+        best_valid_value=validation,  # the -v metric at best_epoch: what a search selected on
+    from mmer_tf import provenance
+
+    params.update(provenance.columns(info))  # code, library versions, data fingerprint, device
+    params.update(tags or {})
+    if tensorboard is not None:
+        _save_artefact(unsaved, "TensorBoard summary", tensorboard.write_summary, params, families, run_id)

@@ -287,10 +287,13 @@ def callbacks_for(config: ExperimentConfig, checkpoint_path, has_validation: boo
     return found
 
 
-def fit(model, train_ds, valid_ds, config: ExperimentConfig, checkpoint_path, *, resume=None, run_id: int = 0):
+def fit(model, train_ds, valid_ds, config: ExperimentConfig, checkpoint_path, *, resume=None, run_id: int = 0,
+        extra_callbacks=()):
     """Train up to ``-e`` epochs with early stopping on ``-v``; returns Keras' ``History``.
 
     After the call the model holds the best epoch's weights (``restore_best_weights``; also when the
+    ``extra_callbacks`` (TensorBoard events, a search trial's pruning) run after the training ones and
+    before the resume state is saved, so an epoch a callback aborts is not saved as done.
     last epoch is reached without stopping early), and ``checkpoint_path`` holds that model.
     ``resume`` (a ``mmer_tf.resume.RunState``) continues a killed run from its last completed epoch
     and saves the state after every epoch; the returned history covers every epoch either way.
@@ -305,7 +308,7 @@ def fit(model, train_ds, valid_ds, config: ExperimentConfig, checkpoint_path, *,
                                                    int(config.num_epochs))
     # shuffle=False: the tf.data pipeline already reshuffles every epoch (Keras would only warn).
     history = model.fit(train_ds, validation_data=valid_ds, epochs=int(config.num_epochs),
-                        callbacks=first + callbacks + last, verbose=0, shuffle=False,
+                        callbacks=first + callbacks + list(extra_callbacks) + last, verbose=0, shuffle=False,
                         initial_epoch=initial_epoch)
     return resume_lib.merged_history(history, last)
 

@@ -187,6 +187,7 @@ def load_folds(config: ExperimentConfig, progress: bool = True, opened=None) -> 
         "label_names": list(corpus.label_names),
         "classes": list(corpus.classes),
         "cache_path": str(fold_path),
+        "data_fingerprint": fold_digest,  # what a run's row records as its data (mmer_tf.provenance)
         "dataset_cache_path": str(dataset_path),
         "cache_hit": loaded is not None,
         "dataset_cache_hit": dataset_hit,
