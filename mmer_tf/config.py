@@ -85,6 +85,7 @@ class ExperimentConfig:
     save_predictions: bool = False
     save_confusion_matrix: bool = False
     display_fig: bool = False
+    tensorboard: bool = False  # event files for TensorBoard under <mf>/<mn>/tensorboard/ (mmer_tf/callbacks)
     verbose: int = 1
 
     def replace(self, **changes) -> "ExperimentConfig":
@@ -103,6 +104,8 @@ class ExperimentConfig:
 _NON_PARAMETERS = {"model_folder", "csv_folder", "csv_name", "display_fig", "verbose", "pickle_folder"}
 # distribution: where the processes run is not what was run (the global batch is -b either way).
 _NON_PARAMETERS |= {"coordinator", "num_processes", "process_id"}
+# --tensorboard only adds event files: the same run with or without it is the same run.
+_NON_PARAMETERS |= {"tensorboard"}
 
 
 def parameter_columns(config: ExperimentConfig) -> dict[str, object]:
@@ -110,7 +113,6 @@ def parameter_columns(config: ExperimentConfig) -> dict[str, object]:
 
     Tuples become comma-joined strings, model hyper-parameters become ``hp_<name>`` columns, and the
     dataset folder is recorded as ``builtin-sample`` when none was given.
-    tensorboard: bool = False  # event files for TensorBoard under <mf>/<mn>/tensorboard/ (mmer_tf/callbacks)
     """
     columns: dict[str, object] = {}
     for f in dataclasses.fields(config):
@@ -129,8 +131,6 @@ def parameter_columns(config: ExperimentConfig) -> dict[str, object]:
     # distribution: the digest keys resume folders and lets a re-submitted sweep skip recorded runs.
     columns["config_digest"] = config_digest(columns)
     return columns
-# --tensorboard only adds event files: the same run with or without it is the same run.
-_NON_PARAMETERS |= {"tensorboard"}
 
 
 def config_digest(columns: Mapping[str, object]) -> str:

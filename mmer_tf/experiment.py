@@ -155,6 +155,13 @@ def run(config: ExperimentConfig, *, callbacks=(), tags=None) -> RunResult:
         model = registry.build_model(config, train_set.dims(), num_outputs)
         train.compile_model(model, config, output_kind)
     checkpoint = paths.best_model(run_id)
+    extra_callbacks = list(callbacks)
+    tensorboard = None
+    if config.tensorboard and placement.is_chief:
+        from mmer_tf.callbacks.tensorboard import TensorBoardLog
+
+        tensorboard = TensorBoardLog(TensorBoardLog.folder_for(paths, run_id), fresh=status != "resumed")
+        extra_callbacks.append(tensorboard)
     # Saving a model is a collective in multi-process JAX: every process saves, only process 0 keeps it.
     scratch = None if placement.is_chief else tempfile.TemporaryDirectory(prefix="mmer_worker_")
     history = train.fit(model, train_ds, valid_ds, config,
@@ -164,13 +171,6 @@ def run(config: ExperimentConfig, *, callbacks=(), tags=None) -> RunResult:
     scorer = placement.local_model(model)  # data_parallel: predict the whole test set on this process
     predictions = np.asarray(scorer.predict(test_ds, verbose=0), dtype=np.float32)
     test_loss = float(scorer.evaluate(test_ds, verbose=0, return_dict=True)["loss"])
-    extra_callbacks = list(callbacks)
-    tensorboard = None
-    if config.tensorboard and placement.is_chief:
-        from mmer_tf.callbacks.tensorboard import TensorBoardLog
-
-        tensorboard = TensorBoardLog(TensorBoardLog.folder_for(paths, run_id), fresh=status != "resumed")
-        extra_callbacks.append(tensorboard)
     if scratch is not None:  # only process 0 writes tables, models and plots
         scratch.cleanup()
         state.release()
@@ -186,6 +186,7 @@ def run(config: ExperimentConfig, *, callbacks=(), tags=None) -> RunResult:
 
     monitor, _ = train.monitor_of(config)
     best = plots.best_epoch(history.history, monitor)
+    validation = float(history.history[monitor][best]) if best is not None else None
     # The metrics exist from here: a plot or file that cannot be written must not cost the tables.
     unsaved: list[str] = []
     _save_artefact(unsaved, "history plot", plots.plot_history, history.history, paths.history_plot(run_id),
@@ -195,7 +196,6 @@ def run(config: ExperimentConfig, *, callbacks=(), tags=None) -> RunResult:
 
     _save_artefact(unsaved, "predict sidecar", predict_cli.save_model_sidecar, checkpoint, config, info, train_set)
     if config.save_predictions:
-    validation = float(history.history[monitor][best]) if best is not None else None
         extra = {"classes": np.asarray(schema.classes)} if schema.classes else {}
         _save_artefact(unsaved, "-sp predictions", results.save_predictions, paths.predictions(run_id),
                        ids=np.asarray(test_set.ids), true_labels=test_set.labels, predictions=predictions,
@@ -213,18 +213,18 @@ def run(config: ExperimentConfig, *, callbacks=(), tags=None) -> RunResult:
         model_params=int(model.count_params()), keras_backend=keras.backend.backend(),
         model_file=str(checkpoint),
         loss_function=config.loss_function or train.default_loss(output_kind),
-    )
-    finished = time.time()
-    results.write_run(paths, run_id, params, families, started, finished)
-    state.clear()  # resume (issue 12): the rows are written, the saved state is done with
-    log.info("run %d written to %s in %.1f s", run_id, paths.csv_dir, finished - started)
-    if unsaved:
-        raise MmerError(f"run {run_id} is recorded in {paths.csv_dir}, but not its {'; '.join(unsaved)}")
-    return RunResult(run_id, families, baseline, paths, info, monitor=monitor, validation=validation)
         best_valid_value=validation,  # the -v metric at best_epoch: what a search selected on
+    )
     from mmer_tf import provenance
 
     params.update(provenance.columns(info))  # code, library versions, data fingerprint, device
     params.update(tags or {})
+    finished = time.time()
+    results.write_run(paths, run_id, params, families, started, finished)
+    state.clear()  # resume (issue 12): the rows are written, the saved state is done with
     if tensorboard is not None:
         _save_artefact(unsaved, "TensorBoard summary", tensorboard.write_summary, params, families, run_id)
+    log.info("run %d written to %s in %.1f s", run_id, paths.csv_dir, finished - started)
+    if unsaved:
+        raise MmerError(f"run {run_id} is recorded in {paths.csv_dir}, but not its {'; '.join(unsaved)}")
+    return RunResult(run_id, families, baseline, paths, info, monitor=monitor, validation=validation)

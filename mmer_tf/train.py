@@ -292,11 +292,11 @@ def fit(model, train_ds, valid_ds, config: ExperimentConfig, checkpoint_path, *,
     """Train up to ``-e`` epochs with early stopping on ``-v``; returns Keras' ``History``.
 
     After the call the model holds the best epoch's weights (``restore_best_weights``; also when the
-    ``extra_callbacks`` (TensorBoard events, a search trial's pruning) run after the training ones and
-    before the resume state is saved, so an epoch a callback aborts is not saved as done.
     last epoch is reached without stopping early), and ``checkpoint_path`` holds that model.
     ``resume`` (a ``mmer_tf.resume.RunState``) continues a killed run from its last completed epoch
     and saves the state after every epoch; the returned history covers every epoch either way.
+    ``extra_callbacks`` (TensorBoard events, a search trial's pruning) run after the training ones and
+    before the resume state is saved, so an epoch a callback aborts is not saved as done.
     """
     if config.num_epochs < 1:
         raise MmerError(f"-e/--num_epochs must be >= 1, got {config.num_epochs}")
