@@ -16,6 +16,8 @@ implementations of the built-in waveform kinds live here.
   ``[i*hop, (i+1)*hop]`` s with the recipe's ``hub_frame_hop``, clipped to the clip.
 - ``opensmile:<set>[:lld|:functionals]``: openSMILE's LLDs (rows with its own start/end times) or
   functionals (one row spanning the clip).
+- ``kh:<preset>``: a KerasHub Whisper encoder over its audio converter's log-mel frames, one row per
+  encoder frame at its real hop (``features/kh.py``).
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ def hub_waveform(wave: np.ndarray, recipe: Recipe) -> tuple[np.ndarray, np.ndarr
     import tensorflow as tf
 
     flag = "--audio"
-    model = hub.load(hub_paths(recipe.audio)[0], flag)
+    model = hub.load(hub_paths(recipe.audio, flag)[0], flag)
     spec = hub.input_spec(model)
     rank = spec.shape.rank if spec is not None and spec.shape.rank is not None else 1
     x = tf.constant(np.asarray(wave, dtype=np.float32))

@@ -38,9 +38,13 @@ class Clip:
 class Recipe:
     """One encoder per modality (``"none"`` drops the modality).
 
-    audio: ``logmel`` | ``hub:<SavedModel path>`` | ``opensmile:<set>[:lld|:functionals]`` | ``none``
-    text:  ``offline`` | ``hub:<SavedModel path>`` | ``hub:<preprocess path>,<encoder path>`` (BERT) | ``none``
-    video: ``offline`` | ``hub:<SavedModel path>`` | ``none``
+    audio: ``logmel`` | ``hub:<model>`` | ``opensmile:<set>[:lld|:functionals]`` | ``kh:<preset>`` (Whisper
+           encoder) | ``none``
+    text:  ``offline`` | ``vader`` | ``hub:<model>`` | ``hub:<preprocess>,<encoder>`` (BERT) | ``kh:<preset>`` |
+           ``none``
+    video: ``offline`` | ``fer`` | ``fer:embedding`` | ``hub:<model>`` | ``kh:<preset>`` | ``none``
+    ``<model>`` is a local SavedModel folder or a TF Hub / Kaggle Models handle already downloaded on this
+    machine (``features/hub_handles.py``); ``<preset>`` a KerasHub preset (``features/kh.py``).
     ``hub_output_key`` picks the waveform encoder's output (dict key, or tuple index such as ``"1"``
     for YAMNet's embeddings); ``hub_frame_hop`` is its frame hop in seconds (timestamps of the rows).
     ``text_output_key`` picks the text encoder's output (``pooled_output`` per utterance,
@@ -83,9 +87,22 @@ class Recipe:
         return cls(**dict(d))
 
     def fingerprint(self) -> str:
-        """Short stable hash of the recipe (and of the encoders' version), naming its parts folder."""
-        payload = json.dumps({"v": FEATURES_VERSION, **self.to_dict()}, sort_keys=True)
+        """Short stable hash of the recipe, the encoders' version and the pretrained weights' files,
+        naming its parts folder."""
+        payload = json.dumps({"v": FEATURES_VERSION, **self.key_dict()}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def key_dict(self) -> dict:
+        """:meth:`to_dict` plus a fingerprint of every pretrained model file it names (``kh:`` presets,
+        the ``fer`` model), so the featurized key changes with the weights, not only with their name."""
+        from mmer_tf.features import kinds
+
+        weights = {}
+        for modality in kinds.MODALITIES:
+            fingerprint = kinds.weights(modality, getattr(self, modality))
+            if fingerprint is not None:
+                weights[modality] = fingerprint
+        return {**self.to_dict(), **({"weights": weights} if weights else {})}
 
     @classmethod
     def parse(cls, audio: str | None = None, text: str | None = None, video: str | None = None,
@@ -130,16 +147,20 @@ def _hub_paths(spec: str) -> list[str]:
     return [p.strip() for p in spec[len("hub:"):].split(",")]
 
 
-def check_hub_path(path: str, flag: str) -> Path:
-    """A hub recipe names a local SavedModel; a URL would need a download, which runs never do."""
+def check_hub_path(path: str, flag: str) -> None:
+    """A hub recipe names a local SavedModel or a TF Hub / Kaggle Models handle (checked for form here;
+    resolved to its downloaded folder when loaded, since runs never download)."""
+    from mmer_tf.features import hub_handles
+
     if not path:
-        raise MmerError(f"{flag} hub: needs a SavedModel path after 'hub:'")
-    if "://" in path or path.startswith(("tfhub.dev", "www.kaggle.com", "kaggle.com")):
-        raise MmerError(f"{flag} {path}: is a URL and nothing is downloaded at run time; download the model "
-                        f"once (e.g. from Kaggle Models / TF Hub), unpack it and pass 'hub:<local path>'")
-    return Path(path).expanduser()
+        raise MmerError(f"{flag} hub: needs a SavedModel path or model handle after 'hub:'")
+    if hub_handles.is_handle(path):
+        hub_handles.parse(path, flag)
 
 
-def hub_paths(spec: str) -> list[Path]:
-    """The local SavedModel path(s) of a ``hub:`` spec."""
-    return [Path(p).expanduser() for p in _hub_paths(spec)]
+def hub_paths(spec: str, flag: str = "--hub") -> list[Path]:
+    """The local SavedModel folder(s) of a ``hub:`` spec (handles resolved to where they were downloaded)."""
+    from mmer_tf.features import hub_handles
+
+    return [hub_handles.resolve(p, flag) if hub_handles.is_handle(p) else Path(p).expanduser()
+            for p in _hub_paths(spec)]

