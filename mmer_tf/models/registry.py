@@ -34,19 +34,23 @@ class ModelSpec:
     paper: str = ""
     # True when the model needs every modality on one time axis (word-aligned view).
     needs_aligned: bool = False
+    # True when the builder accepts ``per_step=True`` and then returns ``[B, T, outputs]`` (one prediction
+    # per step of its first input's time axis): what a corpus with per-frame labels needs.
+    per_step: bool = False
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
 
 
 def register(name: str, *, hparams: Mapping[str, HParam] | None = None, paper: str = "",
-             needs_aligned: bool = False):
-    """Decorator registering ``builder(dims, num_outputs, config, hp) -> keras.Model`` as ``name``."""
+             needs_aligned: bool = False, per_step: bool = False):
+    """Decorator registering ``builder(dims, num_outputs, config, hp) -> keras.Model`` as ``name``
+    (``per_step=True``: the builder also takes ``per_step=`` and can predict every step)."""
 
     def wrap(builder):
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} registered twice")
-        _REGISTRY[name] = ModelSpec(name, builder, dict(hparams or {}), paper, needs_aligned)
+        _REGISTRY[name] = ModelSpec(name, builder, dict(hparams or {}), paper, needs_aligned, per_step)
         return builder
 
     return wrap
@@ -57,7 +61,7 @@ def _load_all() -> None:
     import mmer_tf.models as package
 
     for info in pkgutil.iter_modules(package.__path__):
-        if info.name not in ("registry", "layers"):
+        if not info.ispkg and info.name not in ("registry", "layers"):
             importlib.import_module(f"mmer_tf.models.{info.name}")
 
 
@@ -99,8 +103,18 @@ def model_inputs(dims: Mapping[str, int], steps: int | None = None) -> dict:
     return inputs
 
 
-def build_model(config, dims: Mapping[str, int], num_outputs: int):
-    """Build the model named by ``config.model_name`` for the given modality dimensions."""
+def build_model(config, dims: Mapping[str, int], num_outputs: int, per_step: bool = False):
+    """Build the model named by ``config.model_name`` for the given modality dimensions.
+
+    ``per_step=True`` (a corpus labelled per frame) asks for ``[B, T, outputs]`` predictions; a model that
+    predicts one output per segment is refused in one line.
+    """
     spec = get(config.model_name)
     hp = resolve_hparams(config.model_name, config.model_hparams)
-    return spec.builder(dict(dims), int(num_outputs), config, hp)
+    if not per_step:
+        return spec.builder(dict(dims), int(num_outputs), config, hp)
+    if not spec.per_step:
+        steppers = ", ".join(n for n, s in available().items() if s.per_step) or "none"
+        raise MmerError(f"-mn {config.model_name}: predicts one output per segment, but this corpus is labelled "
+                        f"per frame; use a model that predicts every step ({steppers})")
+    return spec.builder(dict(dims), int(num_outputs), config, hp, per_step=True)
