@@ -315,7 +315,9 @@ def fit(model, train_ds, valid_ds, config: ExperimentConfig, checkpoint_path, *,
 
 def load_model(path: str | os.PathLike):
     """Reload a saved ``.keras`` model (registers this suite's layers and metrics first)."""
-    import mmer_tf.models.layers  # noqa: F401  (registers the custom layers)
+    from mmer_tf.models.blocks import register_all
+
+    register_all()  # every model's custom layers, whichever model the file holds
 
     path = Path(path)
     if not path.is_file():

@@ -20,9 +20,8 @@ import keras
 
 from mmer_tf.config import ExperimentConfig
 from mmer_tf.models import registry
-from mmer_tf.models.lmf import LowRankFusion
-from mmer_tf.models.mult import LastRealStep
-from mmer_tf.models.tfn import TensorFusion
+from mmer_tf.models.blocks.attention import LastRealStep
+from mmer_tf.models.blocks.fusion import LowRankFusion, TensorFusion
 
 DIMS = {"text": 5, "audio": 4, "vision": 3}
 SUBSETS = [("text", "audio", "vision"), ("text", "audio"), ("vision",)]
@@ -42,6 +41,8 @@ TINY = {
     "mult": {"d": 8, "layers": 1, "mem_layers": 1, "heads": 2, "kernel": 3, "attn_dropout": 0.0,
              "relu_dropout": 0.0, "res_dropout": 0.0, "embed_dropout": 0.0},
     "attn_fusion": {"d": 8, "heads": 2, "intra_layers": 1, "fusion_layers": 1, "attn_dropout": 0.0},
+    "lfan": {"vision_channels": "6,4", "audio_channels": "4,4", "text_channels": "6,4", "tcn_kernel_size": 3,
+             "modal_dim": 4, "num_heads": 2, "tcn_dropout": 0.0, "fusion_dropout": 0.0},
 }
 
 MODELS = sorted(registry.available())

@@ -17,14 +17,11 @@ and MOSEI segments use the same code; any 1-3 modalities, aligned or not, each w
 from __future__ import annotations
 
 import keras
-from keras import ops
 
-from mmer_tf.models.ef_lstm import dense_head
+from mmer_tf.models.blocks.attention import KeyPaddingMask, StackTokens, TokenMean
+from mmer_tf.models.blocks.encoders import dense_head
 from mmer_tf.models.layers import MaskedMeanPooling, ZeroPadding
-from mmer_tf.models.mult import KeyPaddingMask
 from mmer_tf.models.registry import HParam, model_inputs, register
-
-_PACKAGE = "mmer_tf"
 
 HPARAMS = {
     "d": HParam(64, "width of every modality token"),
@@ -33,30 +30,6 @@ HPARAMS = {
     "fusion_layers": HParam(2, "stacked multi-head attention fusion blocks"),
     "attn_dropout": HParam(0.1, "dropout on attention weights"),
 }
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class StackTokens(keras.layers.Layer):
-    """``[e_1, ..., e_M]`` (each ``[B, d]``) -> ``[B, M, d]``."""
-
-    def call(self, embeddings):
-        embeddings = list(embeddings) if isinstance(embeddings, (list, tuple)) else [embeddings]
-        return ops.stack(embeddings, axis=1)
-
-    def compute_output_shape(self, input_shapes):
-        shapes = list(input_shapes) if isinstance(input_shapes[0], (list, tuple)) else [input_shapes]
-        return (shapes[0][0], len(shapes), shapes[0][-1])
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class TokenMean(keras.layers.Layer):
-    """``[B, M, d] -> [B, d]``: the mean over modality tokens (none of them is padding)."""
-
-    def call(self, tokens):
-        return ops.mean(tokens, axis=1)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], input_shape[-1])
 
 
 def attention_block(query, keys, attention_mask, *, width: int, heads: int, dropout: float, name: str):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import keras
 
+from mmer_tf.models.blocks.encoders import dense_head, recurrent_stack
 from mmer_tf.models.layers import MergeMasks, ZeroPadding
 from mmer_tf.models.registry import HParam, model_inputs, register
 
@@ -21,31 +22,6 @@ HPARAMS = {
     "units": HParam(64, "LSTM units per direction in each recurrent layer (-l sets the number of layers)"),
     "bidirectional": HParam(True, "read the fused sequence in both directions (BiLSTM)"),
 }
-
-
-def recurrent_stack(x, mask, *, units: int, layers: int, bidirectional: bool, dropout: float, name: str):
-    """``layers`` masked (Bi)LSTMs; returns the final state ``[B, units * (1 + bidirectional)]``.
-
-    Shared by ``lf_lstm`` (one stack per modality). ``mask`` is boolean ``[B, T]``.
-    """
-    for index in range(layers):
-        last = index == layers - 1
-        cell = keras.layers.LSTM(units, return_sequences=not last, name=f"{name}_lstm{index + 1}")
-        if bidirectional:
-            cell = keras.layers.Bidirectional(cell, name=f"{name}_bilstm{index + 1}")
-        x = cell(x, mask=mask)
-        if not last and dropout > 0:
-            x = keras.layers.Dropout(dropout, name=f"{name}_dropout{index + 1}")(x)
-    return x
-
-
-def dense_head(x, num_outputs: int, config, name: str = "head"):
-    """The shared output head: Dense(-n, relu) -> Dropout(-d) -> Dense(outputs, -a) in float32."""
-    x = keras.layers.Dense(config.num_nodes, activation="relu", name=f"{name}_dense")(x)
-    if config.dropout_rate > 0:
-        x = keras.layers.Dropout(config.dropout_rate, name=f"{name}_dropout")(x)
-    # float32 output so a mixed-precision run still returns float32 predictions and losses.
-    return keras.layers.Dense(num_outputs, activation=config.final_activ, dtype="float32", name="output")(x)
 
 
 @register("ef_lstm", hparams=HPARAMS, needs_aligned=True,

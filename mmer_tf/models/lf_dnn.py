@@ -9,29 +9,13 @@ from __future__ import annotations
 
 import keras
 
-from mmer_tf.models.ef_lstm import dense_head
-from mmer_tf.models.layers import MaskedMeanPooling
+from mmer_tf.models.blocks.encoders import concat_or_single, dense_head, pooled_dnn
 from mmer_tf.models.registry import HParam, model_inputs, register
 
 HPARAMS = {
     "hidden": HParam(128, "units of each hidden layer of a modality's sub-network"),
     "sub_layers": HParam(2, "hidden layers in each modality's sub-network"),
 }
-
-
-def pooled_dnn(x, mask, *, hidden: int, layers: int, dropout: float, name: str):
-    """Masked mean over time, then ``layers`` Dense(relu)+Dropout: ``[B, T, D] -> [B, hidden]``."""
-    h = MaskedMeanPooling(name=f"{name}_mean")([x, mask])
-    for index in range(layers):
-        h = keras.layers.Dense(hidden, activation="relu", name=f"{name}_dense{index + 1}")(h)
-        if dropout > 0:
-            h = keras.layers.Dropout(dropout, name=f"{name}_dropout{index + 1}")(h)
-    return h
-
-
-def concat_or_single(tensors, name: str):
-    """Concatenate along features, or pass a single tensor through (unimodal runs)."""
-    return tensors[0] if len(tensors) == 1 else keras.layers.Concatenate(axis=-1, name=name)(tensors)
 
 
 @register("lf_dnn", hparams=HPARAMS, needs_aligned=False,

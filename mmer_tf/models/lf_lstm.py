@@ -9,24 +9,13 @@ from __future__ import annotations
 
 import keras
 
-from mmer_tf.models.ef_lstm import dense_head, recurrent_stack
-from mmer_tf.models.layers import MaskToBool, ZeroPadding
-from mmer_tf.models.lf_dnn import concat_or_single
+from mmer_tf.models.blocks.encoders import concat_or_single, dense_head, masked_sequence_encoder
 from mmer_tf.models.registry import HParam, model_inputs, register
 
 HPARAMS = {
     "units": HParam(64, "LSTM units per direction in each modality's recurrent layers (-l sets their number)"),
     "bidirectional": HParam(True, "read each modality in both directions (BiLSTM)"),
 }
-
-
-def masked_sequence_encoder(x, float_mask, *, units: int, layers: int, bidirectional: bool, dropout: float,
-                            name: str):
-    """Zero the padding, then a masked (Bi)LSTM stack: ``[B, T, D] -> [B, units * directions]``."""
-    x = ZeroPadding(name=f"{name}_zeroed")([x, float_mask])
-    mask = MaskToBool(name=f"{name}_bool_mask")(float_mask)
-    return recurrent_stack(x, mask, units=units, layers=layers, bidirectional=bidirectional, dropout=dropout,
-                           name=name)
 
 
 @register("lf_lstm", hparams=HPARAMS, needs_aligned=False,

@@ -28,16 +28,12 @@ attention, and only real steps are pooled.
 
 from __future__ import annotations
 
-import math
-
 import keras
-from keras import ops
 
 from mmer_tf.errors import MmerError
-from mmer_tf.models.layers import ZeroPadding, float_mask_to_bool
+from mmer_tf.models.blocks.attention import KeyPaddingMask, LastRealStep, ScaledPositionEmbedding
+from mmer_tf.models.layers import ZeroPadding
 from mmer_tf.models.registry import HParam, model_inputs, register
-
-_PACKAGE = "mmer_tf"
 
 HPARAMS = {
     "d": HParam(30, "common model width d after the temporal convolutions"),
@@ -55,62 +51,6 @@ HPARAMS = {
     "embed_dropout": HParam(0.25, "dropout on the position-embedded inputs of each transformer"),
     "out_dropout": HParam(0.0, "dropout inside the output residual block"),
 }
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class ScaledPositionEmbedding(keras.layers.Layer):
-    """``x * sqrt(d) + sinusoid(position)``: the transformer input of MulT, positions from each row's start."""
-
-    def call(self, x):
-        width = x.shape[-1]
-        steps = ops.shape(x)[1]
-        positions = ops.cast(ops.arange(steps), "float32")[:, None]
-        half = width // 2
-        rates = ops.exp(ops.cast(ops.arange(half), "float32") * (-math.log(10000.0) / max(half - 1, 1)))
-        angles = positions * rates[None, :]
-        table = ops.concatenate([ops.sin(angles), ops.cos(angles)], axis=-1)
-        if width % 2:
-            table = ops.concatenate([table, ops.zeros_like(table[:, :1])], axis=-1)
-        return x * ops.cast(math.sqrt(width), x.dtype) + ops.cast(table, x.dtype)[None]
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class KeyPaddingMask(keras.layers.Layer):
-    """``(query float mask [B, Tq], key float mask [B, Tk]) -> bool [B, Tq, Tk]``: attend to real keys only."""
-
-    def call(self, inputs):
-        query_mask, key_mask = inputs
-        keys = ops.expand_dims(float_mask_to_bool(key_mask), 1)  # [B, 1, Tk]
-        rows = ops.expand_dims(ops.ones_like(query_mask), -1) > 0  # [B, Tq, 1], all True
-        return ops.logical_and(rows, keys)
-
-    def compute_output_spec(self, inputs):
-        query_mask, key_mask = inputs
-        return keras.KerasTensor((query_mask.shape[0], query_mask.shape[1], key_mask.shape[1]), dtype="bool")
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class LastRealStep(keras.layers.Layer):
-    """``([B, T, D], float mask [B, T]) -> [B, D]``: the element at each row's last real step.
-
-    The weight of step ``t`` is 1 exactly where the mask is 1 and the running count of real steps equals
-    the row's total, which works for any (symbolic) T and leaves padding out. An empty row gives zeros.
-    """
-
-    def call(self, inputs):
-        x, mask = inputs
-        real = ops.cast(float_mask_to_bool(mask), x.dtype)
-        running = ops.cumsum(real, axis=1)
-        total = ops.sum(real, axis=1, keepdims=True)
-        pick = real * ops.cast(ops.equal(running, total), x.dtype)
-        return ops.sum(x * ops.expand_dims(pick, -1), axis=1)
-
-    def compute_output_shape(self, input_shape):
-        x_shape = input_shape[0]
-        return (x_shape[0], x_shape[-1])
 
 
 def conv_kernel(hp, modality: str) -> int:

@@ -6,25 +6,21 @@ their outer product, ``z = [h_1; 1] ⊗ [h_2; 1] ⊗ [h_3; 1]``, flattened: the 
 bimodal interaction in ``z`` next to the trimodal ones. A post-fusion DNN predicts from ``z``.
 
 With one modality the "product" is just ``[h; 1]``, with two it is the bimodal product, so unimodal and
-bimodal ablations need no special case. The sub-networks are shared with ``lmf``.
+bimodal ablations need no special case. The sub-networks are shared with ``lmf`` (``blocks/encoders.py``);
+the fusion layer is ``blocks/fusion.py``.
 
 The post-fusion ReLU layers start with a positive bias (``POST_FUSION_BIAS_INIT``), see there for why.
 """
 
 from __future__ import annotations
 
-import math
-
 import keras
-from keras import ops
 
-from mmer_tf.models.lf_dnn import pooled_dnn
-from mmer_tf.models.lf_lstm import masked_sequence_encoder
+from mmer_tf.models.blocks.encoders import SUBNETWORK_HPARAMS, modality_embeddings
+from mmer_tf.models.blocks.fusion import TensorFusion
 from mmer_tf.models.registry import HParam, model_inputs, register
 
-_PACKAGE = "mmer_tf"
-
-SUBNETWORK_HPARAMS = {
+HPARAMS = {
     "text_hidden": HParam(128, "size of the text embedding (LSTM units and the dense layer after it)"),
     "audio_hidden": HParam(32, "size of the acoustic embedding (units of its mean-pooled DNN)"),
     "vision_hidden": HParam(32, "size of the visual embedding (units of its mean-pooled DNN)"),
@@ -47,47 +43,6 @@ HPARAMS = {
 # matter (as Krizhevsky et al., 2012, started ReLU layers' biases positive "to accelerate the early stages
 # of learning by providing the ReLUs with positive inputs"). Same layers and function class as the paper.
 POST_FUSION_BIAS_INIT = 0.5
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class TensorFusion(keras.layers.Layer):
-    """``[h_1, ..., h_M]`` (each ``[B, d_m]``) -> flattened ``[h_1; 1] ⊗ ... ⊗ [h_M; 1]``, ``[B, Π(d_m + 1)]``."""
-
-    def call(self, embeddings):
-        embeddings = list(embeddings) if isinstance(embeddings, (list, tuple)) else [embeddings]
-        fused = None
-        for h in embeddings:
-            h1 = ops.concatenate([h, ops.ones_like(h[:, :1])], axis=-1)
-            if fused is None:
-                fused = h1
-                continue
-            outer = ops.expand_dims(fused, -1) * ops.expand_dims(h1, 1)  # [B, n, d+1]
-            fused = ops.reshape(outer, (-1, outer.shape[1] * outer.shape[2]))
-        return fused
-
-    def compute_output_shape(self, input_shapes):
-        shapes = list(input_shapes) if isinstance(input_shapes, (list, tuple)) and isinstance(
-            input_shapes[0], (list, tuple)) else [input_shapes]
-        return (shapes[0][0], math.prod(int(s[-1]) + 1 for s in shapes))
-
-
-def modality_embeddings(inputs, dims, config, hp):
-    """TFN's embedding sub-networks: masked LSTM + dense for text, mean-pooled DNN for the others."""
-    dropout = float(config.dropout_rate)
-    embeddings = []
-    for m in dims:
-        size = int(hp[f"{m}_hidden"])
-        if m == "text":
-            h = masked_sequence_encoder(inputs[m], inputs[f"{m}_mask"], units=size, layers=1,
-                                        bidirectional=False, dropout=dropout, name=m)
-            h = keras.layers.Dense(size, activation="relu", name=f"{m}_embedding")(h)
-            if dropout > 0:
-                h = keras.layers.Dropout(dropout, name=f"{m}_embedding_dropout")(h)
-        else:
-            h = pooled_dnn(inputs[m], inputs[f"{m}_mask"], hidden=size, layers=int(hp["sub_layers"]),
-                           dropout=dropout, name=m)
-        embeddings.append(h)
-    return embeddings
 
 
 @register("tfn", hparams=HPARAMS, needs_aligned=False,

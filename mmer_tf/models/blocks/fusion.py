@@ -1,0 +1,103 @@
+"""Multiplicative fusion layers: TFN's tensor fusion and LMF's low-rank fusion with its initialiser.
+
+Both take one embedding per modality (``[B, d_m]`` each, any number of modalities) and are registered
+under the package ``mmer_tf`` so a saved ``tfn`` / ``lmf`` model reloads in any process.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import ops
+
+_PACKAGE = "mmer_tf"
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class TensorFusion(keras.layers.Layer):
+    """``[h_1, ..., h_M]`` (each ``[B, d_m]``) -> flattened ``[h_1; 1] ⊗ ... ⊗ [h_M; 1]``, ``[B, Π(d_m + 1)]``."""
+
+    def call(self, embeddings):
+        embeddings = list(embeddings) if isinstance(embeddings, (list, tuple)) else [embeddings]
+        fused = None
+        for h in embeddings:
+            h1 = ops.concatenate([h, ops.ones_like(h[:, :1])], axis=-1)
+            if fused is None:
+                fused = h1
+                continue
+            outer = ops.expand_dims(fused, -1) * ops.expand_dims(h1, 1)  # [B, n, d+1]
+            fused = ops.reshape(outer, (-1, outer.shape[1] * outer.shape[2]))
+        return fused
+
+    def compute_output_shape(self, input_shapes):
+        shapes = list(input_shapes) if isinstance(input_shapes, (list, tuple)) and isinstance(
+            input_shapes[0], (list, tuple)) else [input_shapes]
+        return (shapes[0][0], math.prod(int(s[-1]) + 1 for s in shapes))
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class FactorInitializer(keras.initializers.Initializer):
+    """Glorot-normal feature rows and a bias row (the one for the appended 1) of ones.
+
+    Why: a Glorot draw makes every projection ``[z_m; 1] W_m`` small, and the fused vector is their
+    product, so at start it is the product of M small numbers and so is the gradient reaching each
+    factor (it is scaled by the other modalities' projections): the low-rank product never leaves the
+    origin in a short training run. With the bias row at 1 every projection starts near 1 + a linear
+    term, so the product starts near ``1 + Σ_m (linear term of m)``: an additive late fusion whose
+    gradients reach every modality at full strength, from which the multiplicative (bi- and trimodal)
+    terms grow as training needs them. The parameterisation is the paper's; only the starting point moves.
+    """
+
+    def __init__(self, seed=None):
+        self.seed = seed
+        self._glorot = keras.initializers.GlorotNormal(seed=seed)
+
+    def __call__(self, shape, dtype=None):
+        rank, rows, width = shape
+        features = self._glorot((rank, rows - 1, width), dtype=dtype)
+        return ops.concatenate([features, ops.ones((rank, 1, width), dtype=features.dtype)], axis=1)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class LowRankFusion(keras.layers.Layer):
+    """``[z_1, ..., z_M]`` (each ``[B, d_m]``) -> ``[B, output_dim]`` through rank-``r`` factors."""
+
+    def __init__(self, rank: int, output_dim: int, **kwargs):
+        super().__init__(**kwargs)
+        self.rank = int(rank)
+        self.output_dim = int(output_dim)
+
+    def build(self, input_shapes):
+        shapes = list(input_shapes) if isinstance(input_shapes[0], (list, tuple)) else [input_shapes]
+        self.factors = [
+            self.add_weight(name=f"factor_{index}", shape=(self.rank, int(shape[-1]) + 1, self.output_dim),
+                            initializer=FactorInitializer())
+            for index, shape in enumerate(shapes)
+        ]
+        self.fusion_weights = self.add_weight(name="fusion_weights", shape=(self.rank,),
+                                              initializer="glorot_normal")
+        self.bias = self.add_weight(name="bias", shape=(self.output_dim,), initializer="zeros")
+
+    def call(self, embeddings):
+        embeddings = list(embeddings) if isinstance(embeddings, (list, tuple)) else [embeddings]
+        product = None
+        for z, factor in zip(embeddings, self.factors):
+            z1 = ops.concatenate([z, ops.ones_like(z[:, :1])], axis=-1)
+            projected = ops.einsum("bd,rdo->rbo", z1, ops.cast(factor, z1.dtype))
+            product = projected if product is None else product * projected
+        weights = ops.cast(self.fusion_weights, product.dtype)
+        return ops.einsum("r,rbo->bo", weights, product) + ops.cast(self.bias, product.dtype)
+
+    def compute_output_shape(self, input_shapes):
+        first = input_shapes[0] if isinstance(input_shapes[0], (list, tuple)) else input_shapes
+        return (first[0], self.output_dim)
+
+    def get_config(self):
+        return {**super().get_config(), "rank": self.rank, "output_dim": self.output_dim}
+
+
+__all__ = ["FactorInitializer", "LowRankFusion", "TensorFusion"]
