@@ -15,11 +15,20 @@ ranked by its mean, printed as ``mean ± std`` with the group size; the presence
 always joins the grouping, since averaging over thresholds means nothing. ``--plot`` writes a bar
 chart (groups: error bars and each run as a dot), ``--csv`` the full ranked table.
 
+Groups carry a 95% interval of their mean (``ci_low``/``ci_high`` in ``--csv``; :mod:`mmer_tf.stats`):
+the std is the *sample* std (ddof=1), the interval Student t over the group's runs; a group of one
+run gets a bootstrap over its test segments when ``-sp`` saved its predictions (``ci`` says which),
+else "n/a". ``--test A B`` tests two groups of runs: ``A``/``B`` are values of the ``--by`` columns
+(comma-joined when several) or run-id sets (``3,4,7``, or ``ef#3,tfn#1`` across table sets): paired
+tests (Wilcoxon signed-rank and paired t) when both ran the same seeds, Welch's t-test otherwise.
+
 Examples::
 
     python -m mmer_tf.compare                                  # dominant table, f1_macro
     python -m mmer_tf.compare runs/ --table regression          # by mae, lowest first
     python -m mmer_tf.compare --by model_name,seed --top 5 --plot best.png --csv best.csv
+    python -m mmer_tf.compare --by model_name --test tfn ef_williams     # seeds paired by --seed
+    python -m mmer_tf.compare --test 1,2,3 4,5,6                          # two sets of run ids
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from typing import Sequence
 
 import pandas as pd
 
+from mmer_tf import stats
 from mmer_tf.errors import MmerError
 from mmer_tf.fileio import atomic_write_text
 from mmer_tf.results import BOOKKEEPING_COLUMNS, MODEL_IDS_FILE, TABLE_FILES, consistent_read
@@ -159,9 +169,20 @@ class Ranking:
     points: list[list[float]] | None
 
 
+def _interval_text(low: float, high: float, method: str, decimals: int) -> str:
+    if method == "n/a" or pd.isna(low):
+        return "n/a"
+    text = f"[{_fmt(low, decimals)}, {_fmt(high, decimals)}]"
+    return text + " (bootstrap)" if method == "bootstrap" else text
+
+
 def rank(frame: pd.DataFrame, metric: str, params: Sequence[str], *, by: Sequence[str] = (),
-         top: int = 20, decimals: int = 4) -> Ranking:
-    """Rank runs (or groups of runs sharing ``by``) by ``metric``; see the module docstring."""
+         top: int = 20, decimals: int = 4, single_interval=None) -> Ranking:
+    """Rank runs (or groups of runs sharing ``by``) by ``metric``; see the module docstring.
+
+    ``single_interval(row)`` gives a group of one run its interval (``(low, high)`` or None), e.g. a
+    bootstrap over its saved test predictions (:mod:`mmer_tf.segment_bootstrap`).
+    """
     ascending = lower_is_better(metric)
     keys = [c for c in ROW_KEY_COLUMNS if c in frame.columns]
     if not by:
@@ -185,9 +206,17 @@ def rank(frame: pd.DataFrame, metric: str, params: Sequence[str], *, by: Sequenc
     records = []
     for key, group in as_text.groupby(group_keys, sort=False, dropna=False):
         values = group[metric]
+        finite = values[pd.to_numeric(values, errors="coerce").notna()].astype(float)
+        summary = stats.summarize(finite.tolist())
+        low, high, method = summary.ci_low, summary.ci_high, "t" if summary.n > 1 else "n/a"
+        if summary.n == 1 and single_interval is not None:
+            got = single_interval(group.loc[finite.index[0]].to_dict())
+            if got is not None and not pd.isna(got[0]):
+                (low, high), method = got, "bootstrap"
         records.append({
             **dict(zip(group_keys, key)), "n": len(group), "mean": values.mean(),
             "std": values.std(ddof=1), "count": int(values.count()),
+            "ci_low": low, "ci_high": high, "ci": method,
             "runs": " ".join(f"{m}#{r}" for m, r in zip(group["model"], group["run_id"])),
             "_points": values.dropna().tolist(),
         })
@@ -199,10 +228,64 @@ def rank(frame: pd.DataFrame, metric: str, params: Sequence[str], *, by: Sequenc
     shown = head[["rank", *group_keys, "n"]].copy()
     shown[metric] = [_fmt(m, decimals) + (f" ± {_fmt(s, decimals)}" if c > 1 else "")
                      for m, s, c in zip(head["mean"], head["std"], head["count"])]
+    shown["95% CI"] = [_interval_text(lo, hi, how, decimals)
+                       for lo, hi, how in zip(head["ci_low"], head["ci_high"], head["ci"])]
     full = summary.drop(columns=["_points", "count"]).rename(columns={"mean": f"{metric}_mean", "std": f"{metric}_std"})
     labels = [", ".join(f"{c}={v}" for c, v in zip(group_keys, row)) for row in head[group_keys].to_numpy()]
     return Ranking(shown, full, labels, head["mean"].tolist(), head["std"].tolist(),
                    head["_points"].tolist())
+
+
+_RUN_TOKEN = re.compile(r"^(?:(?P<model>.+)#)?(?P<run>\d+)$")
+
+
+def select_runs(frame: pd.DataFrame, spec: str, by: Sequence[str]) -> pd.DataFrame:
+    """The rows ``spec`` names for ``--test``: a value of the ``by`` columns (comma-joined), else run ids
+    (``3,4`` or ``ef#3,tfn#1``); an unknown, missing or ambiguous name is a one-line error."""
+    if by:
+        labels = frame[list(by)].astype(str).agg(",".join, axis=1)
+        if (labels == spec).any():
+            return frame[labels == spec]
+    tokens = [t.strip() for t in spec.split(",") if t.strip()]
+    matches = [_RUN_TOKEN.match(t) for t in tokens]
+    if not tokens or not all(matches):
+        known = sorted(frame[list(by)].astype(str).agg(",".join, axis=1).unique()) if by else []
+        hint = f"a value of --by {','.join(by)} ({'; '.join(known[:8])}) or " if by else "with no --by, "
+        raise MmerError(f"--test {spec}: not {hint}run ids such as 3,4 or model#3")
+    chosen = []
+    for token, match in zip(tokens, matches):
+        rows = frame[frame["run_id"] == int(match["run"])]
+        if match["model"] is not None:
+            rows = rows[rows["model"].astype(str) == match["model"]]
+        models = rows["model"].astype(str).unique()
+        if len(models) == 0:
+            raise MmerError(f"--test {spec}: no run {token} in this table")
+        if len(models) > 1:
+            raise MmerError(f"--test {spec}: run id {token} is in {', '.join(models)}; write e.g. {models[0]}#{token}")
+        chosen.append(rows)
+    return pd.concat(chosen)
+
+
+def test_runs(frame: pd.DataFrame, metric: str, a: str, b: str, by: Sequence[str] = ()) -> tuple[list, dict]:
+    """The :func:`mmer_tf.stats.compare_groups` tests of ``metric`` between the runs ``a`` and ``b`` name."""
+    groups = {}
+    for name in (a, b):
+        rows = select_runs(frame, name, by)
+        if "threshold" in rows.columns and rows["threshold"].nunique() > 1:
+            levels = ", ".join(map(str, sorted(rows["threshold"].unique())))
+            raise MmerError(f"--test {name}: rows at several thresholds ({levels}); choose one with --threshold")
+        rows = rows[pd.to_numeric(rows[metric], errors="coerce").notna()]
+        groups[name] = rows
+    overlap = set(zip(groups[a]["model"], groups[a]["run_id"])) & set(zip(groups[b]["model"], groups[b]["run_id"]))
+    if overlap:
+        raise MmerError(f"--test {a} {b}: both sides hold run(s) {', '.join(f'{m}#{r}' for m, r in sorted(overlap))}")
+    seeds = {n: g["seed"].tolist() if "seed" in g.columns else None for n, g in groups.items()}
+    try:
+        results = stats.compare_groups(groups[a][metric].astype(float).tolist(),
+                                       groups[b][metric].astype(float).tolist(), seeds[a], seeds[b])
+    except ValueError as exc:
+        raise MmerError(f"--test {a} {b}: {exc}") from None
+    return results, groups
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -219,6 +302,12 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--plot", help="write a PNG bar chart of the ranking here")
     parser.add_argument("--csv", help="write the full ranked table here")
     parser.add_argument("--decimals", type=int, default=4, help="decimals printed (default: 4)")
+    parser.add_argument("--test", nargs=2, metavar=("A", "B"),
+                        help="test two groups: values of the --by columns, or run-id sets (3,4 or ef#3,tfn#1)")
+    parser.add_argument("--threshold", type=float, help="presence table: only the rows of this threshold")
+    parser.add_argument("--bootstrap", type=int, default=1000,
+                        help="resamples of the bootstrap interval of a one-run group with -sp predictions "
+                             "(default: 1000; 0: no bootstrap, the interval is n/a)")
     return parser.parse_args(argv)
 
 
@@ -236,12 +325,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         if unknown:
             choices = ["model", *params]
             raise MmerError(f"--by {','.join(unknown)}: no such column; available: {', '.join(choices)}")
-        ranking = rank(frame, metric, params, by=by, top=args.top, decimals=args.decimals)
+        if args.bootstrap < 0 or 0 < args.bootstrap < 10:
+            raise MmerError(f"--bootstrap {args.bootstrap}: 0 (off) or at least 10 resamples")
+        if args.threshold is not None:
+            if "threshold" not in frame.columns:
+                raise MmerError(f"--threshold: the {args.table} table has no threshold column")
+            frame = frame[pd.to_numeric(frame["threshold"], errors="coerce") == args.threshold]
+            if frame.empty:
+                raise MmerError(f"--threshold {args.threshold:g}: no rows at that threshold")
+        if args.test:
+            return _print_test(frame, metric, args.test, by, args.decimals)
+        single = None
+        if by and args.bootstrap:
+            from mmer_tf import segment_bootstrap
+
+            family = TableSet(Path("."), "", "").path(args.table).stem
+
+            def single(row):
+                return segment_bootstrap.interval(row, family, metric, resamples=args.bootstrap)
+
+        ranking = rank(frame, metric, params, by=by, top=args.top, decimals=args.decimals, single_interval=single)
         direction = "lower" if lower_is_better(metric) else "higher"
         sets = frame["model"].nunique()
         print(f"{args.table}: {metric} ({direction} is better), {len(frame)} rows from {sets} table set(s)"
               + (f", grouped by {','.join(by)}" if by else ""))
         print(ranking.shown.to_string(index=False))
+        if by:
+            print("± is the sample std (ddof=1); 95% CI: Student t over the group's runs, a bootstrap over test "
+                  "segments for one run with saved predictions (-sp), else n/a")
         if args.csv:
             text = ranking.full.to_csv(index=False, float_format=None)
             atomic_write_text(args.csv, text)
@@ -253,6 +364,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MmerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _print_test(frame: pd.DataFrame, metric: str, names: Sequence[str], by: Sequence[str], decimals: int) -> int:
+    a, b = names
+    results, groups = test_runs(frame, metric, a, b, by)
+    for name, rows in groups.items():
+        values = rows[metric].astype(float)
+        print(f"{name}: n={len(values)}, mean {_fmt(values.mean(), decimals)}, runs "
+              + " ".join(f"{m}#{r}" for m, r in zip(rows["model"], rows["run_id"])))
+    paired = results[0].test != "Welch's t-test"
+    print(f"{metric}: {'same seeds on both sides, paired by seed' if paired else 'seeds differ or are unknown: unpaired'}")
+    for result in results:
+        print(f"{result.test}: statistic {_fmt(result.statistic, decimals)}, p-value {result.p_value:.4g}, "
+              f"mean difference {a} - {b} = {_fmt(result.mean_difference, decimals)}, 95% CI "
+              f"[{_fmt(result.ci_low, decimals)}, {_fmt(result.ci_high, decimals)}]")
     return 0
 
 

@@ -105,7 +105,8 @@ def test_grouping_gives_mean_and_sample_std_over_seeds(models, tmp_path, capsys)
     assert [float(r["f1_macro_mean"]) for r in rows] == pytest.approx([0.5, 0.45, 0.4])
     assert [float(r["f1_macro_std"]) for r in rows] == pytest.approx([0.4 / 2 ** 0.5, 0.1 / 2 ** 0.5,
                                                                       0.4 / 2 ** 0.5])
-    assert out.splitlines()[2].split() == ["1", "ef", "100", "2", "0.5000", "±", "0.2828"]
+    # 95% t interval of two runs: 0.5 ± t(0.975, 1) · 0.2828 / √2
+    assert out.splitlines()[2].split() == ["1", "ef", "100", "2", "0.5000", "±", "0.2828", "[-2.0412,", "3.0412]"]
     assert (tmp_path / "g.png").read_bytes()[:8] == PNG_MAGIC
 
 
