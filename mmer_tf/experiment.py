@@ -195,6 +195,10 @@ def run(config: ExperimentConfig, *, callbacks=(), tags=None) -> RunResult:
     from mmer_tf import predict as predict_cli
 
     _save_artefact(unsaved, "predict sidecar", predict_cli.save_model_sidecar, checkpoint, config, info, train_set)
+    # What `python -m mmer_tf.evaluate` needs to rebuild this run's test fold: every config field.
+    from mmer_tf import runconfig
+
+    _save_artefact(unsaved, "config sidecar", runconfig.save_config_sidecar, checkpoint, config)
     if config.save_predictions:
         extra = {"classes": np.asarray(schema.classes)} if schema.classes else {}
         _save_artefact(unsaved, "-sp predictions", results.save_predictions, paths.predictions(run_id),
