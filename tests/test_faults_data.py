@@ -24,6 +24,7 @@ from mmer_tf.data.csd import CsdReader, write_csd
 from mmer_tf.data.segments import SegmentSet
 from mmer_tf.errors import MmerError
 from sdk_support import defective_dataset
+from signal_support import default_signals
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = {
@@ -76,7 +77,7 @@ def read_only(tmp_path):
 def align_cli(*args, env=None, **kwargs):
     env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run([sys.executable, "-m", "mmer_tf.align", *map(str, args)], capture_output=True,
-                          text=True, cwd=ROOT, env=env, timeout=120, **kwargs)
+                          text=True, cwd=ROOT, env=env, timeout=120, preexec_fn=default_signals, **kwargs)
 
 
 def leftovers(folder: Path) -> list[str]:

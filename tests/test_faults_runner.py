@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from signal_support import default_signals
+
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--sample_videos", "24", "-e", "1", "-mn", "lf_dnn"]
 TABLES = ("model_ids.csv", "regression.csv", "classification_score_coarse.csv", "classification_presence.csv",
@@ -116,7 +118,7 @@ def test_ctrl_c_during_training_is_one_line_and_leaves_nothing(pickles, tmp_path
     models = tmp_path / "models"
     args = [str(REPO / "main.py"), "-pf", str(pickles), "-mf", str(models), *TINY, "-e", "500", "-p", "500"]
     proc = subprocess.Popen([sys.executable, *args], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), preexec_fn=default_signals)
     seen, deadline = [], time.time() + 120
     for line in proc.stderr:  # wait until training really runs
         seen.append(line)
