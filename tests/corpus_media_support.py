@@ -88,7 +88,8 @@ def split_frame(speaking: str, emotion: str, session: int, t: int) -> np.ndarray
 
 
 def make_iemocap(root: Path, sessions=(1, 2, 3, 4, 5), dialogs=("impro01", "script01_1"),
-                 plan=(("F", "hap"), ("M", "sad"), ("F", "sad"), ("M", "exc"), ("F", "xxx"))) -> Path:
+                 plan=(("F", "hap"), ("M", "sad"), ("F", "ang"), ("M", "neu"), ("F", "exc"), ("M", "xxx"))
+                 ) -> Path:
     """``root/Session<k>/...`` with one dialog per name in ``dialogs``; each dialog's utterances follow
     ``plan`` (speaker, majority label), with 3-annotator categorical lines, VAD in [1, 5] and a gap of
     0.3 s between utterances in the dialog video."""
@@ -119,7 +120,7 @@ def make_iemocap(root: Path, sessions=(1, 2, 3, 4, 5), dialogs=("impro01", "scri
                               for k in range(int(round(start * FPS)), n1))
                 t = n1 / FPS
                 v, a, d = {"hap": (4.0, 3.5, 3.0), "exc": (4.5, 4.0, 3.5), "sad": (1.5, 2.0, 2.0),
-                           "xxx": (3.0, 2.5, 2.5)}.get(code, (3.0, 3.0, 3.0))
+                           "ang": (1.5, 4.5, 4.0), "xxx": (3.0, 2.5, 2.5)}.get(code, (3.0, 3.0, 3.0))
                 label_lines.append(f"[{start:.4f} - {end:.4f}]\t{utt}\t{code}\t[{v:.4f}, {a:.4f}, {d:.4f}]")
                 names = [FULL_NAMES[code]] * 2 + ["Neutral state" if code != "neu" else "Frustration"]
                 if code == "xxx":  # no majority: the annotators disagree

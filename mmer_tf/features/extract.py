@@ -34,13 +34,16 @@ def extract(clip: Clip, recipe: Recipe) -> tuple[Features, dict]:
 
         out["audio"] = encode_audio(wave, recipe)
     del wave
+    video = Path(clip.video) if clip.video is not None else path
     if recipe.video != "none":
-        if has_video(path):
+        if has_video(video):
             from mmer_tf.features.video import encode_video
 
             if duration is None:
-                duration = container_duration(path)
-            intervals, features, vstats = encode_video(path, recipe, duration)
+                duration = (clip.video_end - clip.video_start if clip.video is not None and clip.video_end
+                            else container_duration(video))
+            intervals, features, vstats = encode_video(video, recipe, duration, start=clip.video_start,
+                                                       end=clip.video_end, region=clip.video_region)
             if duration is None:
                 duration = float(intervals[-1, 1])
             out["vision"] = (intervals, features)

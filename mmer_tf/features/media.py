@@ -119,11 +119,15 @@ def container_duration(path: Path) -> float | None:
         container.close()
 
 
-def iter_frames(path: Path, fps: float) -> Iterator[tuple[int, np.ndarray]]:
+def iter_frames(path: Path, fps: float, start: float = 0.0, end: float | None = None
+                ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(k, rgb uint8 [H, W, 3])`` for the first frame at or after each sample time ``k / fps``.
 
     Sampling by timestamp (not by frame index) keeps the rate right for variable-frame-rate files;
     a source slower than ``fps`` simply yields fewer frames (each ``k`` at most once, increasing).
+    With ``start``/``end`` only that stretch of the file is read (seeking to the key frame before
+    ``start``, so a clip late in a long dialog video does not decode its beginning) and times are
+    counted from ``start``.
     """
     container = _open(Path(path))
     try:
@@ -134,8 +138,15 @@ def iter_frames(path: Path, fps: float) -> Iterator[tuple[int, np.ndarray]]:
         rate = float(stream.average_rate) if stream.average_rate else 25.0
         last_k = -1
         try:
+            if start > 0 and stream.time_base:
+                container.seek(int(start / float(stream.time_base)), stream=stream, backward=True, any_frame=False)
             for index, frame in enumerate(container.decode(stream)):
                 t = frame.time if frame.time is not None else index / rate
+                if end is not None and t >= end:
+                    break
+                t -= start
+                if t < -1e-6:
+                    continue
                 k = int(floor(t * fps + 1e-6))
                 if k <= last_k:
                     continue

@@ -27,11 +27,20 @@ class Clip:
 
     ``text=None`` means "no transcript": the clip then has no text features (use ``""`` to get the
     encoder's embedding of an empty utterance instead).
+
+    ``video`` names a separate, longer video the clip's picture comes from (IEMOCAP: the utterance's
+    sound is its own WAV, its picture a stretch of the dialog's split-screen video): the frames between
+    ``video_start`` and ``video_end`` seconds of that file, restricted to its ``video_region`` (``left``
+    or ``right`` half; empty: the whole frame), timed from ``video_start``.
     """
 
     id: str
     media: Path
     text: str | None = None
+    video: Path | None = None
+    video_start: float = 0.0
+    video_end: float | None = None
+    video_region: str = ""
 
 
 @dataclass(frozen=True)

@@ -188,9 +188,23 @@ def hub_frame_encoder(recipe: Recipe):
     return FrameEncoder(prepare=prepare, encode=encode)
 
 
-def encode_video(path: Path, recipe: Recipe, duration: float | None) -> tuple[np.ndarray, np.ndarray, dict]:
+def region_of(rgb: np.ndarray, region: str) -> np.ndarray:
+    """The ``left`` or ``right`` half of a frame (a split-screen video's one actor), or the whole frame."""
+    if not region:
+        return rgb
+    half = rgb.shape[1] // 2
+    if region == "left":
+        return rgb[:, :half]
+    if region == "right":
+        return rgb[:, half:]
+    raise ValueError(f"video region {region!r}: expected left, right or empty")
+
+
+def encode_video(path: Path, recipe: Recipe, duration: float | None, *, start: float = 0.0,
+                 end: float | None = None, region: str = "") -> tuple[np.ndarray, np.ndarray, dict]:
     """Stream the video's frames through the recipe kind's frame encoder (``features/kinds/``), in batches of
-    ``BATCH`` frames; returns intervals, features, frame stats."""
+    ``BATCH`` frames; returns intervals, features, frame stats. ``start``/``end``/``region``: only that
+    stretch and half of the file (see :class:`~mmer_tf.features.recipe.Clip`), timed from ``start``."""
     from mmer_tf.features import kinds
 
     encoder = kinds.encoder("video", recipe.video)(recipe)
@@ -203,8 +217,8 @@ def encode_video(path: Path, recipe: Recipe, duration: float | None) -> tuple[np
         rows.extend(np.asarray(encoder.encode(batch)).reshape(len(batch), -1))
         batch.clear()
 
-    for k, rgb in iter_frames(path, recipe.fps):
-        face, how = crop(rgb, recipe.face_crop)
+    for k, rgb in iter_frames(path, recipe.fps, start, end):
+        face, how = crop(region_of(rgb, region), recipe.face_crop)
         fallback += int(recipe.face_crop and how == "centre")
         aligned += int(how == "aligned")
         ks.append(k)

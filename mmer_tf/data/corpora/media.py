@@ -194,6 +194,23 @@ def main_flag_names(message: str) -> str:
     return message
 
 
+#: meta columns of a record whose picture is a stretch of a separate video (IEMOCAP's dialog videos)
+VIDEO_META = ("video", "video_start", "video_end", "video_region")
+
+
+def clip_of(record: ClipRecord):
+    """The featurizer's ``Clip`` of a record (its ``VIDEO_META`` columns, when present, name the picture)."""
+    from mmer_tf.features import Clip
+
+    meta = record.meta
+    if not meta.get("video"):
+        return Clip(id=record.id, media=Path(record.media), text=record.text)
+    return Clip(id=record.id, media=Path(record.media), text=record.text, video=Path(meta["video"]),
+                video_start=float(meta.get("video_start") or 0.0),
+                video_end=float(meta["video_end"]) if meta.get("video_end") else None,
+                video_region=meta.get("video_region", ""))
+
+
 def ensure_featurized(records: Sequence[ClipRecord], folder: Path, recipe, *, corpus: str, root: Path,
                       scan_skipped: Mapping[str, list[str]] | None = None, workers: int = 1,
                       progress: bool = True) -> dict:
@@ -205,10 +222,10 @@ def ensure_featurized(records: Sequence[ClipRecord], folder: Path, recipe, *, co
     folder = Path(folder)
     if is_featurized(folder, corpus):
         return read_marker(folder)
-    from mmer_tf.features import Clip, featurize
+    from mmer_tf.features import featurize
 
     folder.mkdir(parents=True, exist_ok=True)
-    clips = [Clip(id=r.id, media=Path(r.media), text=r.text) for r in records]
+    clips = [clip_of(r) for r in records]
     summary = featurize(clips, folder, recipe, workers=workers, progress=progress)
     write_clips_csv(folder / CLIPS_CSV, records, root)
     marker = {
