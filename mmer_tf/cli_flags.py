@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from mmer_tf.config import IMAGE_FEATURES, LABEL_TYPES, OPTIMIZERS, VAL_METRICS, ExperimentConfig
+from mmer_tf.config import IMAGE_FEATURES, OPTIMIZERS, VAL_METRICS, ExperimentConfig
 from mmer_tf.data.folds import CUSTOM_SPLITS
 from mmer_tf.data.segments import MODALITIES
 from mmer_tf.errors import MmerError
@@ -137,10 +137,10 @@ def define_flags(FLAGS) -> None:
                         short_name="lf", **kw)
     flags.DEFINE_enum("optimizer", d.optimizer, OPTIMIZERS, "Optimiser.", short_name="opt", **kw)
     flags.DEFINE_enum("val_metric", d.val_metric, VAL_METRICS, "Validation metric to monitor.", short_name="v", **kw)
-    flags.DEFINE_enum("label_type", d.label_type, LABEL_TYPES,
-                      "Task and training target. CMU-MOSEI emotions: presence scores (all), scores rounded to "
-                      "0-3 (coarse), presence (present) or dominant emotion(s) (dominant); sentiment: sentiment "
-                      "score regression in [-3, 3] (MMSA's metrics); category: one class per segment (softmax).",
+    from mmer_tf import tasks
+
+    flags.DEFINE_enum("label_type", d.label_type, tasks.label_types(),
+                      "Task and training target. " + "; ".join(task.summary for task in tasks.tasks()) + ".",
                       short_name="lt", **kw)
     flags.DEFINE_boolean("predict_neutral_class", d.predict_neutral_class,
                          "Add a 7th, neutral class (every emotion absent).", short_name="nc", **kw)

@@ -45,10 +45,9 @@ import pandas as pd
 from mmer_tf import stats
 from mmer_tf.errors import MmerError
 from mmer_tf.fileio import atomic_write_text
-from mmer_tf.results import BOOKKEEPING_COLUMNS, MODEL_IDS_FILE, TABLE_FILES, consistent_read
+from mmer_tf import tasks
+from mmer_tf.results import BOOKKEEPING_COLUMNS, MODEL_IDS_FILE, consistent_read
 
-DEFAULT_METRIC = {"regression": "mae", "coarse": "f1_macro", "presence": "f1_macro", "dominant": "f1_macro",
-                  "sentiment": "mae", "category": "f1_weighted"}
 #: Non-metric columns a metric table may carry besides run_id; they identify the row within a run.
 ROW_KEY_COLUMNS = ("threshold",)
 _LOWER_IS_BETTER = re.compile(r"^(mae|mse|rmse|loss|val_loss|test_loss|hamming|log_loss)")
@@ -68,7 +67,7 @@ class TableSet:
     label: str
 
     def path(self, table: str) -> Path:
-        name = MODEL_IDS_FILE if table == "model_ids" else TABLE_FILES[table]
+        name = MODEL_IDS_FILE if table == "model_ids" else tasks.table_files()[table]
         return self.csv_dir / f"{self.prefix}{name}"
 
 
@@ -143,7 +142,7 @@ def load(models_dirs: Sequence[str | Path], table: str) -> tuple[pd.DataFrame, l
         param_names.update(dict.fromkeys(params))
         frames.append(frame)
     if not frames:
-        raise MmerError(f"{where}: no {TABLE_FILES[table]} next to the {len(sets)} {MODEL_IDS_FILE} "
+        raise MmerError(f"{where}: no {tasks.table_files()[table]} next to the {len(sets)} {MODEL_IDS_FILE} "
                         "table(s) found")
     frame = pd.concat(frames, ignore_index=True, sort=False)
     return frame, list(metric_names), list(param_names)
@@ -293,10 +292,10 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m mmer_tf.compare", description="Rank runs recorded in mmer_tf result tables.")
     parser.add_argument("models_dirs", nargs="*", default=["models"], metavar="MODELS_DIR",
                         help="folders holding <model>/<csv folder>/ tables (default: models)")
-    parser.add_argument("--table", choices=sorted(DEFAULT_METRIC), default="dominant",
+    parser.add_argument("--table", choices=sorted(tasks.default_metrics()), default="dominant",
                         help="which metric table to rank (default: dominant)")
-    parser.add_argument("--metric", help="metric column to rank by (default: mae for regression and "
-                                         "sentiment, f1_weighted for category, f1_macro otherwise)")
+    parser.add_argument("--metric", help="metric column to rank by (default: " + ", ".join(
+        f"{metric} for {table}" for table, metric in tasks.default_metrics().items()) + ")")
     parser.add_argument("--top", type=int, default=20, help="rows to print and plot (default: 20)")
     parser.add_argument("--by", default="", help="comma-separated columns: rank groups of runs by their mean")
     parser.add_argument("--plot", help="write a PNG bar chart of the ranking here")
@@ -317,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.top < 1:
             raise MmerError(f"--top {args.top}: must be at least 1")
         frame, metrics, params = load(args.models_dirs, args.table)
-        metric = args.metric or DEFAULT_METRIC[args.table]
+        metric = args.metric or tasks.default_metrics()[args.table]
         if metric not in metrics:
             raise MmerError(f"--metric {metric}: not in the {args.table} table; available: {', '.join(metrics)}")
         by = [c.strip() for c in args.by.split(",") if c.strip()]
@@ -385,3 +384,10 @@ def _print_test(frame: pd.DataFrame, metric: str, names: Sequence[str], by: Sequ
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def __getattr__(name: str):
+    # DEFAULT_METRIC ({table: the metric it is ranked by}) is the task registry's.
+    if name == "DEFAULT_METRIC":
+        return tasks.default_metrics()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,8 +11,6 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Mapping
 
-# -lt values: CMU-MOSEI emotions (all/coarse/present/dominant), sentiment, one category per segment.
-LABEL_TYPES = ("all", "coarse", "present", "dominant", "sentiment", "category")
 OPTIMIZERS = ("adam", "sgd", "adagrad", "adadelta", "rmsprop")
 IMAGE_FEATURES = ("facet", "openface")
 VAL_METRICS = ("loss", "acc")

@@ -47,7 +47,6 @@ from __future__ import annotations
 from typing import Iterable, Mapping
 
 import numpy as np
-from scipy.stats import rankdata
 
 from mmer_tf.data import labels as lab
 from mmer_tf.errors import MmerError
@@ -183,6 +182,8 @@ def roc_auc(true: np.ndarray, score: np.ndarray) -> np.ndarray:
         raise ValueError(f"true and score must be equal [N, C] arrays, got {true.shape} and {score.shape}")
     if true.shape[0] == 0:
         return np.full(true.shape[1], np.nan)
+    from scipy.stats import rankdata  # scipy.stats costs ~1 s to import: only when a ROC AUC is computed
+
     ranks = rankdata(score, axis=0)
     positives = true.sum(axis=0)
     negatives = true.shape[0] - positives

@@ -51,18 +51,10 @@ from typing import Iterable, Iterator, Mapping, Sequence
 
 import filelock
 
+from mmer_tf import tasks as _tasks
 from mmer_tf.errors import MmerError
 from mmer_tf.fileio import atomic_write, atomic_write_text, file_mode
 
-#: metric family -> default table file name (the seed's names; ``coarse`` is new).
-TABLE_FILES = {
-    "regression": "regression.csv",
-    "coarse": "classification_score_coarse.csv",
-    "presence": "classification_presence.csv",
-    "dominant": "classification_dominant.csv",
-    "sentiment": "sentiment.csv",
-    "category": "classification_category.csv",
-}
 MODEL_IDS_FILE = "model_ids.csv"
 RESERVATION_DIR = ".run_ids"
 FOLDER_LOCK = ".tables.lock"
@@ -92,8 +84,8 @@ def table_filename(family: str, csv_name: str = "") -> str:
     """
     if family == "model_ids":
         base = MODEL_IDS_FILE
-    elif family in TABLE_FILES:
-        base = TABLE_FILES[family]
+    elif family in (files := _tasks.table_files()):
+        base = files[family]
     elif _FAMILY_NAME.match(family):
         # The long names mmer_tf.metrics uses ("classification_presence", ...) are the table stems; a new
         # metric family gets its own table without touching this module.
@@ -762,3 +754,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def __getattr__(name: str):
+    # TABLE_FILES (table name -> file name, e.g. presence -> classification_presence.csv) is the task
+    # registry's, read when asked so that a plugin task's tables are included.
+    if name == "TABLE_FILES":
+        return _tasks.table_files()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

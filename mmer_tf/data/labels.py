@@ -39,6 +39,7 @@ from mmer_tf.errors import MmerError
 
 EMOTIONS: tuple[str, ...] = ("happy", "sad", "anger", "surprise", "disgust", "fear")
 NEUTRAL = "neutral"
+#: The emotions task's ``-lt`` values (``tasks/emotions.py`` owns them; ``-lt``'s choices come from the tasks).
 LABEL_TYPES: tuple[str, ...] = ("all", "coarse", "present", "dominant")
 SCORE_MAX = 3.0
 
@@ -60,11 +61,10 @@ def class_names(neutral: bool) -> tuple[str, ...]:
 
 
 def check_label_type(label_type: str) -> str:
-    """Return ``label_type`` or raise a one-line error naming the ``-lt`` flag."""
+    """Return ``label_type`` if it is one of the emotion label types (the task registry refused every other
+    ``-lt`` value before this is reached), else a one-line error."""
     if label_type not in LABEL_TYPES:
-        raise MmerError(
-            f"-lt/--label_type: unknown label type {label_type!r}; choose one of {', '.join(LABEL_TYPES)}"
-        )
+        raise MmerError(f"-lt/--label_type {label_type!r}: not an emotion label type ({', '.join(LABEL_TYPES)})")
     return label_type
 
 

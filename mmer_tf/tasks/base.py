@@ -1,5 +1,10 @@
 """What every task module provides, so the runner asks the task instead of branching on it.
 
+A task is one module in ``mmer_tf/tasks/`` (or named in ``MMER_PLUGINS``) with ``TASK = <Task subclass>()``;
+:mod:`mmer_tf.tasks` finds it, and ``-lt``'s choices, the result tables' file names (``results``) and
+``compare``'s tables and default metrics come from the registered tasks' ``label_types`` and
+``all_tables``.
+
 A task owns the meaning of the labels for one kind of question (CMU-MOSEI emotion presence, sentiment
 intensity, one category per segment): which label columns it needs, the training targets and output head,
 the loss/activation defaults, its metric tables, the trivial baseline a model must beat, and what ``-sp``
@@ -15,6 +20,20 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from mmer_tf.errors import MmerError
+
+
+@dataclass(frozen=True)
+class Table:
+    """One metric table a task writes: its ``compare --table`` name, its file stem (the metric family the
+    task's ``evaluate`` returns rows for) and the metric ``compare`` ranks it by."""
+
+    name: str
+    family: str
+    metric: str
+
+    @property
+    def file(self) -> str:
+        return f"{self.family}.csv"
 
 
 @dataclass(frozen=True)
@@ -39,7 +58,12 @@ class Task:
     """Base of the task modules' classes; see the module docstring for what each method answers."""
 
     name: str = ""
+    #: one clause for ``-lt``'s help: what the task predicts, and what each of its label types means
+    summary: str = ""
+    #: the ``-lt`` values this task answers (the registry refuses one claimed by two tasks)
     label_types: tuple[str, ...] = ()
+    #: every table the task may write; :meth:`tables` says which ones a given configuration writes
+    all_tables: tuple[Table, ...] = ()
     #: ``"scores"`` (regression), ``"probabilities"`` (a sigmoid per class) or ``"classes"`` (softmax).
     output_kind_default: str = "scores"
 
@@ -71,8 +95,9 @@ class Task:
         return np.broadcast_to(mean, (int(n), mean.size)).copy()
 
     def tables(self, config) -> tuple[str, ...]:
-        """The metric tables a run of this task appends to (checked before training)."""
-        raise NotImplementedError
+        """The metric families (table stems) a run of this task appends to (checked before training):
+        every one of :attr:`all_tables` unless the task says otherwise for ``config``."""
+        return tuple(table.family for table in self.all_tables)
 
     def save_confusion(self, config, paths, run_id: int, labels: np.ndarray, predictions: np.ndarray,
                        schema: LabelSchema) -> list:

@@ -16,7 +16,7 @@ import numpy as np
 
 from mmer_tf.errors import MmerError
 from mmer_tf.metrics import check_prediction_matrix, round_row
-from mmer_tf.tasks.base import LabelSchema, Task
+from mmer_tf.tasks.base import LabelSchema, Table, Task
 
 
 def column_name(class_name: str) -> str:
@@ -57,7 +57,9 @@ def category_metrics(true: np.ndarray, pred: np.ndarray, classes) -> dict[str, f
 
 class CategoryTask(Task):
     name = "category"
+    summary = "category: one class per segment (softmax)"
     label_types = ("category",)
+    all_tables = (Table("category", "classification_category", "f1_weighted"),)
     output_kind_default = "classes"
 
     def supports(self, schema: LabelSchema) -> bool:
@@ -83,9 +85,6 @@ class CategoryTask(Task):
         predictions = check_prediction_matrix(predictions, len(true), len(schema.classes), f"task {self.name}")
         row = category_metrics(true, predictions.argmax(axis=1), schema.classes)
         return {"classification_category": [round_row(row, config.round_decimals)]}
-
-    def tables(self, config) -> tuple[str, ...]:
-        return ("classification_category",)
 
     def save_confusion(self, config, paths, run_id, labels, predictions, schema) -> list:
         from mmer_tf import plots, results

@@ -13,12 +13,18 @@ import numpy as np
 from mmer_tf import metrics
 from mmer_tf.data import labels as lab
 from mmer_tf.data.segments import LABEL_NAMES
-from mmer_tf.tasks.base import LabelSchema, Task
+from mmer_tf.tasks.base import LabelSchema, Table, Task
 
 
 class EmotionTask(Task):
     name = "emotions"
+    summary = ("CMU-MOSEI emotions: presence scores (all), scores rounded to 0-3 (coarse), presence (present) or "
+               "dominant emotion(s) (dominant)")
     label_types = lab.LABEL_TYPES
+    all_tables = (Table("regression", "regression", "mae"),
+                  Table("coarse", "classification_score_coarse", "f1_macro"),
+                  Table("presence", "classification_presence", "f1_macro"),
+                  Table("dominant", "classification_dominant", "f1_macro"))
 
     def supports(self, schema: LabelSchema) -> bool:
         return tuple(schema.label_names) == LABEL_NAMES

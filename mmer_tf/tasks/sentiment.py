@@ -24,7 +24,7 @@ import numpy as np
 
 from mmer_tf.errors import MmerError
 from mmer_tf.metrics import check_prediction_matrix, round_row
-from mmer_tf.tasks.base import LabelSchema, Task
+from mmer_tf.tasks.base import LabelSchema, Table, Task
 
 COLUMNS = ("has0_acc_2", "has0_f1", "non0_acc_2", "non0_f1", "acc_5", "acc_7", "mae", "corr", "acc_7_sdk")
 SENTIMENT_RANGE = 3.0
@@ -92,7 +92,9 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
 
 class SentimentTask(Task):
     name = "sentiment"
+    summary = "sentiment: sentiment score regression in [-3, 3] (MMSA's metrics)"
     label_types = ("sentiment",)
+    all_tables = (Table("sentiment", "sentiment", "mae"),)
     output_kind_default = "scores"
 
     def supports(self, schema: LabelSchema) -> bool:
@@ -113,9 +115,6 @@ class SentimentTask(Task):
         truth = self.targets(config, labels, schema)[:, 0]
         predictions = check_prediction_matrix(predictions, len(truth), 1, f"task {self.name}")
         return {"sentiment": [round_row(sentiment_metrics(truth, predictions[:, 0]), config.round_decimals)]}
-
-    def tables(self, config) -> tuple[str, ...]:
-        return ("sentiment",)
 
     def headline(self):
         return ("has0_acc_2", "non0_acc_2", "non0_f1", "acc_7", "mae", "corr")
