@@ -106,6 +106,9 @@ def define_flags(FLAGS) -> None:
                       "IEMOCAP: 4class (neutral, happy+excited, sad, angry) or 6class (+excited, frustrated).", **kw)
     flags.DEFINE_enum("iemocap_dialogs", d.iemocap_dialogs, ("all", "improvised", "scripted"),
                       "IEMOCAP: which dialogs to keep.", **kw)
+    flags.DEFINE_enum("sentiment_scheme", d.sentiment_scheme, ("mosi", "sims"),
+                      "-lt sentiment: mosi (MMSA's MOSI/MOSEI metrics, [-3, 3]) or sims (MMSA's CH-SIMS "
+                      "metrics, [-1, 1]: acc_2/acc_3/acc_5 with its bins).", **kw)
     flags.DEFINE_integer("fold", d.fold, "RAVDESS/videos: test fold K (fold K+1 validates; folds by speaker).",
                          lower_bound=0, **kw)
     flags.DEFINE_integer("num_folds", d.num_folds, "RAVDESS/videos: number of speaker-independent folds.",

@@ -44,6 +44,9 @@ class ExperimentConfig:
     emotions: tuple[str, ...] = ()  # RAVDESS: subset of its 8 emotions (empty: all)
     iemocap_protocol: str = "4class"  # IEMOCAP: 4class (excited merged into happy) or 6class
     iemocap_dialogs: str = "all"  # IEMOCAP: all, improvised or scripted dialogs
+    iemocap_protocol: str = "4class"  # IEMOCAP: 4class (excited merged into happy) or 6class
+    iemocap_dialogs: str = "all"  # IEMOCAP: all, improvised or scripted dialogs
+    sentiment_scheme: str = "mosi"  # -lt sentiment: mosi ([-3, 3], MMSA's MOSI metrics) or sims (CH-SIMS)
     vocal_channel: str = "speech"  # RAVDESS: speech or song
     meld_labels: str = "emotion"  # MELD: emotion (7), sentiment (3) or joint (seed 000's 8 pairs)
     fold: int = 0  # RAVDESS/videos: test fold (its next fold validates); speaker-independent blocks

@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 NAME = "mmsa"
 LABEL_NAMES = ("sentiment",)
 LABEL_KEY = "regression_labels"
+#: CH-SIMS / CH-SIMS v2 also label each modality alone; kept as extra label columns when the file has them
+UNIMODAL_KEYS = {"sentiment_A": "regression_labels_A", "sentiment_V": "regression_labels_V",
+                 "sentiment_T": "regression_labels_T"}
 PICKLE_SUFFIXES = (".pkl", ".pickle")
 _MMSA_NAME = re.compile(r"^(un)?aligned_\d+\.pkl$", re.IGNORECASE)
 ADAPTER_VERSION = 1
@@ -56,8 +59,17 @@ def detect(path: Path) -> bool:
     return LABEL_KEY.encode() in padded.find_markers(path, (LABEL_KEY.encode(),))
 
 
+def label_names(path: Path) -> tuple[str, ...]:
+    """``sentiment``, plus CH-SIMS's unimodal ``sentiment_A/V/T`` when the file has every one of them."""
+    path = Path(path)
+    if not path.is_file():
+        return LABEL_NAMES
+    markers = padded.find_markers(path, tuple(k.encode() for k in UNIMODAL_KEYS.values()))
+    return LABEL_NAMES + (tuple(UNIMODAL_KEYS) if len(markers) == len(UNIMODAL_KEYS) else ())
+
+
 def describe(path: Path, config) -> CorpusInfo:
-    return padded.describe_pickle(path, NAME, LABEL_NAMES, ADAPTER_VERSION, "MMSA",
+    return padded.describe_pickle(path, NAME, label_names(path), ADAPTER_VERSION, "MMSA",
                                   "aligned_50.pkl / unaligned_50.pkl")
 
 
@@ -65,11 +77,13 @@ def load_segments(corpus: CorpusInfo, config, progress: bool) -> tuple[SegmentSe
     path = Path(corpus.path)
     data = safe_pickle.load(path)
     splits = padded.split_dicts(data, path)
-    return convert(splits, path, progress)
+    return convert(splits, path, progress, names=tuple(corpus.label_names))
 
 
-def convert(splits: dict[str, dict], path: Path, progress: bool = False) -> tuple[SegmentSet, dict]:
-    """The split dicts (consumed: their arrays are released as they are converted) -> one SegmentSet."""
+def convert(splits: dict[str, dict], path: Path, progress: bool = False,
+            names: tuple[str, ...] = LABEL_NAMES) -> tuple[SegmentSet, dict]:
+    """The split dicts (consumed: their arrays are released as they are converted) -> one SegmentSet
+    with the label columns ``names`` (``sentiment`` and any of ``UNIMODAL_KEYS``)."""
     same_steps = padded.validate_splits(splits, path, LABEL_KEY, MODALITIES)
     # MMSA's need_data_aligned pairs with the file: aligned_* files share one T; unaligned_* keep their own.
     aligned = same_steps and not path.name.lower().startswith("unaligned")
@@ -85,8 +99,9 @@ def convert(splits: dict[str, dict], path: Path, progress: bool = False) -> tupl
             keep[empty] = False
         return lengths, side, keep
 
-    return padded.assemble(splits, path, LABEL_KEY, aligned, measure, label_names=LABEL_NAMES,
-                           no_segments_left="every one is all padding")
+    extra = {name: UNIMODAL_KEYS[name] for name in names if name in UNIMODAL_KEYS}
+    return padded.assemble(splits, path, LABEL_KEY, aligned, measure, label_names=LABEL_NAMES + tuple(extra),
+                           extra_labels=extra, no_segments_left="every one is all padding")
 
 
 def _lengths(split: dict, aligned: bool, path: Path, fold: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:

@@ -257,14 +257,16 @@ def describe_pickle(path, name: str, label_names, version: int, what: str, examp
 
 
 def assemble(splits: dict[str, dict], path, label_key: str, aligned: bool, measure, *,
-             no_segments_left: str, label_names=("sentiment",)):
+             no_segments_left: str, label_names=("sentiment",), extra_labels=None):
     """Padded split dicts (validated by :func:`validate_splits`) -> one ``SegmentSet`` and its load summary.
 
     The pickle layouts differ only in how a segment's real steps are found and which segments are dropped;
     ``measure(split, ids, fold, drop)`` answers that, returning ``(lengths {m: [N]}, sides {m: side},
     keep [N] bool)`` and calling ``drop(reason, ids)`` for what it leaves out. Everything else (ids,
     sentiment range check, cutting the padding, the file's own split, the summary) is the same here.
-    Blocks are released split by split, so the corpus is not held twice.
+    Blocks are released split by split, so the corpus is not held twice. ``extra_labels``
+    (``{label name: key}``, in ``label_names`` order after the first) adds label columns read and
+    checked like the main one (CH-SIMS's unimodal ``regression_labels_A/V/T``).
     """
     from mmer_tf.data.segments import FOLDS, SegmentSet
 
@@ -286,6 +288,16 @@ def assemble(splits: dict[str, dict], path, label_key: str, aligned: bool, measu
         if len(ids) != n:
             raise MmerError(f"{path}: split {fold!r}: {len(ids)} ids for {n} segments")
         check_sentiment(labels, ids, path, fold)
+        columns = [labels]
+        for key in (extra_labels or {}).values():
+            if key not in split:
+                raise MmerError(f"{path}: split {fold!r} lacks {key!r} (other splits have it)")
+            extra = label_vector(split[key], path, fold, key)
+            if extra.shape[0] != n:
+                raise MmerError(f"{path}: split {fold!r}: {key} has {extra.shape[0]} segments but {label_key} has {n}")
+            check_sentiment(extra, ids, path, fold)
+            columns.append(extra)
+        labels = np.stack(columns, axis=1)
         lengths, side, keep = measure(split, ids, fold,
                                       lambda reason, which: note_dropped(dropped, examples, reason, which))
         for m, where in side.items():
@@ -306,7 +318,7 @@ def assemble(splits: dict[str, dict], path, label_key: str, aligned: bool, measu
     log.info("%s: %s view, padding at the %s", path.name, "aligned" if aligned else "unaligned",
              ", ".join(f"{where} ({m})" for m, where in sides.items()))
     segments = SegmentSet(
-        ids=ids_all, features=features, labels=np.concatenate(labels_all)[:, None], aligned=aligned,
+        ids=ids_all, features=features, labels=np.concatenate(labels_all), aligned=aligned,
         info={"label_names": list(label_names), "classes": [], "fold": folds},
     )
     summary = {
