@@ -9,6 +9,11 @@
 #                                                  once per seed, minus the runs that already have a row
 #   ./run_cluster.sh --sweep FILE [--seeds ...] --local N
 #                                                  the same runs on this machine, N at a time
+#   ./run_cluster.sh --search SPACE.yaml --trials N --array K [sbatch options] [-- search options, main.py flags]
+#                                                  a hyper-parameter search (python -m mmer_tf.search) as K array
+#                                                  tasks sharing one study journal: N trials between them, then
+#                                                  the chosen configuration's final seeds; --local K runs the K
+#                                                  processes here instead
 #
 # Preemption and time limits: the job asks to be requeued (--requeue) and to receive SIGUSR1 two minutes
 # before its time limit (--signal=B:USR1@120). The signal is passed to the run, which finishes the
@@ -102,6 +107,53 @@ if [ "${1:-}" = "--sweep" ]; then
   exec sbatch --array="$array" --output="logs/%x_%A_%a.out" "${sbatch_opts[@]}" "$self" --sweep-task "$PWD/$lines"
 fi
 
+entry=("$code/main.py")
+if [ "${1:-}" = "--search" ]; then
+  usage="usage: run_cluster.sh --search SPACE.yaml --trials N [--array K | --local K] [sbatch options] [-- search options and main.py flags]"
+  space="${2:?$usage}"
+  [ -f "$space" ] || { echo "error: space file $space not found" >&2; exit 2; }
+  shift 2
+  trials="" array_tasks="" local_jobs="" sbatch_opts=()
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --trials) trials="${2:?--trials needs a number}"; shift 2 ;;
+      --trials=*) trials="${1#--trials=}"; shift ;;
+      --array) array_tasks="${2:?--array needs a number}"; shift 2 ;;
+      --array=*) array_tasks="${1#--array=}"; shift ;;
+      --local) local_jobs="${2:?--local needs a number}"; shift 2 ;;
+      --local=*) local_jobs="${1#--local=}"; shift ;;
+      --) shift; break ;;
+      *) sbatch_opts+=("$1"); shift ;;
+    esac
+  done
+  [ -n "$trials" ] || { echo "error: --search needs --trials N ($usage)" >&2; exit 2; }
+  for n in "$trials" "${array_tasks:-1}" "${local_jobs:-1}"; do
+    case "$n" in ''|*[!0-9]*|0) echo "error: --trials, --array and --local take a positive number, got '$n'" >&2; exit 2 ;; esac
+  done
+  search_args=(--space "$space" --trials "$trials" "$@")
+  if [ -n "$local_jobs" ]; then  # K processes here sharing the study's journal, as K array tasks would
+    stamp="$(date +%Y%m%d-%H%M%S)" pids=()
+    for i in $(seq 0 $((local_jobs - 1))); do
+      "$python_bin" -m mmer_tf.search "${search_args[@]}" > "logs/search_${stamp}_$i.out" 2>&1 &
+      pids+=($!)
+    done
+    rc=0
+    for pid in "${pids[@]}"; do wait "$pid" || rc=$?; done
+    echo "search: $local_jobs process(es) done (exit $rc); logs in logs/search_${stamp}_*.out"
+    exit "$rc"
+  fi
+  command -v sbatch >/dev/null || { echo "error: sbatch not found: run on a SLURM login node, or use --local K" >&2; exit 2; }
+  echo "submitting ${array_tasks:-1} search task(s) for $trials trials of $space"
+  exec sbatch --array="0-$(( ${array_tasks:-1} - 1 ))" --output="logs/%x_%A_%a.out" "${sbatch_opts[@]}" "$self" \
+    --search-task "${search_args[@]}"
+fi
+
+if [ "${1:-}" = "--search-task" ]; then  # one array task: one search process; the study's journal joins them
+  shift
+  entry=(-m mmer_tf.search)
+  echo "search task ${SLURM_ARRAY_TASK_ID:-0}: python -m mmer_tf.search $*"
+fi
+
 if [ "${1:-}" = "--sweep-task" ]; then
   lines="$2"
   task="${SLURM_ARRAY_TASK_ID:?--sweep-task runs inside a SLURM array task}"
@@ -120,7 +172,7 @@ fi
 # Run in the background so the USR1 trap fires while it trains; forward the signal to it.
 child=""
 trap 'echo "$(date +%T) SIGUSR1: asking the run to stop after this epoch"; [ -z "$child" ] || kill -USR1 "$child" 2>/dev/null || true' USR1
-"${launcher[@]}" "$python_bin" "$code/main.py" "$@" &
+"${launcher[@]}" "$python_bin" "${entry[@]}" "$@" &
 child=$!
 set +e
 while true; do

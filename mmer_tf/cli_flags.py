@@ -154,6 +154,7 @@ def define_flags(FLAGS) -> None:
     flags.DEFINE_boolean("jit_compile", d.jit_compile, "Compile the train step with XLA.", **kw)
     flags.DEFINE_integer("seed", d.seed, "Random seed (weights, shuffling), 0 to 2**32-1.", lower_bound=0,
                          upper_bound=SEED_MAX, **kw)
+    _define_recipe_flags(FLAGS)
     # distribution (issue 12): see mmer_tf/distributed.py and the README's "Beyond one process"
     flags.DEFINE_enum("distribution", d.distribution, ("none", "mirrored", "data_parallel"),
                       "none: one device; mirrored: every local GPU, one process (TensorFlow "
@@ -185,6 +186,67 @@ def define_flags(FLAGS) -> None:
                          "train/validation scalars and learning rate, and the HParams summary (every parameter, "
                          "the test metrics). View with: tensorboard --logdir models/", **kw)
     _define_model_hparam_flags(FLAGS)
+
+
+def _define_recipe_flags(FLAGS) -> None:
+    """Seeds 002/003/000's training recipe: optimiser options, schedules, augmentation, staged fusion, triplet."""
+    from absl import flags
+
+    from mmer_tf.optim import LR_SCHEDULES
+
+    d = _DEFAULTS
+    kw = {"flag_values": FLAGS}
+    flags.DEFINE_float("momentum", d.momentum, "-opt sgd (and rmsprop): momentum.", lower_bound=0.0, **kw)
+    flags.DEFINE_boolean("nesterov", d.nesterov, "-opt sgd: Nesterov momentum.", **kw)
+    flags.DEFINE_float("weight_decay", d.weight_decay,
+                       "Decoupled weight decay for any -opt (-opt adam with it is AdamW; Ranger's own rule).",
+                       lower_bound=0.0, **kw)
+    flags.DEFINE_enum("lr_schedule", d.lr_schedule, LR_SCHEDULES,
+                      "Learning rate by epoch: constant, step (x --lr_gamma every --lr_step epochs), cosine "
+                      "annealing over -e, or plateau (x --lr_gamma after --lr_patience epochs without -v "
+                      "improvement).", **kw)
+    flags.DEFINE_integer("lr_step", d.lr_step, "--lr_schedule step: epochs between reductions.", lower_bound=1, **kw)
+    flags.DEFINE_float("lr_gamma", d.lr_gamma, "--lr_schedule step/plateau: reduction factor.", **kw)
+    flags.DEFINE_integer("lr_patience", d.lr_patience, "--lr_schedule plateau: patience in epochs.",
+                         lower_bound=0, **kw)
+    flags.DEFINE_integer("warmup_epochs", d.warmup_epochs, "Linear learning-rate warmup over this many epochs.",
+                         lower_bound=0, **kw)
+    flags.DEFINE_integer("min_num_epochs", d.min_num_epochs,
+                         "Early stopping may not stop before this many epochs.", lower_bound=0, **kw)
+    flags.DEFINE_float("label_smoothing", d.label_smoothing,
+                       "Label smoothing of the cross-entropy loss (Keras' definition).", lower_bound=0.0,
+                       upper_bound=1.0, **kw)
+    flags.DEFINE_float("mixup_alpha", d.mixup_alpha,
+                       "Mixup of training batches (inputs, masks and targets), lambda ~ Beta(alpha, alpha); 0: off.",
+                       lower_bound=0.0, **kw)
+    flags.DEFINE_float("mixup_prob", d.mixup_prob, "Share of training batches mixed when --mixup_alpha > 0.",
+                       lower_bound=0.0, upper_bound=1.0, **kw)
+    flags.DEFINE_integer("time_mask", d.time_mask,
+                         "SpecAugment time masking in training: widest span of steps zeroed; 0: off.",
+                         lower_bound=0, **kw)
+    flags.DEFINE_integer("feature_mask", d.feature_mask,
+                         "SpecAugment feature masking in training: widest band of features zeroed; 0: off.",
+                         lower_bound=0, **kw)
+    flags.DEFINE_integer("num_masks", d.num_masks, "Time and feature masks of each kind per sequence.",
+                         lower_bound=1, **kw)
+    flags.DEFINE_list("mask_modalities", list(d.mask_modalities),
+                      "Modalities --time_mask/--feature_mask apply to (empty: all of the run's).", **kw)
+    flags.DEFINE_enum("class_weight", d.class_weight, ("none", "balanced"),
+                      "-lt category: weight each training segment's loss by n / (K * n_class).", **kw)
+    flags.DEFINE_list("init_from", list(d.init_from),
+                      "Staged fusion: modality=RUN.keras entries; each modality's branch starts from that "
+                      "(unimodal) run's weights.", **kw)
+    flags.DEFINE_integer("freeze_branches", d.freeze_branches,
+                         "Staged fusion: keep the --init_from branches frozen for the first N epochs.",
+                         lower_bound=0, **kw)
+    flags.DEFINE_list("aux_loss", list(d.aux_loss),
+                      "modality=weight entries: an auxiliary head on each modality's branch, its loss weighted "
+                      "into the total (seed 003's --speech_coeff/--face_coeff).", **kw)
+    flags.DEFINE_string("triplet_margin", d.triplet_margin,
+                        "M2FNet's triplet loss on the fused embedding (batch-hard, -lt category): 'adaptive' or a "
+                        "fixed margin; empty: off.", **kw)
+    flags.DEFINE_float("triplet_weight", d.triplet_weight, "Weight of the triplet loss in the total.",
+                       lower_bound=0.0, **kw)
 
 
 def _hparam_flag_name(model: str, name: str) -> str:
@@ -288,5 +350,16 @@ def config_from_flags(FLAGS) -> ExperimentConfig:
         # raw media corpora
         emotions=tuple(e.strip() for e in FLAGS.emotions if e.strip()),
         recipe_options=tuple(o.strip() for o in FLAGS.recipe_options if o.strip()),
+        # training recipe (mmer_tf/optim, augment, staged)
+        mask_modalities=tuple(m.strip() for m in FLAGS.mask_modalities if m.strip()),
+        init_from=tuple(e.strip() for e in FLAGS.init_from if e.strip()),
+        aux_loss=tuple(e.strip() for e in FLAGS.aux_loss if e.strip()),
     )
-    return ExperimentConfig(**values)
+    config = ExperimentConfig(**values)
+    from mmer_tf import augment, staged
+    from mmer_tf.optim import schedules
+
+    schedules.check_schedule(config)
+    augment.check_config(config)
+    staged.check_config(config)
+    return config

@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Mapping
 
-OPTIMIZERS = ("adam", "sgd", "adagrad", "adadelta", "rmsprop")
+OPTIMIZERS = ("adam", "sgd", "adagrad", "adadelta", "rmsprop", "ranger")
 IMAGE_FEATURES = ("facet", "openface")
 VAL_METRICS = ("loss", "acc")
 
@@ -75,6 +75,31 @@ class ExperimentConfig:
     mixed_precision: bool = False
     jit_compile: bool = False
     seed: int = 42  # in [0, 2**32 - 1] (NumPy's seed range)
+    # optimisation recipe (mmer_tf/optim/): seeds 002 and 003
+    momentum: float = 0.0  # -opt sgd (and rmsprop)
+    nesterov: bool = False  # -opt sgd
+    weight_decay: float = 0.0  # decoupled (Keras): -opt adam + this = AdamW
+    lr_schedule: str = "none"  # none, step, cosine, plateau (mmer_tf.optim.schedules)
+    lr_step: int = 50  # step: epochs between two reductions
+    lr_gamma: float = 0.9  # step/plateau: factor of each reduction
+    lr_patience: int = 10  # plateau: epochs without improvement before a reduction
+    warmup_epochs: int = 0  # linear warmup to -lr over this many epochs
+    min_num_epochs: int = 0  # early stopping may not stop before this many epochs
+    # training-time augmentation and targets (mmer_tf/augment/): seed 003
+    label_smoothing: float = 0.0  # Keras' definition, for cross-entropy losses
+    mixup_alpha: float = 0.0  # > 0 turns mixup on: lambda ~ Beta(alpha, alpha) per batch
+    mixup_prob: float = 1.0  # share of training batches mixed
+    time_mask: int = 0  # SpecAugment: widest time span zeroed (steps); 0: off
+    feature_mask: int = 0  # SpecAugment: widest feature band zeroed; 0: off
+    num_masks: int = 1  # spans of each kind per sequence
+    mask_modalities: tuple[str, ...] = ()  # modalities masked (empty: every modality of the run)
+    class_weight: str = "none"  # "balanced": loss weights n / (K * n_k) for -lt category
+    # staged fusion and extra losses (mmer_tf/staged/): seeds 003 and 000
+    init_from: tuple[str, ...] = ()  # "modality=RUN.keras": branch weights from unimodal runs
+    freeze_branches: int = 0  # epochs during which the --init_from branches are frozen
+    aux_loss: tuple[str, ...] = ()  # "modality=weight": per-modality auxiliary heads weighted into the loss
+    triplet_margin: str = ""  # "adaptive" or a number: M2FNet's triplet loss on the fused embedding; "": off
+    triplet_weight: float = 1.0  # weight of the triplet loss in the total
     # distribution (issue 12; mmer_tf/distributed.py): how the run is spread over devices and processes
     distribution: str = "none"  # "none", "mirrored" (TF, local GPUs), "data_parallel" (JAX, processes)
     coordinator: str = ""  # HOST:PORT of process 0 for data_parallel ("" -> from SLURM's environment)

@@ -133,6 +133,10 @@ def run(config: ExperimentConfig, *, callbacks=(), tags=None) -> RunResult:
     valid_ds = pipeline.make_dataset(valid_set, y_valid, shuffle=False, seed=config.seed,
                                      drop_remainder=placement.drop_remainder, **make)
     test_ds = pipeline.make_dataset(test_set, y_test, shuffle=False, seed=config.seed, **make)
+    from mmer_tf import augment, staged
+
+    # --mixup_alpha, --time_mask, --feature_mask, --class_weight: training batches only
+    train_ds = augment.for_training(train_ds, config, y_train, output_kind)
 
     # resume (issue 12): a re-run of a killed run keeps its run id and continues from its last epoch.
     state = resume.RunState(resume.folder_for(paths, config), chief=placement.is_chief).acquire()
@@ -153,7 +157,12 @@ def run(config: ExperimentConfig, *, callbacks=(), tags=None) -> RunResult:
     train.configure_precision(config)
     with placement.scope():
         model = registry.build_model(config, train_set.dims(), num_outputs)
-        train.compile_model(model, config, output_kind)
+        # --init_from loads branches; --aux_loss/--triplet_margin train through a view sharing the model's layers
+        trainer = staged.prepare(model, config, output_kind, num_outputs,
+                                 augment.training_loss(train.resolve_loss(config, output_kind), config))
+        train.compile_model(trainer, config, output_kind)
+        if trainer is not model:  # the model itself evaluates, predicts and is saved
+            train.compile_model(model, config, output_kind)
     checkpoint = paths.best_model(run_id)
     extra_callbacks = list(callbacks)
     tensorboard = None
@@ -164,7 +173,7 @@ def run(config: ExperimentConfig, *, callbacks=(), tags=None) -> RunResult:
         extra_callbacks.append(tensorboard)
     # Saving a model is a collective in multi-process JAX: every process saves, only process 0 keeps it.
     scratch = None if placement.is_chief else tempfile.TemporaryDirectory(prefix="mmer_worker_")
-    history = train.fit(model, train_ds, valid_ds, config,
+    history = train.fit(trainer, train_ds, valid_ds, config,
                         checkpoint if scratch is None else Path(scratch.name) / checkpoint.name,
                         resume=state, run_id=run_id, extra_callbacks=extra_callbacks)
 

@@ -184,7 +184,8 @@ class EpochShuffle(keras.callbacks.Callback):
 
 
 def _find(callbacks, type_name: str):
-    return next((c for c in callbacks if type(c).__name__ == type_name), None)
+    """The first callback of that class or of a subclass of it (e.g. a minimum-epochs EarlyStopping)."""
+    return next((c for c in callbacks if any(k.__name__ == type_name for k in type(c).__mro__)), None)
 
 
 def _float_or_none(value):

@@ -41,13 +41,6 @@ OUTPUT_KINDS = ("scores", "probabilities", "classes")
 _KIND_DEFAULT_LOSS = {"scores": "mean_absolute_error", "probabilities": "binary_crossentropy",
                       "classes": "categorical_crossentropy"}
 _KIND_ACTIVATION = {"probabilities": "sigmoid", "classes": "softmax"}
-_OPTIMIZERS = {
-    "adam": keras.optimizers.Adam,
-    "sgd": keras.optimizers.SGD,
-    "adagrad": keras.optimizers.Adagrad,
-    "adadelta": keras.optimizers.Adadelta,
-    "rmsprop": keras.optimizers.RMSprop,
-}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -96,14 +89,10 @@ def rounded_accuracy(y_true, y_pred):
 
 
 def make_optimizer(config: ExperimentConfig):
-    """The ``-opt`` optimiser with the ``-lr`` learning rate."""
-    name = str(config.optimizer).lower()
-    if name not in _OPTIMIZERS:
-        raise MmerError(f"-opt/--optimizer: unknown optimizer {config.optimizer!r}; choose one of "
-                        f"{', '.join(_OPTIMIZERS)}")
-    if not config.learning_rate > 0:
-        raise MmerError(f"-lr/--learning_rate must be > 0, got {config.learning_rate}")
-    return _OPTIMIZERS[name](learning_rate=float(config.learning_rate))
+    """The ``-opt`` optimiser with the ``-lr`` learning rate (momentum, weight decay: ``mmer_tf.optim``)."""
+    from mmer_tf.optim import build_optimizer
+
+    return build_optimizer(config)
 
 
 def _check_kind(output_kind: str) -> str:
@@ -186,9 +175,11 @@ def compile_model(model, config: ExperimentConfig, output_kind: str):
     metrics = [accuracy_metric(output_kind)]
     if output_kind == "scores":
         metrics.append(keras.metrics.MeanAbsoluteError(name="mae"))
+    from mmer_tf.augment import training_loss
+
     model.compile(
         optimizer=make_optimizer(config),
-        loss=resolve_loss(config, output_kind),
+        loss=training_loss(resolve_loss(config, output_kind), config),  # --label_smoothing, if any
         metrics=metrics,
         jit_compile=bool(config.jit_compile),
     )
@@ -239,7 +230,8 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.stem}.", suffix=".tmp.keras")
         os.close(fd)
         try:
-            self.model.save(tmp)
+            # a training view (auxiliary heads, triplet loss: mmer_tf.staged) saves the model it trains
+            getattr(self.model, "inference_model", self.model).save(tmp)
             # mkstemp made it 0600; give it the mode every other output has (umask-respecting, 0644 usually)
             os.chmod(tmp, file_mode())
             os.replace(tmp, self.path)
@@ -274,10 +266,15 @@ def callbacks_for(config: ExperimentConfig, checkpoint_path, has_validation: boo
     monitor, mode = monitor_of(config, has_validation)
     if config.patience < 0:
         raise MmerError(f"-p/--patience must be >= 0, got {config.patience}")
+    from mmer_tf import optim, staged
+
     found = [
         keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=int(config.patience),
-                                      restore_best_weights=True),
+        # --min_num_epochs: may not stop earlier (0: Keras' EarlyStopping exactly)
+        optim.MinEpochsEarlyStopping(min_epochs=int(config.min_num_epochs), monitor=monitor, mode=mode,
+                                     patience=int(config.patience), restore_best_weights=True),
+        *optim.schedule_callbacks(config, monitor, mode),  # --lr_schedule, --warmup_epochs
+        *staged.callbacks(config),  # --freeze_branches
     ]
     if checkpoint_path is not None:
         if not str(checkpoint_path).endswith(".keras"):

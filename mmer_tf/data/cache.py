@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1
 _SEP = "__"
+FRAME_LABELS = "frame_labels"  # the per-frame label arrays of a set (not a modality name)
 
 
 def file_signature(path: str | os.PathLike) -> list:
@@ -122,8 +123,13 @@ def save_segment_sets(
             arrays[f"{name}{_SEP}{modality}{_SEP}data"] = flat
             arrays[f"{name}{_SEP}{modality}{_SEP}offsets"] = offsets
             dims[modality] = dim
+        if segments.frame_labels is not None:  # per-frame labels (NaN = unlabelled) travel like a modality
+            flat, offsets = pack(segments.frame_labels, int(segments.labels.shape[-1]))
+            arrays[f"{name}{_SEP}{FRAME_LABELS}{_SEP}data"] = flat
+            arrays[f"{name}{_SEP}{FRAME_LABELS}{_SEP}offsets"] = offsets
         described[name] = {
             "n": len(segments),
+            "frame_labels": segments.frame_labels is not None,
             "modalities": list(segments.features),
             "dims": dims,
             "aligned": bool(segments.aligned),
@@ -193,8 +199,13 @@ def load_segment_sets(path: str | os.PathLike, digest: str) -> tuple[dict[str, S
                     if offsets.shape != (len(ids) + 1,) or offsets[-1] != len(flat):
                         raise ValueError(f"set {name!r} modality {modality!r}: offsets do not match data")
                     features[modality] = unpack(flat, offsets)
+                frame_labels = None
+                if desc.get("frame_labels"):
+                    frame_labels = unpack(npz[f"{name}{_SEP}{FRAME_LABELS}{_SEP}data"],
+                                          npz[f"{name}{_SEP}{FRAME_LABELS}{_SEP}offsets"])
                 sets[name] = SegmentSet(
-                    ids=ids, features=features, labels=labels, aligned=desc["aligned"], info=desc.get("info", {})
+                    ids=ids, features=features, labels=labels, aligned=desc["aligned"], info=desc.get("info", {}),
+                    frame_labels=frame_labels,
                 )
         return sets, manifest
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:

@@ -134,7 +134,8 @@ def normalize_folds(
                 flat = apply_statistics(flat, stats[m]["mean"], stats[m]["std"])
             features[m] = unpack(flat, offsets)
         result[name] = SegmentSet(
-            ids=list(fold.ids), features=features, labels=fold.labels, aligned=fold.aligned, info=dict(fold.info)
+            ids=list(fold.ids), features=features, labels=fold.labels, aligned=fold.aligned, info=dict(fold.info),
+            frame_labels=fold.frame_labels,
         )
     report = {
         "normalization": normalization,

@@ -100,10 +100,15 @@ def ragged_storage(sequences: Sequence[np.ndarray], fixed_steps: int = 0) -> tup
     return values[index], kept
 
 
-def make_dataset(segments: SegmentSet, targets: np.ndarray, *, batch_size: int, shuffle: bool, seed: int,
+def make_dataset(segments: SegmentSet, targets, *, batch_size: int, shuffle: bool, seed: int,
                  fixed_steps: int = 0, modalities: Iterable[str] | None = None,
-                 drop_remainder: bool = False):
+                 drop_remainder: bool = False, step_weights: Sequence[np.ndarray] | None = None):
     """Batches ``({m: [B,T,D], m_mask: [B,T]}, targets [B, outputs])``, all float32, prefetched.
+
+    Per-step targets (a corpus labelled per frame): ``targets`` is one ``[T_i, outputs]`` array per
+    segment and ``step_weights`` one ``[T_i]`` array (0 for a step without a label); batches are then
+    ``(inputs, targets [B, T, outputs], weights [B, T])``, padded like the inputs with weight 0, so Keras
+    leaves unlabelled and padded steps out of the loss and the metrics.
 
     ``shuffle=True`` draws a new order every epoch (every iteration of the returned dataset): epoch k's
     order is :func:`epoch_order` ``(n, seed, k)``; iterations count epochs 0, 1, 2, ... unless
@@ -113,14 +118,28 @@ def make_dataset(segments: SegmentSet, targets: np.ndarray, *, batch_size: int, 
     import tensorflow as tf
 
     chosen = _resolve_modalities(segments, modalities)
-    targets = _check_inputs(segments, targets, chosen, int(fixed_steps), int(batch_size))
+    per_step = step_weights is not None
+    if per_step:
+        _check_inputs(segments, np.zeros((len(segments), 1), np.float32), chosen, int(fixed_steps), int(batch_size))
+        _check_step_targets(segments, targets, step_weights, chosen[0])
+    else:
+        targets = _check_inputs(segments, targets, chosen, int(fixed_steps), int(batch_size))
     n = len(segments)
 
     ragged = {}
     for m in chosen:
         values, lengths = ragged_storage(segments.features[m], int(fixed_steps))
         ragged[m] = tf.RaggedTensor.from_row_lengths(tf.constant(values), tf.constant(lengths), validate=False)
-    target_table = tf.constant(targets)
+    if per_step:
+        values, lengths = ragged_storage(targets, int(fixed_steps))
+        target_table = tf.RaggedTensor.from_row_lengths(tf.constant(values), tf.constant(lengths), validate=False)
+        values, lengths = ragged_storage([np.asarray(w, np.float32)[:, None] for w in step_weights],
+                                         int(fixed_steps))
+        weight_table = tf.RaggedTensor.from_row_lengths(tf.constant(values[:, 0]), tf.constant(lengths),
+                                                        validate=False)
+        outputs = int(target_table.values.shape[-1])
+    else:
+        target_table = tf.constant(targets)
     dims = {m: int(ragged[m].values.shape[-1]) for m in chosen}
     steps = int(fixed_steps) if fixed_steps > 0 else None
     # Full batches have a static batch axis: Keras' multi-process DataParallel reads it to split batches.
@@ -135,6 +154,11 @@ def make_dataset(segments: SegmentSet, targets: np.ndarray, *, batch_size: int, 
             inputs[f"{m}_mask"] = tf.ensure_shape(
                 tf.sequence_mask(rows.row_lengths(), maxlen=tf.shape(dense)[1], dtype=tf.float32),
                 [rows_per_batch, steps])
+        if per_step:
+            padded_steps = tf.shape(inputs[chosen[0]])[1]
+            y = tf.gather(target_table, index).to_tensor(shape=[rows_per_batch, steps, outputs])
+            w = tf.gather(weight_table, index).to_tensor(shape=[rows_per_batch, steps])
+            return inputs, y[:, :padded_steps], w[:, :padded_steps]
         return inputs, tf.gather(target_table, index)
 
     epoch = None
@@ -167,6 +191,18 @@ def make_dataset(segments: SegmentSet, targets: np.ndarray, *, batch_size: int, 
     if epoch is not None:
         dataset._mmer_epoch = epoch  # read by set_epoch
     return dataset
+
+
+def _check_step_targets(segments: SegmentSet, targets, weights, reference: str) -> None:
+    """Per-step targets and weights: one array per segment, as many steps as the segment's inputs."""
+    if len(targets) != len(segments) or len(weights) != len(segments):
+        raise MmerError(f"per-step targets: {len(targets)} target and {len(weights)} weight sequences for "
+                        f"{len(segments)} segments")
+    lengths = segments.lengths(reference)
+    for i, (y, w) in enumerate(zip(targets, weights)):
+        if np.ndim(y) != 2 or len(y) != lengths[i] or np.shape(w) != (lengths[i],):
+            raise MmerError(f"segment {segments.ids[i]!r}: per-step targets {np.shape(y)} and weights "
+                            f"{np.shape(w)} do not match its {lengths[i]} steps")
 
 
 def _order_tensor(n: int, seed: int, epoch):

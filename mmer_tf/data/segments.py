@@ -7,6 +7,10 @@ at its own rate, aligned only to the label segment) lengths differ per modality.
 
 Labels are ``[N, 7]`` float32 in CMU-MOSEI order: sentiment, then the presence scores of
 happy, sad, anger, surprise, disgust, fear (see :data:`LABEL_NAMES`).
+
+A corpus labelled per frame (C-EXPR-DB) also sets ``frame_labels``: per segment (a whole video) a
+``[T_i, L]`` float32 array with the same columns as ``labels``, one row per step of its (aligned)
+modalities, NaN where a frame has no label (the ABAW ``-1``). ``labels`` then holds the video's label.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ class SegmentSet:
     labels: np.ndarray
     aligned: bool = True
     info: dict = field(default_factory=dict)
+    frame_labels: list[np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         labels = np.asarray(self.labels, dtype=np.float32)
@@ -38,6 +43,8 @@ class SegmentSet:
         for name, seqs in self.features.items():
             if len(seqs) != len(self.ids):
                 raise ValueError(f"modality {name!r} has {len(seqs)} segments, expected {len(self.ids)}")
+        if self.frame_labels is not None and len(self.frame_labels) != len(self.ids):
+            raise ValueError(f"frame_labels has {len(self.frame_labels)} segments, expected {len(self.ids)}")
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -67,6 +74,7 @@ class SegmentSet:
             labels=self.labels[index],
             aligned=self.aligned,
             info=dict(self.info),
+            frame_labels=None if self.frame_labels is None else [self.frame_labels[i] for i in index],
         )
 
     def select_modalities(self, modalities) -> "SegmentSet":
@@ -79,6 +87,7 @@ class SegmentSet:
             labels=self.labels,
             aligned=self.aligned,
             info=dict(self.info),
+            frame_labels=self.frame_labels,
         )
 
 

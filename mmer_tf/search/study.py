@@ -48,7 +48,6 @@ class Search:
         import optuna
 
         from mmer_tf import train
-        from mmer_tf.config import parameter_columns
 
         self.settings = settings
         self.space = space
@@ -73,17 +72,16 @@ class Search:
                                              load_if_exists=True, pruner=pruner, sampler=self._sampler(0))
         except ValueError as exc:  # an existing study of the other direction
             raise MmerError(f"study {settings.study!r} in {settings.journal}: {exc}") from None
-        identity = {"base_digest": parameter_columns(base_config)["config_digest"], "space": space.canonical(),
-                    "monitor": self.monitor}
+        # The same command line and space continue a study; anything else would mix two objectives in one.
+        identity = {"base_args": list(base_args), "space": space.canonical(), "monitor": self.monitor}
         with journal.claim_lock(settings.journal):
             known = self.study.user_attrs
             if "identity" not in known:
                 self.study.set_user_attr("identity", identity)
-                self.study.set_user_attr("base_args", list(base_args))
             elif known["identity"] != identity:
                 raise MmerError(f"study {settings.study!r} in {settings.journal} was started with other main.py flags "
-                                f"or another space ({' '.join(known.get('base_args', []))}); give this search "
-                                "another --study name")
+                                f"or another space (flags: {' '.join(known['identity'].get('base_args', []))}); "
+                                "give this search another --study name")
 
     # ------------------------------------------------------------------ sampling
     def _sampler(self, index: int):
@@ -93,8 +91,8 @@ class Search:
         seed = (int(self.base_config.seed) + index) % SEED_MAX
         if self.settings.sampler == "random":
             return optuna.samplers.RandomSampler(seed=seed)
-        if self.settings.sampler == "grid":
-            return optuna.samplers.GridSampler(self.space.grid(), seed=seed)
+        if self.settings.sampler == "grid":  # its grid order is a shuffle by its seed: one seed for every trial
+            return _GridSampler(self.space.grid(), seed=int(self.base_config.seed) % SEED_MAX)
         return optuna.samplers.TPESampler(seed=seed)
 
     def _claim(self):
@@ -257,6 +255,23 @@ class Search:
                 record = {"state": "done", "run_id": int(result.run_id), "validation": result.validation}
             with journal.claim_lock(self.settings.journal):
                 self.study.set_user_attr(key, record)
+
+
+def _grid_sampler_class():
+    import optuna
+
+    class GridSampler(optuna.samplers.GridSampler):
+        """Optuna's grid sampler without its ``study.stop()`` once the grid is used up: that only works inside
+        ``study.optimize``, and this search counts its trials itself (``--trials`` is capped at the grid)."""
+
+        def after_trial(self, study, trial, state, values) -> None:
+            return None
+
+    return GridSampler
+
+
+def _GridSampler(*args, **kwargs):
+    return _grid_sampler_class()(*args, **kwargs)
 
 
 def _recorded_value(result) -> float | None:

@@ -362,7 +362,11 @@ def describe(adapter, path: Path, config) -> CorpusInfo:
         files = [*media, *scan.extra_files]
         source = {"featurized": str(featurized)}
         n_media = len(media)
-    labelling = adapter.label(rows, config)
+    labelling = split_labelling(adapter, rows, config)
+    if getattr(config, "split_dir", ""):  # the split definition's files key the cache too
+        from mmer_tf.data.corpora import split_dir
+
+        files = [*files, *split_dir.key_files(config.split_dir)]
     kept = sum(1 for y in labelling.label if y is not None)
     if kept == 0:
         reasons = Counter(r for r in labelling.excluded if r)
@@ -371,6 +375,7 @@ def describe(adapter, path: Path, config) -> CorpusInfo:
     params = {
         "recipe": recipe_dict,
         "align_to_text": bool(config.align_to_text),
+        "split_dir": str(Path(config.split_dir).resolve()) if getattr(config, "split_dir", "") else "",
         **adapter.params(config),
         **source,
     }
@@ -379,6 +384,16 @@ def describe(adapter, path: Path, config) -> CorpusInfo:
     return CorpusInfo(name=adapter.NAME, path=path, files=tuple(files), label_names=("category",),
                       classes=tuple(labelling.classes), params=params, has_own_split=True,
                       description=description)
+
+
+def split_labelling(adapter, rows, config) -> Labelling:
+    """The adapter's labelling, its folds replaced by ``--split_dir``'s lists when one is given."""
+    labelling = adapter.label(rows, config)
+    if getattr(config, "split_dir", ""):
+        from mmer_tf.data.corpora import split_dir
+
+        labelling = split_dir.apply(config.split_dir, rows, labelling)
+    return labelling
 
 
 def record_row(record: ClipRecord) -> dict[str, str]:
@@ -404,9 +419,11 @@ def load_segments(adapter, corpus: CorpusInfo, config, progress: bool) -> tuple[
         except MmerError as exc:
             raise MmerError(main_flag_names(str(exc))) from None
     rows = read_clips_csv(folder / CLIPS_CSV)
-    labelling = adapter.label(rows, config)
-    segments, summary = segments_from_folder(folder, rows, labelling, aligned=bool(config.align_to_text),
-                                             marker=marker, progress=progress)
+    labelling = split_labelling(adapter, rows, config)
+    # an adapter labelled per frame builds its own segments (whole videos on a frame axis)
+    build = getattr(adapter, "segments_from_folder", segments_from_folder)
+    segments, summary = build(folder, rows, labelling, aligned=bool(config.align_to_text),
+                              marker=marker, progress=progress)
     segments.info.update(corpus=adapter.NAME)
     summary.update(corpus=adapter.NAME, protocol=labelling.protocol, labels=labelling.description)
     return segments, summary

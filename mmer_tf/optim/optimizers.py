@@ -1,0 +1,52 @@
+"""``-opt`` name -> a configured Keras optimiser (momentum, Nesterov, weight decay).
+
+Weight decay (``--weight_decay``) is Keras' decoupled decay for every optimiser (``w -= lr * wd * w``
+before the update): ``-opt adam --weight_decay X`` is AdamW, and it is Ranger's own rule too. PyTorch's
+``SGD(weight_decay=...)`` instead adds ``wd * w`` to the gradient (L2); docs/SEED_COMPAT.md says so.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from mmer_tf.errors import MmerError
+from mmer_tf.optim.ranger import Ranger
+
+_FACTORIES = {
+    "adam": keras.optimizers.Adam,
+    "sgd": keras.optimizers.SGD,
+    "adagrad": keras.optimizers.Adagrad,
+    "adadelta": keras.optimizers.Adadelta,
+    "rmsprop": keras.optimizers.RMSprop,
+    "ranger": Ranger,
+}
+OPTIMIZER_NAMES = tuple(_FACTORIES)
+
+
+def build_optimizer(config):
+    """The ``-opt`` optimiser at ``-lr``, with ``--momentum``/``--nesterov`` (sgd, rmsprop) and ``--weight_decay``."""
+    name = str(config.optimizer).lower()
+    if name not in _FACTORIES:
+        raise MmerError(f"-opt/--optimizer: unknown optimizer {config.optimizer!r}; choose one of "
+                        f"{', '.join(_FACTORIES)}")
+    if not config.learning_rate > 0:
+        raise MmerError(f"-lr/--learning_rate must be > 0, got {config.learning_rate}")
+    momentum = float(getattr(config, "momentum", 0.0))
+    nesterov = bool(getattr(config, "nesterov", False))
+    decay = float(getattr(config, "weight_decay", 0.0))
+    if decay < 0:
+        raise MmerError(f"--weight_decay must be >= 0, got {decay:g}")
+    if not 0.0 <= momentum < 1.0:
+        raise MmerError(f"--momentum must be in [0, 1), got {momentum:g}")
+    kwargs = {"learning_rate": float(config.learning_rate)}
+    if decay > 0:
+        kwargs["weight_decay"] = decay
+    if name == "sgd":
+        kwargs.update(momentum=momentum, nesterov=nesterov)
+    elif name == "rmsprop":
+        kwargs["momentum"] = momentum
+    elif momentum or nesterov:
+        raise MmerError(f"--momentum/--nesterov apply to -opt sgd (and rmsprop's momentum), not -opt {name}")
+    if nesterov and name != "sgd":
+        raise MmerError("--nesterov applies to -opt sgd only")
+    return _FACTORIES[name](**kwargs)

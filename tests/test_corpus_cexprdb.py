@@ -1,0 +1,130 @@
+"""C-EXPR-DB in its real layout, generated: annotated videos with per-frame compound labels and -1 gaps, the
+seed's fold files (``split-0/{train,val,test}.txt``, ``class_id.yaml``), trained with ``lfan`` on windows
+through ``main.py``, writing frame- and video-level rows.
+
+The videos are drawn faces with espeak-ng speech (``tests/raw_media_support.py``): "Happily Surprised"
+videos smile with high-pitched speech, "Sadly Fearful" ones frown with low-pitched speech.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mmer_tf.config import ExperimentConfig
+from mmer_tf.data.corpora import cexprdb, split_dir
+from mmer_tf.errors import MmerError
+from raw_media_support import FPS, have_tools, write_clip
+
+REPO = Path(__file__).resolve().parents[1]
+ABAW_ORDER = cexprdb.COMPOUND + (cexprdb.OTHER,)
+# the seed's folds/C-EXPR-DB/split-0/class_id.yaml, verbatim
+CLASS_ID_YAML = ("Angrily Surprised: 4\nDisgustedly Surprised: 3\nFearfully Surprised: 0\nHappily Surprised: 1\n"
+                 "Other: 7\nSadly Angry: 6\nSadly Fearful: 5\nSadly Surprised: 2\n")
+STYLE = {"Happily Surprised": "happy", "Sadly Fearful": "sad"}
+TEXTS = ("Oh my goodness, look at that, what a surprise", "No no, please, they are coming for us now")
+# video -> (class, fold, speaker)
+VIDEOS = {f"v{i}": (cls, fold, i % 3) for i, (cls, fold) in enumerate(
+    [("Happily Surprised", "train"), ("Sadly Fearful", "train"), ("Happily Surprised", "train"),
+     ("Sadly Fearful", "train"), ("Happily Surprised", "val"), ("Sadly Fearful", "val"),
+     ("Happily Surprised", "test"), ("Sadly Fearful", "test")])}
+
+pytestmark = pytest.mark.skipif(not have_tools(), reason="espeak-ng is not installed")
+
+
+def frame_count(path: Path) -> int:
+    import av
+
+    with av.open(str(path)) as container:
+        return sum(1 for _ in container.decode(video=0))
+
+
+def make_cexprdb(root: Path) -> Path:
+    """``root/videos/*.mp4``, ``root/annotation/*.txt`` (a class per frame, -1 gaps), ``root/folds/split-0``."""
+    lists = {"train": [], "val": [], "test": []}
+    for name, (cls, fold, speaker) in VIDEOS.items():
+        video = write_clip(root / "videos" / f"{name}.mp4", TEXTS[int(cls.startswith("Sadly"))], STYLE[cls], speaker)
+        frames = np.full(frame_count(video), ABAW_ORDER.index(cls))
+        frames[:2] = -1                      # unlabelled start
+        frames[len(frames) // 2] = -1        # and one gap in the middle
+        (root / "annotation").mkdir(parents=True, exist_ok=True)
+        (root / "annotation" / f"{name}.txt").write_text(
+            ",".join(ABAW_ORDER) + "\n" + "\n".join(str(v) for v in frames) + "\n", encoding="utf-8")
+        folder = cls.replace(" ", "-")
+        lists[fold].append(f"{folder}/{name},{CLASS_ID_YAML.split(cls + ': ')[1].split()[0]},some words, with commas")
+    split = root / "folds" / "split-0"
+    split.mkdir(parents=True)
+    for fold, lines in lists.items():
+        (split / f"{fold}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (split / "class_id.yaml").write_text(CLASS_ID_YAML, encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return make_cexprdb(tmp_path_factory.mktemp("media") / "C-EXPR-DB")
+
+
+def test_split_files_and_frame_labels(corpus, tmp_path):
+    from mmer_tf.data import dataset
+
+    config = ExperimentConfig(dataset_folder=str(corpus), pickle_folder=str(tmp_path / "cache"),
+                              label_type="category", modalities=("audio", "vision"), recipe_options=("fps=10",),
+                              split_dir=str(corpus / "folds" / "split-0"))
+    folds, info = dataset.load_folds(config, progress=False)
+    assert info["corpus"] == "cexprdb" and info["classes"] == list(cexprdb.COMPOUND)
+    assert {name: len(f) for name, f in folds.items()} == {"train": 4, "valid": 2, "test": 2}
+    assert sorted(folds["test"].ids) == ["v6[0]", "v7[0]"]
+    for fold in folds.values():
+        for vid, labels, y, vision in zip(fold.ids, fold.frame_labels, fold.labels, fold.features["vision"]):
+            cls = VIDEOS[vid[:-3]][0]
+            assert len(labels) == len(vision) and np.isnan(labels[0, 0])  # first frames unlabelled (-1)
+            assert np.isnan(labels).sum() >= 2
+            assert set(labels[np.isfinite(labels)].astype(int)) == {cexprdb.COMPOUND.index(cls)}
+            assert y[0] == cexprdb.COMPOUND.index(cls)
+            assert fold.features["audio"][fold.ids.index(vid)].shape[0] == len(vision)  # one frame axis
+
+
+def test_split_dir_refuses_a_class_mismatch_and_missing_files(corpus, tmp_path):
+    bad = tmp_path / "split"
+    bad.mkdir()
+    for name in ("train", "val", "test"):
+        text = (corpus / "folds" / "split-0" / f"{name}.txt").read_text()
+        (bad / f"{name}.txt").write_text(text.replace("Happily-Surprised/v0,1", "Happily-Surprised/v0,5"))
+    (bad / "class_id.yaml").write_text(CLASS_ID_YAML)
+    rows = [{"id": "v0"}, {"id": "v1"}]
+    from mmer_tf.data.corpora.media import Labelling
+
+    labelling = Labelling(cexprdb.COMPOUND, [1, 5], ["train", "train"], [None, None])
+    with pytest.raises(MmerError, match=r"train.txt line 1: Happily-Surprised/v0 is listed as Sadly Fearful"):
+        split_dir.apply(bad, rows, labelling)
+    (bad / "val.txt").unlink()
+    with pytest.raises(MmerError, match=r"--split_dir .*: no val.txt or valid.txt"):
+        split_dir.split_files(bad)
+
+
+def test_lfan_trains_on_windows_and_writes_frame_and_video_rows(corpus, tmp_path):
+    command = [sys.executable, "main.py", "-df", str(corpus), "--split_dir", str(corpus / "folds" / "split-0"),
+               "-mn", "lfan", "-lt", "category", "--modalities", "audio,vision", "--recipe_options", "fps=10",
+               "--window_length", "6", "--hop_length", "4", "-e", "2", "-b", "4", "--seed", "1", "--verbose", "0",
+               "--lfan_vision_channels", "16,8", "--lfan_audio_channels", "8,8", "--lfan_tcn_kernel_size", "3",
+               "--video_score", "frames_avg_logits", "-sp",
+               "-pf", str(tmp_path / "cache"), "-mf", str(tmp_path / "models")]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    csv = tmp_path / "models" / "lfan" / "csv"
+    frames = pd.read_csv(csv / "classification_category_frames.csv")
+    videos = pd.read_csv(csv / "classification_category_videos.csv")
+    assert len(frames) == 1 and len(videos) == 1 and frames["run_id"][0] == videos["run_id"][0]
+    for table in (frames, videos):
+        assert 0.0 <= table["acc"][0] <= 1.0
+    ids = pd.read_csv(csv / "model_ids.csv")
+    assert ids["hp_tcn_kernel_size"].iloc[-1] == 3 and ids["window_length"].iloc[-1] == 6
+    assert not (csv / "classification_category.csv").exists()  # the segment table is not written
