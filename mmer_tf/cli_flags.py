@@ -116,6 +116,22 @@ def define_flags(FLAGS) -> None:
     flags.DEFINE_list("recipe_options", list(d.recipe_options),
                       "Raw media: other recipe fields as key=value, e.g. fps=5,face_crop=false,hub_frame_hop=0.96,"
                       "hub_output_key=1,text_output_key=sequence_output,image_size=224.", **kw)
+    flags.DEFINE_string("split_dir", d.split_dir,
+                        "Raw media: a split definition folder, train.txt, val.txt and test.txt listing clips "
+                        "(seed 002's folds/<corpus>/split-K: 'Class/clip,class_id,transcript' lines) and "
+                        "optionally class_id.yaml; replaces the corpus's own split.", **kw)
+    flags.DEFINE_boolean("use_other_class", d.use_other_class,
+                         "C-EXPR-DB: keep the 8th class, Other (default: the 7 compound classes).", **kw)
+    # corpora labelled per frame (seed 002)
+    flags.DEFINE_integer("window_length", d.window_length,
+                         "Frame-labelled corpora: steps per training window (videos are cut into windows).",
+                         lower_bound=1, **kw)
+    flags.DEFINE_integer("hop_length", d.hop_length,
+                         "Frame-labelled corpora: steps between two window starts (overlaps are averaged at "
+                         "evaluation).", lower_bound=1, **kw)
+    flags.DEFINE_enum("video_score", d.video_score, ("frames_avg_logits", "frames_vote"),
+                      "Frame-labelled corpora: a video's prediction is the activation of its frames' mean "
+                      "logits, or the class most frames predict.", **kw)
     # model
     flags.DEFINE_string("model_name", d.model_name, "Model to train (see --helpfull for the list).",
                         short_name="mn", **kw)

@@ -52,6 +52,12 @@ class ExperimentConfig:
     fold: int = 0  # RAVDESS/videos: test fold (its next fold validates); speaker-independent blocks
     num_folds: int = 6  # RAVDESS/videos: number of folds (RAVDESS: 6 blocks of 4 actors)
     recipe_options: tuple[str, ...] = ()  # raw media: other Recipe fields as "key=value" (fps=5, hub_frame_hop=0.96)
+    split_dir: str = ""  # raw media: a split definition folder (train.txt, val.txt, test.txt[, class_id.yaml])
+    use_other_class: bool = False  # C-EXPR-DB: keep the 8th class, Other
+    # corpora labelled per frame (mmer_tf.frame_level, mmer_tf.data.windows): seed 002
+    window_length: int = 300  # steps per training window
+    hop_length: int = 200  # steps between two window starts
+    video_score: str = "frames_avg_logits"  # a video's prediction from its frames: or "frames_vote"
     # model
     model_name: str = "ef_williams"
     num_layers: int = 1

@@ -115,6 +115,12 @@ def run(config: ExperimentConfig, *, callbacks=(), tags=None) -> RunResult:
     y_valid = task.targets(config, valid_set.labels, schema)
     y_test = task.targets(config, test_set.labels, schema)
     num_outputs = task.num_outputs(config, schema)
+    # A corpus labelled per frame trains on windows and is scored per frame and per video (seed 002).
+    from mmer_tf import frame_level
+
+    frames = frame_level.for_folds(config, task, schema, folds)
+    if frames is not None:
+        results.check_tables(paths, frames.tables())
 
     # distribution (issue 12): devices/processes first (JAX needs it before any computation).
     from mmer_tf import distributed, resume
@@ -128,11 +134,16 @@ def run(config: ExperimentConfig, *, callbacks=(), tags=None) -> RunResult:
     # Seed before any dataset exists: tf.data shuffles combine their own seed with the global one.
     train.seed_everything(config.seed)
     make = dict(batch_size=config.batch_size, fixed_steps=config.fixed_num_steps, modalities=config.modalities)
-    train_ds = pipeline.make_dataset(train_set, y_train, shuffle=True, seed=config.seed,
-                                     drop_remainder=placement.drop_remainder, **make)
-    valid_ds = pipeline.make_dataset(valid_set, y_valid, shuffle=False, seed=config.seed,
-                                     drop_remainder=placement.drop_remainder, **make)
-    test_ds = pipeline.make_dataset(test_set, y_test, shuffle=False, seed=config.seed, **make)
+    if frames is None:
+        train_ds = pipeline.make_dataset(train_set, y_train, shuffle=True, seed=config.seed,
+                                         drop_remainder=placement.drop_remainder, **make)
+        valid_ds = pipeline.make_dataset(valid_set, y_valid, shuffle=False, seed=config.seed,
+                                         drop_remainder=placement.drop_remainder, **make)
+        test_ds = pipeline.make_dataset(test_set, y_test, shuffle=False, seed=config.seed, **make)
+    else:  # windows with per-step targets and weights
+        train_ds, valid_ds, test_ds = frames.datasets(pipeline, batch_size=config.batch_size, seed=config.seed,
+                                                      modalities=config.modalities,
+                                                      drop_remainder=placement.drop_remainder)
     from mmer_tf import augment, staged
 
     # --mixup_alpha, --time_mask, --feature_mask, --class_weight: training batches only
@@ -156,13 +167,13 @@ def run(config: ExperimentConfig, *, callbacks=(), tags=None) -> RunResult:
 
     train.configure_precision(config)
     with placement.scope():
-        model = registry.build_model(config, train_set.dims(), num_outputs)
+        model = registry.build_model(config, train_set.dims(), num_outputs, per_step=frames is not None)
         # --init_from loads branches; --aux_loss/--triplet_margin train through a view sharing the model's layers
         trainer = staged.prepare(model, config, output_kind, num_outputs,
                                  augment.training_loss(train.resolve_loss(config, output_kind), config))
-        train.compile_model(trainer, config, output_kind)
+        train.compile_model(trainer, config, output_kind, step_weights=frames is not None)
         if trainer is not model:  # the model itself evaluates, predicts and is saved
-            train.compile_model(model, config, output_kind)
+            train.compile_model(model, config, output_kind, step_weights=frames is not None)
     checkpoint = paths.best_model(run_id)
     extra_callbacks = list(callbacks)
     tensorboard = None
@@ -184,9 +195,14 @@ def run(config: ExperimentConfig, *, callbacks=(), tags=None) -> RunResult:
         scratch.cleanup()
         state.release()
         return RunResult(run_id, {}, {}, paths, info)
-    families = task.evaluate(config, test_set.labels, predictions, schema)
-    baseline = task.evaluate(config, test_set.labels,
-                             task.baseline(config, train_set.labels, len(test_set), schema), schema)
+    if frames is None:
+        families = task.evaluate(config, test_set.labels, predictions, schema)
+        baseline = task.evaluate(config, test_set.labels,
+                                 task.baseline(config, train_set.labels, len(test_set), schema), schema)
+    else:  # windows stitched to one prediction per frame; -sp / -scm then hold the videos' predictions
+        per_frame = frames.stitch(predictions)
+        families, baseline = frames.evaluate(per_frame), frames.baseline()
+        predictions = frames.video_predictions(per_frame)
     for rows in families.values():  # the original suite writes the test loss in every table
         for row in rows:
             row["test_loss"] = round(test_loss, config.round_decimals)

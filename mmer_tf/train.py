@@ -168,8 +168,12 @@ def _allow_xla() -> None:
         log.info("--jit_compile: TensorFlow op determinism switched off (XLA does not support it)")
 
 
-def compile_model(model, config: ExperimentConfig, output_kind: str):
-    """Compile ``model`` in place (optimiser, loss, ``acc`` and ``mae`` metrics, ``--jit_compile``)."""
+def compile_model(model, config: ExperimentConfig, output_kind: str, step_weights: bool = False):
+    """Compile ``model`` in place (optimiser, loss, ``acc`` and ``mae`` metrics, ``--jit_compile``).
+
+    ``step_weights=True`` (batches carry per-step weights: a corpus labelled per frame) makes the metrics
+    weighted as the loss is, so unlabelled and padded steps count in neither.
+    """
     if config.jit_compile:
         _allow_xla()
     metrics = [accuracy_metric(output_kind)]
@@ -180,7 +184,8 @@ def compile_model(model, config: ExperimentConfig, output_kind: str):
     model.compile(
         optimizer=make_optimizer(config),
         loss=training_loss(resolve_loss(config, output_kind), config),  # --label_smoothing, if any
-        metrics=metrics,
+        metrics=None if step_weights else metrics,
+        weighted_metrics=metrics if step_weights else None,
         jit_compile=bool(config.jit_compile),
     )
     return model
