@@ -185,11 +185,12 @@ def curves(frame, table: str, metric: str) -> dict[tuple[str, str], list[float]]
 
 
 def summarize(model_curves, baseline_curves=None) -> list[dict]:
+    from mmer_tf.robustness.noise import LEVELS
     from mmer_tf.robustness.summary import effective_robustness, relative_robustness
 
     rows = []
     for (kind, modality), curve in model_curves.items():
-        row = {"condition": kind, "modality": modality, "clean": curve[0], "worst_level": curve[-1],
+        row = {"condition": kind, "modality": modality, "clean": curve[0], f"level_{LEVELS[len(curve) - 1]}": curve[-1],
                "relative_robustness": relative_robustness(curve)}
         if baseline_curves is not None:
             base = baseline_curves.get((kind, modality))
@@ -262,6 +263,7 @@ def _run(args) -> int:
         baseline_curves = curves(base_frame, table, metric)
     summary = pd.DataFrame.from_records(summarize(model_curves, baseline_curves))
     summary.insert(0, "metric", metric)
+    summary.insert(0, "table", table)
     summary_path = out.with_name(out.name.replace("robustness_", "robustness_summary_", 1)
                                  if out.name.startswith("robustness_") else f"summary_{out.name}")
     atomic_write_text(summary_path, summary.to_csv(index=False))

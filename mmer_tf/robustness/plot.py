@@ -23,7 +23,12 @@ def plot_robustness(curves: Mapping[tuple[str, str], Sequence[float]], path: str
         raise ValueError("no robustness curves to plot")
     modalities = list(dict.fromkeys(m for _, m in curves))
     colours = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(modalities)}
-    fig, axes = plt.subplots(1, len(kinds), figsize=(4.4 * len(kinds), 3.6), squeeze=False, sharey=True)
+    # The legend gets its own narrow panel: inside a panel it hides the curves' right ends.
+    fig, axes = plt.subplots(1, len(kinds) + 1, figsize=(4.4 * len(kinds) + 1.9, 3.6), squeeze=False,
+                             gridspec_kw={"width_ratios": [4.4] * len(kinds) + [1.9]})
+    legend_ax, axes = axes[0][-1], axes[:, :-1]
+    for ax in axes[0][1:]:
+        ax.sharey(axes[0][0])
     for ax, kind in zip(axes[0], kinds):
         for m in modalities:
             values = curves.get((kind, m))
@@ -38,7 +43,9 @@ def plot_robustness(curves: Mapping[tuple[str, str], Sequence[float]], path: str
         ax.set_xlabel("level")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel(metric)
-    axes[0][-1].legend(fontsize=8)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    legend_ax.axis("off")
+    legend_ax.legend(handles, labels, fontsize=8, loc="center left", frameon=False)
     if title:
         fig.suptitle(title)
     return _finish(fig, path, display, plt)
