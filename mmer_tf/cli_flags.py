@@ -346,6 +346,7 @@ def config_from_flags(FLAGS) -> ExperimentConfig:
         raise MmerError("-df/--dataset_folder: empty path")
     _check_run_flags(FLAGS)
     hparams = {name: FLAGS[_hparam_flag_name(spec.name, name)].value for name in spec.hparams}
+    registry.validate(spec.name, hparams)  # one line naming the flag, before any data is read
     values = {}
     for field in dataclasses.fields(ExperimentConfig):
         if field.name in FLAGS and field.name not in ("modalities", "threshold_emo_present"):

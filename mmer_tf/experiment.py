@@ -79,6 +79,7 @@ def run(config: ExperimentConfig, *, callbacks=(), tags=None) -> RunResult:
     from mmer_tf.models import registry
 
     spec = registry.get(config.model_name)
+    registry.validate(config.model_name, registry.resolve_hparams(config.model_name, config.model_hparams))
     if not config.append_label_to_data:
         raise MmerError("-al/--append_label_to_data: labels are required to train; drop --noappend_label_to_data")
 

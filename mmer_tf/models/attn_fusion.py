@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import keras
 
+from mmer_tf.errors import MmerError
 from mmer_tf.models.blocks.attention import KeyPaddingMask, StackTokens, TokenMean
 from mmer_tf.models.blocks.encoders import dense_head
 from mmer_tf.models.layers import MaskedMeanPooling, ZeroPadding
 from mmer_tf.models.registry import HParam, model_inputs, register
 
 HPARAMS = {
-    "d": HParam(64, "width of every modality token"),
-    "heads": HParam(4, "attention heads (must divide d)"),
+    "d": HParam(64, "width of every modality token", minimum=1),
+    "heads": HParam(4, "attention heads (must divide d)", minimum=1),
     "intra_layers": HParam(0, "self-attention blocks over each modality's steps before pooling (0: none, the default)"),
     "fusion_layers": HParam(2, "stacked multi-head attention fusion blocks"),
     "attn_dropout": HParam(0.1, "dropout on attention weights"),
@@ -44,7 +45,14 @@ def attention_block(query, keys, attention_mask, *, width: int, heads: int, drop
     return keras.layers.LayerNormalization(name=f"{name}_ln2")(keras.layers.Add(name=f"{name}_res2")([x, h]))
 
 
-@register("attn_fusion", hparams=HPARAMS, needs_aligned=False,
+def check_hparams(hp) -> None:
+    """The token width must split into the attention heads."""
+    if int(hp["d"]) % int(hp["heads"]):
+        raise MmerError(f"--attn_fusion_heads: {hp['heads']} heads do not divide the width "
+                        f"--attn_fusion_d={hp['d']}; choose a divisor of {hp['d']}")
+
+
+@register("attn_fusion", hparams=HPARAMS, needs_aligned=False, check=check_hparams,
           paper="In the spirit of Chudasama et al. M2FNet: Multi-modal Fusion Network for Emotion Recognition "
                 "in Conversation. CVPR Workshops 2022")
 def build_attn_fusion(dims, num_outputs, config, hp):

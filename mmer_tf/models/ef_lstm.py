@@ -19,7 +19,8 @@ from mmer_tf.models.layers import MergeMasks, ZeroPadding
 from mmer_tf.models.registry import HParam, model_inputs, register
 
 HPARAMS = {
-    "units": HParam(64, "LSTM units per direction in each recurrent layer (-l sets the number of layers)"),
+    "units": HParam(64, "LSTM units per direction in each recurrent layer (-l sets the number of layers)",
+                    minimum=1),
     "bidirectional": HParam(True, "read the fused sequence in both directions (BiLSTM)"),
 }
 

@@ -35,7 +35,7 @@ def fusion_order(modalities) -> list[str]:
 
 @register(
     "ef_williams",
-    hparams={"lstm_units": HParam(64, "units of each direction of every bidirectional LSTM layer")},
+    hparams={"lstm_units": HParam(64, "units of each direction of every bidirectional LSTM layer", minimum=1)},
     paper="Williams et al. (2018), Recognizing Emotions in Video Using Multimodal DNN Feature Fusion, "
           "Challenge-HML, ACL W18-3302",
     needs_aligned=True,

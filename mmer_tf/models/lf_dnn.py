@@ -13,7 +13,7 @@ from mmer_tf.models.blocks.encoders import concat_or_single, dense_head, pooled_
 from mmer_tf.models.registry import HParam, model_inputs, register
 
 HPARAMS = {
-    "hidden": HParam(128, "units of each hidden layer of a modality's sub-network"),
+    "hidden": HParam(128, "units of each hidden layer of a modality's sub-network", minimum=1),
     "sub_layers": HParam(2, "hidden layers in each modality's sub-network"),
 }
 

@@ -13,7 +13,8 @@ from mmer_tf.models.blocks.encoders import concat_or_single, dense_head, masked_
 from mmer_tf.models.registry import HParam, model_inputs, register
 
 HPARAMS = {
-    "units": HParam(64, "LSTM units per direction in each modality's recurrent layers (-l sets their number)"),
+    "units": HParam(64, "LSTM units per direction in each modality's recurrent layers (-l sets their number)",
+                    minimum=1),
     "bidirectional": HParam(True, "read each modality in both directions (BiLSTM)"),
 }
 

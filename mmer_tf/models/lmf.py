@@ -19,8 +19,8 @@ from mmer_tf.models.registry import HParam, model_inputs, register
 
 HPARAMS = {
     **SUBNETWORK_HPARAMS,
-    "rank": HParam(4, "rank r of the modality-specific factors"),
-    "fusion_dim": HParam(32, "size of the fused representation h"),
+    "rank": HParam(4, "rank r of the modality-specific factors", minimum=1),
+    "fusion_dim": HParam(32, "size of the fused representation h", minimum=1),
 }
 
 

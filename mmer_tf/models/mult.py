@@ -36,13 +36,13 @@ from mmer_tf.models.layers import ZeroPadding
 from mmer_tf.models.registry import HParam, model_inputs, register
 
 HPARAMS = {
-    "d": HParam(30, "common model width d after the temporal convolutions"),
-    "layers": HParam(5, "blocks in each crossmodal transformer"),
+    "d": HParam(30, "common model width d after the temporal convolutions", minimum=1),
+    "layers": HParam(5, "blocks in each crossmodal transformer", minimum=1),
     "mem_layers": HParam(3, "minimum blocks in each self-attention transformer (uses max(layers, mem_layers))"),
-    "heads": HParam(5, "attention heads (d and the concatenated width must be divisible by it)"),
-    "kernel_text": HParam(1, "temporal convolution kernel for text (paper, CMU-MOSEI: 1 or 3)"),
-    "kernel_audio": HParam(3, "temporal convolution kernel for audio (paper, CMU-MOSEI: 3)"),
-    "kernel_vision": HParam(3, "temporal convolution kernel for vision (paper, CMU-MOSEI: 3)"),
+    "heads": HParam(5, "attention heads (d and the concatenated width must be divisible by it)", minimum=1),
+    "kernel_text": HParam(1, "temporal convolution kernel for text (paper, CMU-MOSEI: 1 or 3)", minimum=1),
+    "kernel_audio": HParam(3, "temporal convolution kernel for audio (paper, CMU-MOSEI: 3)", minimum=1),
+    "kernel_vision": HParam(3, "temporal convolution kernel for vision (paper, CMU-MOSEI: 3)", minimum=1),
     "kernel": HParam(0, "if > 0, one kernel size for every modality (the authors' code uses 1); "
                         "0 keeps kernel_text/audio/vision"),
     "attn_dropout": HParam(0.1, "dropout on attention weights"),
@@ -51,6 +51,13 @@ HPARAMS = {
     "embed_dropout": HParam(0.25, "dropout on the position-embedded inputs of each transformer"),
     "out_dropout": HParam(0.0, "dropout inside the output residual block"),
 }
+
+
+def check_hparams(hp) -> None:
+    """Every attention width (``d``, and ``d`` times the number of sources) must split into ``heads``."""
+    if int(hp["d"]) % int(hp["heads"]):
+        raise MmerError(f"--mult_heads: {hp['heads']} heads do not divide the width --mult_d={hp['d']}; "
+                        f"choose a divisor of {hp['d']}")
 
 
 def conv_kernel(hp, modality: str) -> int:
@@ -104,7 +111,7 @@ def transformer(query, query_mask, source=None, source_mask=None, *, layers: int
     return keras.layers.LayerNormalization(epsilon=1e-5, name=f"{name}_ln_out")(x)
 
 
-@register("mult", hparams=HPARAMS, needs_aligned=False,
+@register("mult", hparams=HPARAMS, needs_aligned=False, check=check_hparams,
           paper="Tsai, Bai, Liang, Kolter, Morency, Salakhutdinov. Multimodal Transformer for Unaligned "
                 "Multimodal Language Sequences. ACL 2019")
 def build_mult(dims, num_outputs, config, hp):

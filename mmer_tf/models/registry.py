@@ -13,6 +13,7 @@ Hyper-parameters are declared once, with the paper's defaults; ``main.py`` turns
 from __future__ import annotations
 
 import importlib
+import math
 import pkgutil
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
@@ -22,8 +23,14 @@ from mmer_tf.errors import MmerError
 
 @dataclass(frozen=True)
 class HParam:
+    """One hyper-parameter: its paper default (whose type is the flag's type) and its help.
+
+    ``minimum``: the smallest valid value of a number (``None``: 0, as no count, size or rate is negative).
+    """
+
     default: object
     help: str
+    minimum: float | None = None
 
 
 @dataclass(frozen=True)
@@ -37,20 +44,23 @@ class ModelSpec:
     # True when the builder accepts ``per_step=True`` and then returns ``[B, T, outputs]`` (one prediction
     # per step of its first input's time axis): what a corpus with per-frame labels needs.
     per_step: bool = False
+    # ``check(hp)``: relations between hyper-parameters the builder needs (raise ``MmerError`` naming the
+    # flag, see :func:`flag_of`); single values are checked from ``hparams`` alone (:func:`validate`).
+    check: Callable | None = None
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
 
 
 def register(name: str, *, hparams: Mapping[str, HParam] | None = None, paper: str = "",
-             needs_aligned: bool = False, per_step: bool = False):
+             needs_aligned: bool = False, per_step: bool = False, check: Callable | None = None):
     """Decorator registering ``builder(dims, num_outputs, config, hp) -> keras.Model`` as ``name``
     (``per_step=True``: the builder also takes ``per_step=`` and can predict every step)."""
 
     def wrap(builder):
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} registered twice")
-        _REGISTRY[name] = ModelSpec(name, builder, dict(hparams or {}), paper, needs_aligned, per_step)
+        _REGISTRY[name] = ModelSpec(name, builder, dict(hparams or {}), paper, needs_aligned, per_step, check)
         return builder
 
     return wrap
@@ -88,6 +98,47 @@ def resolve_hparams(name: str, overrides: Mapping[str, object] | None = None) ->
     return values
 
 
+def flag_of(model: str, key: str) -> str:
+    """The command-line flag of a model's hyper-parameter: ``--<model>_<name>``."""
+    return f"--{model}_{key}"
+
+
+def _check_value(model: str, key: str, hp: HParam, value) -> None:
+    flag = flag_of(model, key)
+    kind = type(hp.default)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise MmerError(f"{flag}: expected true or false, got {value!r}")
+        return
+    if kind is str:
+        if not isinstance(value, str):
+            raise MmerError(f"{flag}: expected text, got {value!r}")
+        return
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise MmerError(f"{flag}: expected a whole number, got {value!r}")
+    if kind is float and (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)):
+        raise MmerError(f"{flag}: expected a finite number, got {value!r}")
+    lowest = 0 if hp.minimum is None else hp.minimum
+    if value < lowest:
+        raise MmerError(f"{flag}: must be >= {lowest}, got {value}")
+    if kind is float and "dropout" in key and value >= 1:
+        raise MmerError(f"{flag}: a dropout rate must be below 1, got {value}")
+
+
+def validate(name: str, values: Mapping[str, object]) -> None:
+    """Check a model's hyper-parameters before any work: types, ranges, then the model's own ``check``.
+
+    Every failure is one ``MmerError`` naming the flag (``--mult_heads``), so a run never reaches its
+    data only to die in the builder.
+    """
+    spec = get(name)
+    for key, hp in spec.hparams.items():
+        if key in values:
+            _check_value(name, key, hp, values[key])
+    if spec.check is not None:
+        spec.check({**{k: hp.default for k, hp in spec.hparams.items()}, **values})
+
+
 def model_inputs(dims: Mapping[str, int], steps: int | None = None) -> dict:
     """The ``keras.Input`` dict matching the pipeline's batches.
 
@@ -111,10 +162,20 @@ def build_model(config, dims: Mapping[str, int], num_outputs: int, per_step: boo
     """
     spec = get(config.model_name)
     hp = resolve_hparams(config.model_name, config.model_hparams)
-    if not per_step:
-        return spec.builder(dict(dims), int(num_outputs), config, hp)
-    if not spec.per_step:
+    validate(config.model_name, hp)
+    if per_step and not spec.per_step:
         steppers = ", ".join(n for n, s in available().items() if s.per_step) or "none"
         raise MmerError(f"-mn {config.model_name}: predicts one output per segment, but this corpus is labelled "
                         f"per frame; use a model that predicts every step ({steppers})")
-    return spec.builder(dict(dims), int(num_outputs), config, hp, per_step=True)
+    try:
+        if per_step:
+            return spec.builder(dict(dims), int(num_outputs), config, hp, per_step=True)
+        return spec.builder(dict(dims), int(num_outputs), config, hp)
+    except (ValueError, TypeError) as exc:
+        # What no check foresaw (a value the layers refuse for these inputs): one line naming the flags
+        # the user changed. With the defaults it is the model's own bug, and keeps its traceback.
+        changed = [flag_of(spec.name, k) + f"={v}" for k, v in hp.items() if v != spec.hparams[k].default]
+        if not changed:
+            raise
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        raise MmerError(f"-mn {spec.name}: cannot be built with {', '.join(changed)}: {message}") from None

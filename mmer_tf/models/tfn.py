@@ -21,15 +21,8 @@ from mmer_tf.models.blocks.fusion import TensorFusion
 from mmer_tf.models.registry import HParam, model_inputs, register
 
 HPARAMS = {
-    "text_hidden": HParam(128, "size of the text embedding (LSTM units and the dense layer after it)"),
-    "audio_hidden": HParam(32, "size of the acoustic embedding (units of its mean-pooled DNN)"),
-    "vision_hidden": HParam(32, "size of the visual embedding (units of its mean-pooled DNN)"),
-    "sub_layers": HParam(3, "hidden layers of the acoustic/visual mean-pooled DNNs"),
-}
-
-HPARAMS = {
     **SUBNETWORK_HPARAMS,
-    "post_fusion": HParam(128, "units of each post-fusion dense layer"),
+    "post_fusion": HParam(128, "units of each post-fusion dense layer", minimum=1),
     "post_layers": HParam(2, "post-fusion dense layers before the output layer"),
 }
 
