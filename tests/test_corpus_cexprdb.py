@@ -45,9 +45,21 @@ def frame_count(path: Path) -> int:
         return sum(1 for _ in container.decode(video=0))
 
 
+def write_split(folder: Path) -> Path:
+    """The seed's fold files for :data:`VIDEOS`: ``Class-Name/video,class id,transcript`` lines + class_id.yaml."""
+    lists = {"train": [], "val": [], "test": []}
+    for name, (cls, fold, _) in VIDEOS.items():
+        class_id = CLASS_ID_YAML.split(cls + ": ")[1].split()[0]
+        lists[fold].append(f"{cls.replace(' ', '-')}/{name},{class_id},some words, with commas")
+    folder.mkdir(parents=True)
+    for fold, lines in lists.items():
+        (folder / f"{fold}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / "class_id.yaml").write_text(CLASS_ID_YAML, encoding="utf-8")
+    return folder
+
+
 def make_cexprdb(root: Path) -> Path:
     """``root/videos/*.mp4``, ``root/annotation/*.txt`` (a class per frame, -1 gaps), ``root/folds/split-0``."""
-    lists = {"train": [], "val": [], "test": []}
     for name, (cls, fold, speaker) in VIDEOS.items():
         video = write_clip(root / "videos" / f"{name}.mp4", TEXTS[int(cls.startswith("Sadly"))], STYLE[cls], speaker)
         frames = np.full(frame_count(video), ABAW_ORDER.index(cls))
@@ -56,13 +68,7 @@ def make_cexprdb(root: Path) -> Path:
         (root / "annotation").mkdir(parents=True, exist_ok=True)
         (root / "annotation" / f"{name}.txt").write_text(
             ",".join(ABAW_ORDER) + "\n" + "\n".join(str(v) for v in frames) + "\n", encoding="utf-8")
-        folder = cls.replace(" ", "-")
-        lists[fold].append(f"{folder}/{name},{CLASS_ID_YAML.split(cls + ': ')[1].split()[0]},some words, with commas")
-    split = root / "folds" / "split-0"
-    split.mkdir(parents=True)
-    for fold, lines in lists.items():
-        (split / f"{fold}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (split / "class_id.yaml").write_text(CLASS_ID_YAML, encoding="utf-8")
+    write_split(root / "folds" / "split-0")
     return root
 
 
@@ -71,6 +77,7 @@ def corpus(tmp_path_factory):
     return make_cexprdb(tmp_path_factory.mktemp("media") / "C-EXPR-DB")
 
 
+@pytest.mark.slow
 def test_split_files_and_frame_labels(corpus, tmp_path):
     from mmer_tf.data import dataset
 
@@ -91,16 +98,26 @@ def test_split_files_and_frame_labels(corpus, tmp_path):
             assert fold.features["audio"][fold.ids.index(vid)].shape[0] == len(vision)  # one frame axis
 
 
-def test_split_dir_refuses_a_class_mismatch_and_missing_files(corpus, tmp_path):
-    bad = tmp_path / "split"
-    bad.mkdir()
-    for name in ("train", "val", "test"):
-        text = (corpus / "folds" / "split-0" / f"{name}.txt").read_text()
-        (bad / f"{name}.txt").write_text(text.replace("Happily-Surprised/v0,1", "Happily-Surprised/v0,5"))
-    (bad / "class_id.yaml").write_text(CLASS_ID_YAML)
-    rows = [{"id": "v0"}, {"id": "v1"}]
+def test_split_dir_assigns_folds_and_leaves_unlisted_clips_out(tmp_path):
     from mmer_tf.data.corpora.media import Labelling
 
+    split = write_split(tmp_path / "split-0")
+    rows = [{"id": name} for name in VIDEOS] + [{"id": "unlisted"}]
+    classes = [cexprdb.COMPOUND.index(cls) for cls, _, _ in VIDEOS.values()]
+    labelling = Labelling(cexprdb.COMPOUND, classes + [1], [None] * len(rows), [None] * len(rows))
+    applied = split_dir.apply(split, rows, labelling)
+    assert applied.fold[:-1] == [{"val": "valid"}.get(f, f) for _, f, _ in VIDEOS.values()]
+    assert applied.label[-1] is None and applied.excluded[-1] == "not listed in --split_dir"
+    assert split_dir.read_class_ids(split / "class_id.yaml")[5] == "Sadly Fearful"
+
+
+def test_split_dir_refuses_a_class_mismatch_and_missing_files(tmp_path):
+    from mmer_tf.data.corpora.media import Labelling
+
+    bad = write_split(tmp_path / "split")
+    train = bad / "train.txt"
+    train.write_text(train.read_text().replace("Happily-Surprised/v0,1", "Happily-Surprised/v0,5"))
+    rows = [{"id": "v0"}, {"id": "v1"}]
     labelling = Labelling(cexprdb.COMPOUND, [1, 5], ["train", "train"], [None, None])
     with pytest.raises(MmerError, match=r"train.txt line 1: Happily-Surprised/v0 is listed as Sadly Fearful"):
         split_dir.apply(bad, rows, labelling)
@@ -109,6 +126,7 @@ def test_split_dir_refuses_a_class_mismatch_and_missing_files(corpus, tmp_path):
         split_dir.split_files(bad)
 
 
+@pytest.mark.slow
 def test_lfan_trains_on_windows_and_writes_frame_and_video_rows(corpus, tmp_path):
     command = [sys.executable, "main.py", "-df", str(corpus), "--split_dir", str(corpus / "folds" / "split-0"),
                "-mn", "lfan", "-lt", "category", "--modalities", "audio,vision", "--recipe_options", "fps=10",
@@ -128,3 +146,23 @@ def test_lfan_trains_on_windows_and_writes_frame_and_video_rows(corpus, tmp_path
     ids = pd.read_csv(csv / "model_ids.csv")
     assert ids["hp_tcn_kernel_size"].iloc[-1] == 3 and ids["window_length"].iloc[-1] == 6
     assert not (csv / "classification_category.csv").exists()  # the segment table is not written
+
+
+def test_the_releases_time_span_annotation(tmp_path):
+    header = ",".join(cexprdb.SPAN_HEADER + ABAW_ORDER)
+    marks = lambda cls: ",".join("1" if c == cls else "" for c in ABAW_ORDER)  # noqa: E731
+    path = tmp_path / "vid.csv"
+    path.write_text(f"{header}\n00:00:00.500,00:00:01.500,{marks('Sadly Angry')}\n"
+                    f"00:00:02.000,00:00:04.000,{marks('Happily Surprised')}\n"
+                    f"00:00:04.000,00:00:04.500,{marks('Other')}\n", encoding="utf-8")
+    row = {"annotation": str(path), "media": "unused.mp4"}
+    times = np.array([0.2, 0.6, 1.49, 1.7, 2.0, 3.9, 4.2, 5.0])
+    seven = cexprdb.COMPOUND
+    got = cexprdb.labels_at(row, times, seven)
+    expected = [np.nan, 6, 6, np.nan, 1, 1, np.nan, np.nan]  # Other is no label without --use_other_class
+    np.testing.assert_array_equal(got, np.asarray(expected, np.float32))
+    assert cexprdb.labels_at(row, times, seven + ("Other",))[6] == 7
+    assert cexprdb.video_label(row, seven) == 1  # 2 s of Happily Surprised beat 1 s of Sadly Angry
+    path.write_text(f"{header}\n00:00:01.000,00:00:00.500,{marks('Sadly Angry')}\n", encoding="utf-8")
+    with pytest.raises(MmerError, match="vid.csv line 2: the span ends before it begins"):
+        cexprdb.read_spans(path)
