@@ -294,3 +294,26 @@ def test_the_readme_space_examples_parse(tmp_path):
     for i, example in enumerate(examples):
         parsed = space_lib.read_space(_space(tmp_path / f"example{i}.yaml", example), values)
         assert parsed.params and all(name in values for name in parsed.params)
+
+
+@pytest.mark.slow
+def test_a_pruned_trial_is_in_the_study_and_trials_csv_but_writes_no_row(corpus, tmp_path):
+    space = _space(tmp_path / "prune.yaml", "modalities: {choices: [text, audio, vision]}\n")
+    # grid order under --seed 42 puts text first; its validation loss then prunes the other two at epoch 1
+    proc = _search(["--space", space, "--trials", 3, "--final_seeds", 0, "--sampler", "grid",
+                    "--pruning_startup_trials", 1, *_run_flags(corpus, tmp_path)])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    model_dir = tmp_path / "models" / "lf_dnn"
+    trials = _trials(model_dir / "search", "prune")
+    pruned = trials[trials["state"] == "PRUNED"]
+    complete = trials[trials["state"] == "COMPLETE"]
+    assert len(pruned) >= 1 and len(complete) >= 1 and len(trials) == 3
+    assert pruned["run_id"].isna().all() and pruned["value"].isna().all()
+    ids = pd.read_csv(model_dir / "csv" / "model_ids.csv")
+    assert sorted(ids["trial"]) == sorted(complete["trial"])  # a pruned trial writes no row
+    scores = pd.read_csv(model_dir / "csv" / "classification_category.csv")
+    assert sorted(scores["run_id"]) == sorted(ids["run_id"])
+    # nothing of the pruned runs is left behind: no checkpoint, no reserved id, no resume state
+    assert len(list(model_dir.glob("model_*.keras"))) == len(complete)
+    assert sorted(int(p.name) for p in (model_dir / "csv" / ".run_ids").iterdir()) == sorted(ids["run_id"])
+    assert not list((model_dir / ".resume").glob("*/state.json"))
