@@ -91,7 +91,11 @@ def _os_error_line(exc: OSError) -> str:
 
 def main(argv: list[str]) -> int:
     FLAGS = flags.FlagValues()
-    cli_flags.define_flags(FLAGS)
+    try:
+        cli_flags.define_flags(FLAGS)
+    except MmerError as exc:  # a broken MMER_PLUGINS module: -lt's choices come from the registries
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if any(arg in HELP_ARGS for arg in argv[1:]):
         print(__doc__.strip().splitlines()[0] + "\n")
         print(FLAGS.get_help())
