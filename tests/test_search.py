@@ -317,3 +317,29 @@ def test_a_pruned_trial_is_in_the_study_and_trials_csv_but_writes_no_row(corpus,
     assert len(list(model_dir.glob("model_*.keras"))) == len(complete)
     assert sorted(int(p.name) for p in (model_dir / "csv" / ".run_ids").iterdir()) == sorted(ids["run_id"])
     assert not list((model_dir / ".resume").glob("*/state.json"))
+
+
+@pytest.mark.slow
+def test_run_cluster_search_submits_one_array_sharing_the_study(corpus, tmp_path):
+    from test_cli import _fake_sbatch  # an sbatch that runs the array's tasks here, one after the other
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _fake_sbatch(bin_dir)
+    space = _space(tmp_path / "array.yaml", "learning_rate: {choices: [0.01, 0.02]}\nmodalities: text\n")
+    flags = [str(a) for a in _run_flags(corpus, tmp_path)]
+    flags[flags.index("-e") + 1] = "1"
+    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", FAKE_SBATCH_LOG=str(tmp_path / "sbatch.log"),
+               MMER_PYTHON=sys.executable, TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.run(["bash", str(REPO / "run_cluster.sh"), "--search", str(space), "--trials", "2", "--array", "2",
+                           "--partition=cpu", "--", "--sampler", "grid", "--final_seeds", "1", *flags],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "submitting 2 search task(s) for 2 trials" in proc.stdout
+    assert "--partition=cpu" in (tmp_path / "sbatch.log").read_text()
+    assert proc.stdout.count("search task ") == 2  # both array tasks ran a search process on the study
+    trials = _trials(tmp_path / "models" / "lf_dnn" / "search", "array")
+    assert sorted(trials["trial"]) == [0, 1] and set(trials["state"]) == {"COMPLETE"}
+    ids = pd.read_csv(tmp_path / "models" / "lf_dnn" / "csv" / "model_ids.csv")
+    assert sorted(ids["final"]) == [0, 0, 1]  # the second task found the trials and the final seed done
+    assert len({line for line in proc.stdout.splitlines() if "chosen by validation" in line}) == 1
