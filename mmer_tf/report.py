@@ -170,7 +170,7 @@ def differing_parameters(frame: pd.DataFrame, params: Sequence[str]) -> pd.DataF
     return pd.DataFrame(rows, columns=["parameter", "values (runs)"])
 
 
-def table_section(dirs: Sequence[str], table: str, top: int) -> str | None:
+def table_section(dirs: Sequence[str], table: str, top: int, bootstrap: int = 0) -> str | None:
     """The HTML of one metric table's findings, or None when no table set has it."""
     try:
         frame, metrics, params = compare.load(dirs, table)
@@ -191,11 +191,20 @@ def table_section(dirs: Sequence[str], table: str, top: int) -> str | None:
     parts.append(table_html(ranking.shown, left=["model"]))
 
     by = group_columns(frame, params)
-    grouped = compare.rank(frame, metric, params, by=by, top=max(top, 10))
+    single = None
+    if bootstrap:
+        from mmer_tf import segment_bootstrap
+
+        family = compare.TableSet(Path("."), "", "").path(table).stem
+
+        def single(row):
+            return segment_bootstrap.interval(row, family, metric, resamples=bootstrap)
+
+    grouped = compare.rank(frame, metric, params, by=by, top=max(top, 10), single_interval=single)
     parts.append(f"<h3>Groups by {_esc(', '.join(by))}</h3>")
     parts.append('<p class="note">mean ± sample std (ddof=1) over the runs of each group; 95% CI: Student t '
-                 'over those runs (n/a for a single run here; <code>compare --by</code> bootstraps one run '
-                 'over its saved test predictions).</p>')
+                 'over those runs; for a single run, a bootstrap over its test segments when <code>-sp</code> '
+                 'saved its predictions, else n/a.</p>')
     shown = grouped.shown.copy()
     shown["runs"] = grouped.full["runs"].head(len(shown)).to_numpy()
     parts.append(table_html(shown.rename(columns={metric: f"{metric} (mean ± std)"}), left=["model", "runs"]))
@@ -387,7 +396,7 @@ def _params_text(raw) -> str:
 
 
 # --------------------------------------------------------------------------------------------- page
-def build(dirs: Sequence[str], top: int = 5, title: str = "mmer_tf findings") -> str:
+def build(dirs: Sequence[str], top: int = 5, title: str = "mmer_tf findings", bootstrap: int = 0) -> str:
     """The whole page as a string."""
     from mmer_tf.results import TABLE_FILES
 
@@ -395,7 +404,7 @@ def build(dirs: Sequence[str], top: int = 5, title: str = "mmer_tf findings") ->
         raise MmerError(f"{', '.join(map(str, dirs))}: no result tables (*model_ids.csv) found")
     sections, nav = [], []
     for table in TABLE_FILES:
-        section = table_section(dirs, table, top)
+        section = table_section(dirs, table, top, bootstrap)
         if section:
             sections.append(section)
             nav.append(f'<a href="#t-{table}">{_esc(table)}</a>')
@@ -421,11 +430,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default="report.html", help="HTML file to write (default: report.html)")
     parser.add_argument("--top", type=int, default=5, help="runs shown per table (default: 5)")
     parser.add_argument("--title", default="mmer_tf findings", help="page title")
+    parser.add_argument("--bootstrap", type=int, default=1000,
+                        help="resamples of the interval of a one-run group with -sp predictions (default: 1000; "
+                             "0: n/a, faster)")
     args = parser.parse_args(argv)
     try:
         if args.top < 1:
             raise MmerError(f"--top {args.top}: must be at least 1")
-        page = build(args.models_dirs, top=args.top, title=args.title)
+        if args.bootstrap < 0 or 0 < args.bootstrap < 10:
+            raise MmerError(f"--bootstrap {args.bootstrap}: 0 (off) or at least 10 resamples")
+        page = build(args.models_dirs, top=args.top, title=args.title, bootstrap=args.bootstrap)
         from mmer_tf.fileio import atomic_write_text
 
         atomic_write_text(args.out, page)

@@ -121,3 +121,20 @@ def test_cli_page_renders_in_headless_chromium(models, tmp_path):
     # the section rule / bar colour (#4c72b0) is drawn: styles and inline figures rendered
     accent = (np.abs(pixels - np.array([0x4C, 0x72, 0xB0])).sum(axis=2) < 40).sum()
     assert accent > 500
+
+
+def test_one_run_group_interval_is_bootstrapped_from_saved_predictions(tmp_path):
+    rng = np.random.default_rng(1)
+    model_dir = tmp_path / "models" / "lf"
+    truth = rng.uniform(-3, 3, size=80)
+    labels = np.zeros((80, 7), np.float32)
+    labels[:, 0] = truth
+    names = np.asarray(["sentiment", *EMOTIONS])
+    model_dir.mkdir(parents=True)
+    np.savez(model_dir / "predictions_a_run1.npz", ids=np.arange(80).astype(str), true_labels=labels,
+             predictions=(truth + rng.normal(0, 1, 80))[:, None].astype(np.float32), label_names=names)
+    _write(model_dir / "csv" / "model_ids.csv",
+           f"run_id,dataset,model_name,label_type,model_file\n1,x,lf,sentiment,{model_dir / 'model_a_run1.keras'}\n")
+    _write(model_dir / "csv" / "sentiment.csv", "run_id,mae\n1,0.8\n")
+    assert "(bootstrap)" in report.build([str(tmp_path / "models")], bootstrap=50)
+    assert "(bootstrap)" not in report.build([str(tmp_path / "models")], bootstrap=0)
