@@ -179,3 +179,14 @@ def test_tensorflow_and_jax_agree_and_a_fresh_process_reloads(tmp_path):
     assert result.returncode == 0 and lines, result.stderr[-3000:]
     report = json.loads(lines[-1][len("REPORT"):])
     assert report["steps"] < 1e-4 and report["pooled"] < 1e-4, report
+
+
+def test_the_leader_is_lfan_leader_else_the_runs_first_modality():
+    def leader_branch(hp, dims):
+        model = registry.build_model(config({**TINY, **hp}), dims, 3, per_step=True)
+        joined = model.get_layer("leader_and_followers")
+        return joined._inbound_nodes[0].input_tensors[0]._keras_history.operation.name
+
+    assert leader_branch({}, DIMS) == "vision_bn"  # the original's leader, video
+    assert leader_branch({"leader": "audio"}, DIMS) == "audio_bn"
+    assert leader_branch({}, {"text": 5, "audio": 4}) == "text_bn"  # no vision: the first of text, audio, vision

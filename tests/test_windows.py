@@ -144,8 +144,24 @@ def test_window_batches_carry_per_step_targets_and_zero_weights_on_gaps_and_padd
     inputs, y, w = next(iter(test_ds))
     cut, _ = run.windows["test"]
     assert y.shape == (len(cut), 5, 3) and w.shape == (len(cut), 5) and inputs["vision"].shape[1] == 5
+    labelled = np.zeros((len(cut), 5), bool)
     for k, labels in enumerate(cut.frame_labels):
-        expected = np.zeros(5, np.float32)
-        expected[:len(labels)] = np.isfinite(labels[:, 0])
-        np.testing.assert_array_equal(np.asarray(w[k]), expected)  # 0 on unlabelled frames and on padding
+        labelled[k, :len(labels)] = np.isfinite(labels[:, 0])
         np.testing.assert_array_equal(np.asarray(inputs["vision_mask"][k]), np.arange(5) < len(labels))
+    w = np.asarray(w)
+    assert np.all(w[~labelled] == 0) and np.allclose(w[labelled], w.size / labelled.sum())  # mean 1
+
+    # the loss Keras reports is the cross-entropy averaged over the labelled frames only
+    import keras
+
+    from mmer_tf.config import ExperimentConfig as Config
+    from mmer_tf.models import registry
+
+    keras.utils.set_random_seed(0)
+    hp = {"vision_channels": "4", "audio_channels": "4", "modal_dim": 4, "num_heads": 2}
+    model = registry.build_model(Config(model_name="lfan", final_activ="softmax", model_hparams=hp),
+                                 {"vision": 2, "audio": 3}, 3, per_step=True)
+    model.compile(loss="categorical_crossentropy")
+    p = np.asarray(model(inputs, training=False))
+    by_hand = -np.log((p * np.asarray(y)).sum(-1)[labelled]).mean()
+    np.testing.assert_allclose(model.evaluate(test_ds, verbose=0), by_hand, rtol=1e-5)

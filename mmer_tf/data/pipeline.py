@@ -108,7 +108,8 @@ def make_dataset(segments: SegmentSet, targets, *, batch_size: int, shuffle: boo
     Per-step targets (a corpus labelled per frame): ``targets`` is one ``[T_i, outputs]`` array per
     segment and ``step_weights`` one ``[T_i]`` array (0 for a step without a label); batches are then
     ``(inputs, targets [B, T, outputs], weights [B, T])``, padded like the inputs with weight 0, so Keras
-    leaves unlabelled and padded steps out of the loss and the metrics.
+    leaves unlabelled and padded steps out of the loss and the (weighted) metrics; a batch's weights are
+    scaled to mean 1, so its loss is the mean over its labelled steps.
 
     ``shuffle=True`` draws a new order every epoch (every iteration of the returned dataset): epoch k's
     order is :func:`epoch_order` ``(n, seed, k)``; iterations count epochs 0, 1, 2, ... unless
@@ -157,8 +158,11 @@ def make_dataset(segments: SegmentSet, targets, *, batch_size: int, shuffle: boo
         if per_step:
             padded_steps = tf.shape(inputs[chosen[0]])[1]
             y = tf.gather(target_table, index).to_tensor(shape=[rows_per_batch, steps, outputs])
-            w = tf.gather(weight_table, index).to_tensor(shape=[rows_per_batch, steps])
-            return inputs, y[:, :padded_steps], w[:, :padded_steps]
+            w = tf.gather(weight_table, index).to_tensor(shape=[rows_per_batch, steps])[:, :padded_steps]
+            # Keras averages a weighted loss over every step of the batch; scaling the weights to mean 1 makes
+            # that the mean over the labelled steps (as if the others were not there); metrics are unchanged.
+            w = tf.math.divide_no_nan(w * tf.cast(tf.size(w), w.dtype), tf.reduce_sum(w))
+            return inputs, y[:, :padded_steps], w
         return inputs, tf.gather(target_table, index)
 
     epoch = None
