@@ -166,3 +166,30 @@ def test_the_releases_time_span_annotation(tmp_path):
     path.write_text(f"{header}\n00:00:01.000,00:00:00.500,{marks('Sadly Angry')}\n", encoding="utf-8")
     with pytest.raises(MmerError, match="vid.csv line 2: the span ends before it begins"):
         cexprdb.read_spans(path)
+
+
+def test_trimmed_clips_are_one_label_each_and_other_needs_its_flag(tmp_path):
+    root = tmp_path / "C-EXPR-DB"
+    for folder, clip in (("Happily-Surprised", "3_Happily-Surprised_0"), ("Sadly-Angry", "9_Sadly-Angry_1"),
+                         ("Other", "5_Other_0"), ("Not-A-Class", "x")):
+        (root / "trimmed_videos" / folder).mkdir(parents=True, exist_ok=True)
+        (root / "trimmed_videos" / folder / f"{clip}.mp4").write_bytes(b"")
+    assert cexprdb.detect(root)
+    scan = cexprdb.scan(root)
+    assert [r.id for r in scan.records] == ["Happily-Surprised__3_Happily-Surprised_0", "Other__5_Other_0",
+                                            "Sadly-Angry__9_Sadly-Angry_1"]
+    assert scan.skipped == {"class folder not a C-EXPR-DB class": ["Not-A-Class"]}
+    rows = [{"id": r.id, **r.meta} for r in scan.records]
+    config = ExperimentConfig(num_folds=3)
+    seven = cexprdb.label(rows, config)
+    assert seven.label == [1, None, 6] and "use_other_class" in seven.excluded[1]
+    eight = cexprdb.label(rows, ExperimentConfig(num_folds=3, use_other_class=True))
+    assert eight.classes[-1] == "Other" and eight.label == [1, 7, 6]
+    # the seed's fold line for a trimmed clip names it as Class/clip: it matches the clip id
+    split = tmp_path / "split"
+    split.mkdir()
+    (split / "train.txt").write_text("Happily-Surprised/3_Happily-Surprised_0,1,Oh!\n")
+    (split / "val.txt").write_text("Sadly-Angry/9_Sadly-Angry_1,6,no\n")
+    (split / "test.txt").write_text("Other/5_Other_0,7,hm\n")
+    applied = split_dir.apply(split, rows, cexprdb.label(rows, ExperimentConfig(split_dir=str(split))))
+    assert applied.fold == ["train", None, "valid"] and applied.label == [1, None, 6]

@@ -105,8 +105,10 @@ def apply(folder: str | Path, rows: Sequence[dict], labelling):
                 labels[i], folds[i], excluded[i] = None, None, "not listed in --split_dir"
             continue
         fold, class_id, where = listed[name]
+        if labels[i] is None:  # left out by the corpus's own labelling (e.g. Other without its flag)
+            continue
         folds[i] = fold
-        if labels[i] is not None and names is not None and class_id is not None:
+        if names is not None and class_id is not None:
             listed_class = names.get(class_id)
             own = labelling.classes[labels[i]]
             if listed_class is not None and listed_class != own:
