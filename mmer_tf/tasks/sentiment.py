@@ -16,6 +16,10 @@ of 0 for an undefined F1). ``acc_7_sdk`` is the CMU SDK README's step-binned 7-c
 intervals are closed towards zero: 0.333 is class 1 there but class 0 under MMSA's rounding; papers
 differ on which one they report. Undefined values (no non-zero truth; a constant column for ``corr``)
 are NaN.
+
+``--sentiment_scheme sims`` writes ``sentiment_sims.csv`` instead: CH-SIMS's labels in [-1, 1] under
+MMSA's SIMS definitions (``acc_2``, ``acc_3``, ``acc_5`` with its own bins, ``f1``, ``mae``, ``corr``;
+:mod:`mmer_tf.tasks.sentiment_sims`); labels outside [-1, 1] are refused there.
 """
 
 from __future__ import annotations
@@ -94,7 +98,7 @@ class SentimentTask(Task):
     name = "sentiment"
     summary = "sentiment: sentiment score regression in [-3, 3] (MMSA's metrics)"
     label_types = ("sentiment",)
-    all_tables = (Table("sentiment", "sentiment", "mae"),)
+    all_tables = (Table("sentiment", "sentiment", "mae"), Table("sentiment_sims", "sentiment_sims", "mae"))
     output_kind_default = "scores"
 
     def supports(self, schema: LabelSchema) -> bool:
@@ -109,15 +113,32 @@ class SentimentTask(Task):
             raise MmerError(f"{int(np.isnan(scores).sum())} segments have no sentiment label")
         if np.abs(scores).max(initial=0.0) > SENTIMENT_RANGE:
             raise MmerError(f"sentiment labels must lie in [-3, 3], found {scores[np.abs(scores) > 3][0]:g}")
+        if _sims(config) and np.abs(scores).max(initial=0.0) > 1.0:
+            raise MmerError(f"--sentiment_scheme sims: CH-SIMS labels lie in [-1, 1], found "
+                            f"{scores[np.abs(scores) > 1][0]:g} (use --sentiment_scheme mosi for [-3, 3] scores)")
         return scores.astype(np.float32).reshape(-1, 1)
 
     def evaluate(self, config, labels, predictions, schema):
         truth = self.targets(config, labels, schema)[:, 0]
         predictions = check_prediction_matrix(predictions, len(truth), 1, f"task {self.name}")
+        if _sims(config):
+            from mmer_tf.tasks.sentiment_sims import sims_metrics
+
+            return {"sentiment_sims": [round_row(sims_metrics(truth, predictions[:, 0]), config.round_decimals)]}
         return {"sentiment": [round_row(sentiment_metrics(truth, predictions[:, 0]), config.round_decimals)]}
 
+    def tables(self, config) -> tuple[str, ...]:
+        return ("sentiment_sims",) if _sims(config) else ("sentiment",)
+
     def headline(self):
-        return ("has0_acc_2", "non0_acc_2", "non0_f1", "acc_7", "mae", "corr")
+        return ("has0_acc_2", "non0_acc_2", "non0_f1", "acc_7", "acc_2", "acc_3", "acc_5", "mae", "corr")
+
+
+def _sims(config) -> bool:
+    scheme = getattr(config, "sentiment_scheme", "mosi")
+    if scheme not in ("mosi", "sims"):
+        raise MmerError(f"--sentiment_scheme {scheme!r}: expected mosi or sims")
+    return scheme == "sims"
 
 
 TASK = SentimentTask()
