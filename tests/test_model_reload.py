@@ -37,6 +37,7 @@ SMALL = {
     "lmf": {"text_hidden": 4, "audio_hidden": 3, "vision_hidden": 3, "sub_layers": 1, "rank": 2, "fusion_dim": 6},
     "mult": {"d": 8, "layers": 1, "mem_layers": 1, "heads": 2},
     "attn_fusion": {"d": 8, "heads": 2, "intra_layers": 1, "fusion_layers": 1},
+    "lfan": {"vision_channels": "6,4", "audio_channels": "4,4", "text_channels": "6,4", "modal_dim": 4},
 }
 
 RELOAD = r"""
