@@ -193,3 +193,20 @@ def test_balanced_class_weights_and_sample_weights():
         np.testing.assert_allclose(w.numpy(), expected[y.numpy().argmax(axis=1)], rtol=1e-6)
     with pytest.raises(MmerError, match="category"):
         for_training(dataset, _config(class_weight="balanced", label_type="all"), labels, "scores")
+
+
+def test_per_frame_batches_keep_their_step_weights_through_mixup():
+    import tensorflow as tf
+
+    rng = np.random.default_rng(4)
+    x = {"audio": rng.normal(size=(8, 5, 3)).astype("float32"), "audio_mask": np.ones((8, 5), "float32")}
+    y = np.eye(3, dtype="float32")[rng.integers(0, 3, (8, 5))]
+    w = (rng.uniform(size=(8, 5)) > 0.3).astype("float32")  # unlabelled frames weigh 0
+    dataset = tf.data.Dataset.from_tensors((x, y, w))
+    config = _config(modalities=("audio",), mixup_alpha=1.0, mixup_prob=1.0, time_mask=1)
+    (x1, y1, w1), = list(for_training(dataset, config, y[:, 0], "classes"))
+    assert y1.shape == y.shape and w1.shape == w.shape
+    assert (w1.numpy() <= w).all() and not np.array_equal(y1.numpy(), y)
+    np.testing.assert_allclose(y1.numpy().sum(axis=-1), 1.0, rtol=1e-6)
+    with pytest.raises(MmerError, match="per frame"):
+        for_training(dataset, _config(modalities=("audio",), class_weight="balanced"), y[:, 0], "classes")

@@ -54,6 +54,8 @@ def for_training(dataset, config, targets: np.ndarray, output_kind: str):
     if config.class_weight == "balanced":
         if output_kind != "classes":
             raise MmerError("--class_weight balanced: needs one class per segment (-lt category)")
+        if len(dataset.element_spec) == 3:
+            raise MmerError("--class_weight balanced: not available on a corpus labelled per frame")
         weights = tf.constant(balanced_class_weights(targets))
     mixing = float(config.mixup_alpha) > 0 and float(config.mixup_prob) > 0
     masked = tuple(config.mask_modalities or config.modalities)
@@ -62,7 +64,9 @@ def for_training(dataset, config, targets: np.ndarray, output_kind: str):
     base_seed = int(config.seed)
 
     def augment(index, batch):
-        inputs, y = batch
+        # (inputs, targets) or, on a corpus labelled per frame, (inputs, targets, step weights)
+        inputs, y = batch[0], batch[1]
+        given = batch[2] if len(batch) == 3 else None
         current = epoch.read_value() if epoch is not None else tf.constant(0, tf.int64)
         seed = tf.stack([tf.constant(base_seed, tf.int64), current * 1_000_003 + tf.cast(index, tf.int64)])
         seeds = tf.random.experimental.stateless_split(seed, 3)
@@ -72,6 +76,8 @@ def for_training(dataset, config, targets: np.ndarray, output_kind: str):
             mixed_inputs, mixed_y = mixup.mix(inputs, y, lam, perm)
             inputs = {k: tf.where(coin, mixed_inputs[k], v) for k, v in inputs.items()}
             y = tf.where(coin, mixed_y, y)
+            if given is not None:  # a mixed step counts only where both partners are labelled
+                given = tf.where(coin, tf.minimum(given, tf.gather(given, perm)), given)
         if masking_on:
             per_modality = tf.random.experimental.stateless_split(seeds[2], len(masked))
             inputs = dict(inputs)
@@ -81,8 +87,9 @@ def for_training(dataset, config, targets: np.ndarray, output_kind: str):
                                                       int(config.time_mask), int(config.feature_mask),
                                                       int(config.num_masks))
         if weights is not None:
-            return inputs, y, tf.reduce_sum(y * weights[None, :], axis=-1)
-        return inputs, y
+            per_row = tf.reduce_sum(y * weights, axis=-1)
+            given = per_row if given is None else given * per_row
+        return (inputs, y) if given is None else (inputs, y, given)
 
     result = dataset.enumerate().map(augment).prefetch(tf.data.AUTOTUNE)
     if epoch is not None:

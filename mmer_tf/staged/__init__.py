@@ -73,6 +73,9 @@ def prepare(model, config, output_kind: str, num_outputs: int, loss):
         return model
     if triplet and output_kind != "classes":
         raise MmerError("--triplet_margin: the triplet loss needs one class per segment (-lt category)")
+    if len(model.output.shape) != 2:
+        raise MmerError("--aux_loss/--triplet_margin: need one prediction per segment; this run predicts every "
+                        "frame (a corpus labelled per frame)")
     return TrainingView(model, aux_weights=aux, aux_loss=loss, num_outputs=num_outputs,
                         final_activ=config.final_activ,
                         triplet_margin=parse_margin(config.triplet_margin) if triplet else None,
