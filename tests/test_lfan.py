@@ -130,11 +130,16 @@ def test_a_segment_model_is_refused_for_per_frame_labels():
         registry.build_model(ExperimentConfig(model_name="lf_lstm"), DIMS, 3, per_step=True)
 
 
-def test_bad_hyper_parameters_are_one_line_errors():
-    with pytest.raises(MmerError, match="modal_dim 5 must be divisible by --lfan_num_heads 2"):
-        registry.build_model(config({**TINY, "modal_dim": 5}), DIMS, 3)
-    with pytest.raises(MmerError, match="--lfan_audio_channels 'x'"):
-        registry.build_model(config({**TINY, "audio_channels": "x"}), DIMS, 3)
+def test_bad_hyper_parameters_are_one_line_errors_before_any_work():
+    cases = [({"modal_dim": 5}, "^--lfan_num_heads: 2 heads do not divide --lfan_modal_dim=5"),
+             ({"audio_channels": "x"}, "^--lfan_audio_channels: 'x' is not a comma-separated list"),
+             ({"text_channels": "4,0"}, "^--lfan_text_channels: '4,0'"),
+             ({"leader": "face"}, "^--lfan_leader: 'face' is not one of text, audio, vision")]
+    for hp, message in cases:
+        with pytest.raises(MmerError, match=message):
+            registry.validate("lfan", {**registry.resolve_hparams("lfan"), **TINY, **hp})
+        with pytest.raises(MmerError, match=message):
+            registry.build_model(config({**TINY, **hp}), DIMS, 3)
 
 
 JAX_SCRIPT = textwrap.dedent(

@@ -37,12 +37,16 @@ HPARAMS = {
     "vision_channels": HParam("512,256,256,128", "TCN block widths for vision (the original's default)"),
     "audio_channels": HParam("32,32,32,32", "TCN block widths for audio (the original's default)"),
     "text_channels": HParam("256,256,128,128", "TCN block widths for text (the original's configs.py, bert)"),
-    "tcn_kernel_size": HParam(5, "temporal convolution kernel size (the original's --tcn_kernel_size)"),
-    "modal_dim": HParam(32, "per-modality width of the attention fusion (the original's --modal_dim)"),
-    "num_heads": HParam(2, "attention heads of the fusion; must divide modal_dim (the original's --num_heads)"),
+    "tcn_kernel_size": HParam(5, "temporal convolution kernel size (the original's --tcn_kernel_size)", minimum=1),
+    "modal_dim": HParam(32, "per-modality width of the attention fusion (the original's --modal_dim)", minimum=1),
+    "num_heads": HParam(2, "attention heads of the fusion; must divide modal_dim (the original's --num_heads)",
+                        minimum=1),
     "tcn_dropout": HParam(0.1, "dropout inside each TCN block"),
     "fusion_dropout": HParam(0.1, "dropout on the fusion output"),
 }
+
+
+MODALITY_NAMES = ("text", "audio", "vision")
 
 
 def channel_list(text: str, modality: str) -> list[int]:
@@ -51,8 +55,19 @@ def channel_list(text: str, modality: str) -> list[int]:
     except ValueError:
         values = []
     if not values or any(v < 1 for v in values):
-        raise MmerError(f"--lfan_{modality}_channels {text!r}: need a comma-separated list of positive widths")
+        raise MmerError(f"--lfan_{modality}_channels: {text!r} is not a comma-separated list of positive widths")
     return values
+
+
+def check_hparams(hp) -> None:
+    """Before any work: every channel list parses, the heads divide ``modal_dim``, the leader is a modality."""
+    for modality in MODALITY_NAMES:
+        channel_list(hp[f"{modality}_channels"], modality)
+    if int(hp["modal_dim"]) % int(hp["num_heads"]):
+        raise MmerError(f"--lfan_num_heads: {hp['num_heads']} heads do not divide --lfan_modal_dim={hp['modal_dim']}; "
+                        f"choose a divisor of {hp['modal_dim']}")
+    if hp["leader"] not in MODALITY_NAMES:
+        raise MmerError(f"--lfan_leader: {hp['leader']!r} is not one of {', '.join(MODALITY_NAMES)}")
 
 
 def tcn_block(x, width: int, *, kernel: int, dilation: int, dropout: float, name: str):
@@ -81,19 +96,15 @@ def leader_of(modalities, wanted: str) -> str:
     return wanted if wanted in modalities else modalities[0]
 
 
-@register("lfan", hparams=HPARAMS, needs_aligned=False, per_step=True,
+@register("lfan", hparams=HPARAMS, needs_aligned=False, per_step=True, check=check_hparams,
           paper="Richet et al. Text- and Feature-based Models for Compound Multimodal Emotion Recognition in "
                 "the Wild (ABAW 2024), Leader-Follower Attention Network")
 def build_lfan(dims, num_outputs, config, hp, per_step: bool = False):
     modalities = list(dims)
     leader = leader_of(modalities, str(hp["leader"]))
     order = [leader] + [m for m in modalities if m != leader]
-    modal_dim, heads = int(hp["modal_dim"]), int(hp["num_heads"])
-    if heads < 1 or modal_dim % heads:
-        raise MmerError(f"--lfan_modal_dim {modal_dim} must be divisible by --lfan_num_heads {heads}")
-    kernel = int(hp["tcn_kernel_size"])
-    if kernel < 1:
-        raise MmerError(f"--lfan_tcn_kernel_size must be >= 1, got {kernel}")
+    check_hparams(hp)
+    modal_dim, heads, kernel = int(hp["modal_dim"]), int(hp["num_heads"]), int(hp["tcn_kernel_size"])
     inputs = model_inputs(dims)
     leader_mask = inputs[f"{leader}_mask"]
     features = {}
