@@ -286,6 +286,8 @@ def _define_model_hparam_flags(FLAGS) -> None:
                 flags.DEFINE_float(flag, hp.default, text, flag_values=FLAGS)
             else:
                 flags.DEFINE_string(flag, str(hp.default), text, flag_values=FLAGS)
+            if hp.alias:  # the seed's name for the same flag (e.g. --tcn_kernel_size for --lfan_tcn_kernel_size)
+                flags.DEFINE_alias(hp.alias, flag, flag_values=FLAGS)
 
 
 def _parse_thresholds(values) -> tuple[float, ...]:

@@ -195,3 +195,15 @@ def test_the_leader_is_lfan_leader_else_the_runs_first_modality():
     assert leader_branch({}, DIMS) == "vision_bn"  # the original's leader, video
     assert leader_branch({"leader": "audio"}, DIMS) == "audio_bn"
     assert leader_branch({}, {"text": 5, "audio": 4}) == "text_bn"  # no vision: the first of text, audio, vision
+
+
+def test_the_seeds_flag_names_are_aliases_of_lfans():
+    from absl import flags
+
+    from mmer_tf import cli_flags
+
+    values = flags.FlagValues()
+    cli_flags.define_flags(values)
+    values(["main.py", "-mn", "lfan", "--tcn_kernel_size", "3", "--modal_dim", "16", "--num_heads", "4"])
+    hp = cli_flags.config_from_flags(values).model_hparams
+    assert (hp["tcn_kernel_size"], hp["modal_dim"], hp["num_heads"]) == (3, 16, 4)

@@ -37,10 +37,12 @@ HPARAMS = {
     "vision_channels": HParam("512,256,256,128", "TCN block widths for vision (the original's default)"),
     "audio_channels": HParam("32,32,32,32", "TCN block widths for audio (the original's default)"),
     "text_channels": HParam("256,256,128,128", "TCN block widths for text (the original's configs.py, bert)"),
-    "tcn_kernel_size": HParam(5, "temporal convolution kernel size (the original's --tcn_kernel_size)", minimum=1),
-    "modal_dim": HParam(32, "per-modality width of the attention fusion (the original's --modal_dim)", minimum=1),
-    "num_heads": HParam(2, "attention heads of the fusion; must divide modal_dim (the original's --num_heads)",
-                        minimum=1),
+    "tcn_kernel_size": HParam(5, "temporal convolution kernel size (also --tcn_kernel_size, the original's name)",
+                              minimum=1, alias="tcn_kernel_size"),
+    "modal_dim": HParam(32, "per-modality width of the attention fusion (also --modal_dim, the original's name)",
+                        minimum=1, alias="modal_dim"),
+    "num_heads": HParam(2, "attention heads of the fusion; must divide modal_dim (also --num_heads, the original's "
+                           "name)", minimum=1, alias="num_heads"),
     "tcn_dropout": HParam(0.1, "dropout inside each TCN block"),
     "fusion_dropout": HParam(0.1, "dropout on the fusion output"),
 }

@@ -31,6 +31,8 @@ class HParam:
     default: object
     help: str
     minimum: float | None = None
+    # the seed's own flag name for it (``tcn_kernel_size``): main.py accepts it as an alias of --<model>_<name>
+    alias: str = ""
 
 
 @dataclass(frozen=True)
