@@ -72,6 +72,15 @@ class FrameRun:
         if mode == "frames_vote" and task.output_kind(config) != "classes":
             raise MmerError(f"--video_score frames_vote needs a task with classes (-lt {config.label_type} "
                             "predicts scores); use frames_avg_logits")
+        refused = [flag for flag, on in (
+            ("--mixup_alpha", float(getattr(config, "mixup_alpha", 0)) > 0),
+            ("--time_mask", int(getattr(config, "time_mask", 0)) > 0),
+            ("--feature_mask", int(getattr(config, "feature_mask", 0)) > 0),
+            ("--class_weight", getattr(config, "class_weight", "none") != "none"),
+            ("--aux_loss", bool(getattr(config, "aux_loss", ()))),
+            ("--triplet_margin", bool(getattr(config, "triplet_margin", "")))) if on]
+        if refused:  # they are written for one target row per segment, not for per-step targets and weights
+            raise MmerError(f"{', '.join(refused)}: not available on a corpus labelled per frame (per-step targets)")
         for name, fold in folds.items():
             if not fold.aligned:
                 raise MmerError("a corpus labelled per frame needs one time axis for every modality; "

@@ -165,3 +165,9 @@ def test_window_batches_carry_per_step_targets_and_zero_weights_on_gaps_and_padd
     p = np.asarray(model(inputs, training=False))
     by_hand = -np.log((p * np.asarray(y)).sum(-1)[labelled]).mean()
     np.testing.assert_allclose(model.evaluate(test_ds, verbose=0), by_hand, rtol=1e-5)
+
+
+def test_segment_level_training_options_are_refused_in_one_line():
+    folds = {name: videos([6, 3], seed=i) for i, name in enumerate(("train", "valid", "test"))}
+    with pytest.raises(MmerError, match="^--mixup_alpha, --aux_loss: not available on a corpus labelled per frame"):
+        FrameRun(config(mixup_alpha=0.2, aux_loss=("audio=1",)), category.TASK, SCHEMA, folds)
