@@ -279,4 +279,7 @@ def _run(args) -> int:
 
 
 if __name__ == "__main__":
+    from mmer_tf.native_logs import filter_native_stderr
+
+    filter_native_stderr(sys.argv)  # native libraries' log lines off the terminal, workers included
     sys.exit(main())

@@ -111,4 +111,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    from mmer_tf.native_logs import filter_native_stderr
+
+    filter_native_stderr(sys.argv)  # native libraries' log lines off the terminal, workers included
     sys.exit(main())
