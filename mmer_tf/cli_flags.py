@@ -102,8 +102,9 @@ def define_flags(FLAGS) -> None:
     flags.DEFINE_enum("vocal_channel", d.vocal_channel, ("speech", "song"), "RAVDESS: speech or song clips.", **kw)
     flags.DEFINE_enum("meld_labels", d.meld_labels, ("emotion", "sentiment", "joint"),
                       "MELD: 7 emotions, 3 sentiments, or the 8 emotion x sentiment pairs of seed 000.", **kw)
-    flags.DEFINE_enum("iemocap_protocol", d.iemocap_protocol, ("4class", "6class"),
-                      "IEMOCAP: 4class (neutral, happy+excited, sad, angry) or 6class (+excited, frustrated).", **kw)
+    flags.DEFINE_enum("iemocap_protocol", d.iemocap_protocol, ("4class", "6class", "dimensional"),
+                      "IEMOCAP: 4class (neutral, happy+excited, sad, angry), 6class (+excited, frustrated) or "
+                      "dimensional (every turn; -lt dimensional regresses valence/activation/dominance).", **kw)
     flags.DEFINE_enum("iemocap_dialogs", d.iemocap_dialogs, ("all", "improvised", "scripted"),
                       "IEMOCAP: which dialogs to keep.", **kw)
     flags.DEFINE_enum("sentiment_scheme", d.sentiment_scheme, ("mosi", "sims"),

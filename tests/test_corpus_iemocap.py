@@ -129,6 +129,9 @@ def test_layout_protocols_filter_and_leave_one_session_out(tmp_path):
     assert impro.excluded[3] == "scripted dialog (--iemocap_dialogs improvised)"
     with pytest.raises(MmerError, match="--fold 5: IEMOCAP has 5 leave-one-session-out folds"):
         iemocap.label(rows, ExperimentConfig(fold=5))
+    assert set(four.scores) == {"valence", "activation", "dominance"} and four.scores["valence"][:2] == [3.0, 3.0]
+    every = iemocap.label(rows, ExperimentConfig(iemocap_protocol="dimensional"))
+    assert all(y is not None for y in every.label) and every.classes == iemocap.CODES  # xxx and fru kept
 
 
 def test_speaking_actors_half_of_the_dialog_video(tmp_path):
@@ -151,17 +154,26 @@ def test_speaking_actors_half_of_the_dialog_video(tmp_path):
         right.astype(int) - drawn[:, :half].astype(int)).mean()
 
 
-@pytest.mark.skipif(not have_tools(), reason="espeak-ng is not installed")
-def test_iemocap_miniature_reaches_its_table_in_one_command(tmp_path):
+@pytest.fixture(scope="module")
+def miniature(tmp_path_factory):
     from corpus_media_support import make_iemocap
 
-    root = make_iemocap(tmp_path / "IEMOCAP_full_release")
-    command = [sys.executable, "main.py", "-df", str(root), "-lt", "category", "-mn", "lf_dnn", "-e", "8", "-b", "4",
-               "--fold", "2", "--seed", "3", "--verbose", "0",
+    if not have_tools():
+        pytest.skip("espeak-ng is not installed")
+    return make_iemocap(tmp_path_factory.mktemp("iemocap") / "IEMOCAP_full_release")
+
+
+def _main(args, tmp_path):
+    command = [sys.executable, "main.py", *args, "-mn", "lf_dnn", "-b", "4", "--seed", "3", "--verbose", "0",
                "-pf", str(tmp_path / "cache"), "-mf", str(tmp_path / "models")]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=500, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_iemocap_miniature_reaches_its_table_in_one_command(miniature, tmp_path):
+    root = miniature
+    _main(["-df", str(root), "-lt", "category", "-e", "8", "--fold", "2"], tmp_path)
     ids = pd.read_csv(tmp_path / "models" / "lf_dnn" / "csv" / "model_ids.csv").iloc[0]
     row = pd.read_csv(tmp_path / "models" / "lf_dnn" / "csv" / "classification_category.csv").iloc[0]
     assert ids["corpus"] == "iemocap"
@@ -170,3 +182,12 @@ def test_iemocap_miniature_reaches_its_table_in_one_command(tmp_path):
     assert row["acc"] > 0.5, row.to_dict()
     clips = pd.read_csv(next((tmp_path / "cache").glob("featurized_iemocap_*")) / "clips.csv")
     assert len(clips) == 60 and set(clips["video_region"]) == {"left", "right"}
+
+
+def test_iemocap_dimensional_regression_in_one_command(miniature, tmp_path):
+    _main(["-df", str(miniature), "-lt", "dimensional", "--iemocap_protocol", "dimensional", "-e", "30",
+           "--fold", "2"], tmp_path)
+    row = pd.read_csv(tmp_path / "models" / "lf_dnn" / "csv" / "dimensional.csv").iloc[0]
+    assert {"valence_ccc", "activation_ccc", "dominance_ccc", "valence_mae", "mae", "ccc"} <= set(row.index)
+    # Session 3's 12 turns (xxx included): the planted valence (happy 4-4.5, sad 1.5, angry 1.5) is learnt
+    assert row["valence_ccc"] > 0.3 and row["valence_mae"] < 1.0, row.to_dict()

@@ -21,8 +21,10 @@ miniature draws it; check a frame of the real videos before relying on it). With
 
 Labels (``--iemocap_protocol``): ``4class`` (the common one: neutral, happy with excited merged in, sad,
 angry; other labels left out and counted) or ``6class`` (neutral, happy, excited, sad, angry,
-frustrated). The mean valence/activation/dominance and the annotators' categorical votes are kept in
-the clip table (``clips.csv``) for analyses; a dimensional-regression task is not part of this adapter.
+frustrated), or ``dimensional`` (every turn, ``xxx`` and ``oth`` included; its category column is the raw
+label, one class per code). Every protocol also gives the label columns ``valence``, ``activation`` and
+``dominance`` (the annotators' mean, 1-5), which ``-lt dimensional`` regresses; the annotators'
+categorical votes are kept in the clip table (``clips.csv``) for analyses.
 ``--iemocap_dialogs improvised|scripted|all`` filters the dialogs.
 
 Protocol: leave one session out, 5 folds: ``--fold K`` tests on session ``K+1`` (both its actors,
@@ -49,9 +51,12 @@ CODES = ("neu", "hap", "exc", "sad", "ang", "fru", "sur", "fea", "dis", "oth", "
 PROTOCOLS = {
     "4class": {"neu": "neutral", "hap": "happy", "exc": "happy", "sad": "sad", "ang": "angry"},
     "6class": {"neu": "neutral", "hap": "happy", "exc": "excited", "sad": "sad", "ang": "angry", "fru": "frustrated"},
+    "dimensional": {code: code for code in CODES},
 }
 CLASS_ORDER = {"4class": ("angry", "happy", "neutral", "sad"),
-               "6class": ("angry", "excited", "frustrated", "happy", "neutral", "sad")}
+               "6class": ("angry", "excited", "frustrated", "happy", "neutral", "sad"),
+               "dimensional": CODES}
+DIMENSIONS = ("valence", "activation", "dominance")
 DIALOGS = ("all", "improvised", "scripted")
 SIDE = {"F": "left", "M": "right"}
 NUM_SESSIONS = 5
@@ -256,7 +261,8 @@ def label(rows, config) -> Labelling:
                      "valid": [f"Session{valid}"]}
     description = (f"{protocol} ({', '.join(classes)}), {dialogs} dialogs; leave-one-session-out fold {fold}: "
                    f"test Session{test}, valid Session{valid}")
-    return Labelling(classes, labels, folds, excluded, description, protocol_info)
+    scores = {name: [float(row.get(name) or "nan") for row in rows] for name in DIMENSIONS}
+    return Labelling(classes, labels, folds, excluded, description, protocol_info, scores=scores)
 
 
 def describe(path: Path, config):

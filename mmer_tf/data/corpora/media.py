@@ -92,6 +92,9 @@ class Labelling:
     excluded: list[str | None]
     description: str = ""
     protocol: dict = field(default_factory=dict)  # e.g. which actors are in which fold
+    #: extra label columns after ``category`` (name -> one float per clip row), e.g. IEMOCAP's
+    #: valence/activation/dominance for ``-lt dimensional``
+    scores: dict[str, list[float]] = field(default_factory=dict)
 
 
 def clip_id(text: str) -> str:
@@ -381,7 +384,7 @@ def describe(adapter, path: Path, config) -> CorpusInfo:
     }
     description = (f"{adapter.TITLE}: {n_media} clips, {kept} selected, {len(labelling.classes)} classes "
                    f"({labelling.description})")
-    return CorpusInfo(name=adapter.NAME, path=path, files=tuple(files), label_names=("category",),
+    return CorpusInfo(name=adapter.NAME, path=path, files=tuple(files), label_names=("category", *labelling.scores),
                       classes=tuple(labelling.classes), params=params, has_own_split=True,
                       description=description)
 
@@ -467,13 +470,15 @@ def segments_from_folder(folder: Path, rows: Sequence[Mapping[str, str]], labell
                 drop("no features written for the clip", cid)
         reference = {cid: (*hulls[cid], float(y)) for cid, y, _ in selected if cid in hulls}
         folds = {cid: fold for cid, _, fold in selected}
+        names = tuple(labelling.scores)
+        extra = {row["id"]: [float(labelling.scores[n][i]) for n in names] for i, row in enumerate(rows)}
         report = AlignReport()
         ids, labels, fold_list = [], [], []
         features: dict[str, list[np.ndarray]] = {m: [] for m in readers}
         for clip, per_modality in align_clips(readers, reference, aligned=aligned, report=report,
                                               progress=progress):
             ids.append(f"{clip}[0]")
-            labels.append(reference[clip][2])
+            labels.append([reference[clip][2], *extra[clip]])
             fold_list.append(folds[clip])
             for m, value in per_modality.items():
                 features[m].append(value)
@@ -490,10 +495,11 @@ def segments_from_folder(folder: Path, rows: Sequence[Mapping[str, str]], labell
     per_segment_keys = [k for k in (rows[0].keys() if rows else []) if k in PER_SEGMENT_COLUMNS]
     # keyed by segment id (not parallel lists): a fold's subset keeps a superset that still reads right
     per_segment = {seg: {k: by_id[seg[:-3]].get(k, "") for k in per_segment_keys} for seg in ids}
-    segments = SegmentSet(ids=ids, features=features, labels=np.asarray(labels, np.float32).reshape(-1, 1),
+    segments = SegmentSet(ids=ids, features=features,
+                          labels=np.asarray(labels, np.float32).reshape(len(labels), 1 + len(names)),
                           aligned=aligned)
     segments.info.update(
-        label_names=["category"], classes=list(labelling.classes), fold=fold_list, per_segment=per_segment,
+        label_names=["category", *names], classes=list(labelling.classes), fold=fold_list, per_segment=per_segment,
         recipe=dict(marker.get("recipe") or {}), featurized=str(folder.resolve()), aligned_view=aligned,
     )
     counts = Counter(fold_list)

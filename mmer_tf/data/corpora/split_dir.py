@@ -115,7 +115,8 @@ def apply(folder: str | Path, rows: Sequence[dict], labelling):
                 raise MmerError(f"{where}: {name} is listed as {listed_class} (id {class_id}) but the corpus "
                                 f"labels it {own}")
     protocol = {"by": "--split_dir", "split_dir": str(folder)}
-    return Labelling(labelling.classes, labels, folds, excluded, f"split from {folder}", protocol)
+    return Labelling(labelling.classes, labels, folds, excluded, f"split from {folder}", protocol,
+                     scores=labelling.scores)
 
 
 __all__ = ["apply", "key_files", "read_class_ids", "read_lists", "split_files"]
