@@ -97,10 +97,11 @@ def shaded_face_frame(width: int, height: int, t: float, *, smile: float = 0.0, 
     return np.clip(rgb, 0, 255).astype(np.uint8)
 
 
-def video(path: Path, seconds: float, *, fps: int = 10, size: tuple[int, int] = (160, 120),
+def video(path: Path, seconds: float, *, fps: int | Fraction = 10, size: tuple[int, int] = (160, 120),
           audio_wav: Path | None = None, smile: float = 0.0, codec: str = "libx264", shaded: bool = False) -> Path:
     """Write an MP4 with the drawn face for ``seconds`` (and the WAV's audio as AAC when given);
-    ``shaded`` draws :func:`shaded_face_frame` (detectable) instead of the flat :func:`face_frame`."""
+    ``shaded`` draws :func:`shaded_face_frame` (detectable) instead of the flat :func:`face_frame`.
+    ``fps`` may be a Fraction (``Fraction(30000, 1001)``: NTSC's 29.97, RAVDESS's rate)."""
     import av
     import soundfile
 
@@ -117,9 +118,9 @@ def video(path: Path, seconds: float, *, fps: int = 10, size: tuple[int, int] = 
         astream.layout = "mono"
     for i in range(int(round(seconds * fps))):
         draw = shaded_face_frame if shaded else face_frame
-        frame = av.VideoFrame.from_ndarray(draw(width, height, i / fps, smile=smile), format="rgb24")
+        frame = av.VideoFrame.from_ndarray(draw(width, height, float(i / fps), smile=smile), format="rgb24")
         frame.pts = i
-        frame.time_base = Fraction(1, fps)
+        frame.time_base = 1 / Fraction(fps)
         for packet in vstream.encode(frame):
             container.mux(packet)
     for packet in vstream.encode():

@@ -3,7 +3,10 @@
 Face crop: OpenCV's bundled frontal-face Haar cascade (``cv2.data``; no download) on a grey frame
 scaled to at most 320 px wide; the largest face, squared and widened by 10 %, then levelled: when the
 bundled eye cascade finds both eyes, the square is rotated about its centre so they lie on one
-horizontal line (roll alignment; scale and position are already normalised by the crop). When no face is found
+horizontal line (roll alignment; scale and position are already normalised by the crop). Within one video the search
+follows the face (:class:`FaceTracker`): after a full search, each next frame is searched only at window
+sizes near the last box's, which skips the small windows that make most of a full search's cost (the same
+boxes within a few pixels: tests/test_features_video.py). When no face is found
 the centre square is used instead and counted (the summary reports the fallback rate, so a corpus
 where detection fails is visible rather than silently featurized from backgrounds).
 
@@ -40,6 +43,7 @@ HOG_DIM = 576
 EYE_WIDTH = 128  # eyes are searched on the face crop scaled to at most this width
 MAX_ROLL = 30.0
 BATCH = 16
+TRACK_RANGE = 1.5  # a followed face is searched at window sizes within this factor of its last box
 
 
 @lru_cache(maxsize=1)
@@ -59,8 +63,14 @@ def _hog():
     return cv2.HOGDescriptor((FACE_SIZE, FACE_SIZE), (16, 16), (16, 16), (8, 8), 9)
 
 
-def face_box(rgb: np.ndarray) -> tuple[int, int, int, int] | None:
-    """``(x, y, side, side)`` of the largest detected face (squared, +10 %), or ``None``."""
+def face_box(rgb: np.ndarray, near: tuple[int, int, int, int] | None = None) -> tuple[int, int, int, int] | None:
+    """``(x, y, side, side)`` of the largest detected face (squared, +10 %), or ``None``.
+
+    ``near``: a box found in the previous frame; only window sizes within ``TRACK_RANGE`` of its size are
+    tried. The image and the cascade's scale steps are those of a full search, so a face still about that
+    size comes out as the full search would find it, at a fraction of the cost (the small windows, skipped
+    here, are the many).
+    """
     import cv2
 
     h, w = rgb.shape[:2]
@@ -68,7 +78,13 @@ def face_box(rgb: np.ndarray) -> tuple[int, int, int, int] | None:
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     if scale < 1.0:
         grey = cv2.resize(grey, (int(round(w * scale)), int(round(h * scale))), interpolation=cv2.INTER_AREA)
-    faces = _cascade().detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(24, 24))
+    sizes = {"minSize": (24, 24)}
+    if near is not None:
+        window = near[2] * scale / 1.1  # the detector's window behind the widened box
+        low = max(24, int(window / TRACK_RANGE))
+        high = max(low + 1, int(np.ceil(window * TRACK_RANGE)))
+        sizes = {"minSize": (low, low), "maxSize": (high, high)}
+    faces = _cascade().detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, **sizes)
     if len(faces) == 0:
         return None
     x, y, fw, fh = max((tuple(int(v) for v in f) for f in faces), key=lambda f: f[2] * f[3])
@@ -78,6 +94,21 @@ def face_box(rgb: np.ndarray) -> tuple[int, int, int, int] | None:
     x0 = int(round(min(max(cx - side / 2, 0), w - side)))
     y0 = int(round(min(max(cy - side / 2, 0), h - side)))
     return x0, y0, side, side
+
+
+class FaceTracker:
+    """Face boxes for the consecutive frames of one video: a full search until a face is found, then a
+    search near the last box (:func:`face_box`'s ``near``), and a full search again whenever that fails."""
+
+    def __init__(self):
+        self.last: tuple[int, int, int, int] | None = None
+
+    def box(self, rgb: np.ndarray) -> tuple[int, int, int, int] | None:
+        found = face_box(rgb, near=self.last) if self.last is not None else None
+        if found is None:
+            found = face_box(rgb)
+        self.last = found
+        return found
 
 
 def centre_box(rgb: np.ndarray) -> tuple[int, int, int, int]:
@@ -136,12 +167,13 @@ def rotated_crop(rgb: np.ndarray, box: tuple[int, int, int, int], angle: float) 
     return cv2.warpAffine(rgb, matrix, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def crop(rgb: np.ndarray, face_crop: bool) -> tuple[np.ndarray, str]:
+def crop(rgb: np.ndarray, face_crop: bool, tracker: FaceTracker | None = None) -> tuple[np.ndarray, str]:
     """The face square of a frame, levelled by its eyes when both are found; or the centre square.
 
     Returns the crop and how it was made: ``"aligned"``, ``"face"`` (no eye pair) or ``"centre"``.
+    ``tracker``: the video's :class:`FaceTracker` (frames in order), else a full search of this frame.
     """
-    box = face_box(rgb) if face_crop else None
+    box = (tracker.box(rgb) if tracker is not None else face_box(rgb)) if face_crop else None
     if box is None:
         x, y, bw, bh = centre_box(rgb)
         return rgb[y:y + bh, x:x + bw], "centre"
@@ -212,13 +244,14 @@ def encode_video(path: Path, recipe: Recipe, duration: float | None, *, start: f
     ks: list[int] = []
     batch: list = []
     fallback = aligned = 0
+    tracker = FaceTracker()
 
     def flush() -> None:
         rows.extend(np.asarray(encoder.encode(batch)).reshape(len(batch), -1))
         batch.clear()
 
     for k, rgb in iter_frames(path, recipe.fps, start, end):
-        face, how = crop(region_of(rgb, region), recipe.face_crop)
+        face, how = crop(region_of(rgb, region), recipe.face_crop, tracker)
         fallback += int(recipe.face_crop and how == "centre")
         aligned += int(how == "aligned")
         ks.append(k)
