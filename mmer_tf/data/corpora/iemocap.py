@@ -170,7 +170,8 @@ def _read(path: Path) -> str:
 
 
 def _dialog_video(session: Path, dialog: str) -> Path | None:
-    for candidate in (session / "dialog" / "avi" / "DivX" / f"{dialog}.avi", session / "dialog" / "avi" / f"{dialog}.avi"):
+    avi = session / "dialog" / "avi"
+    for candidate in (avi / "DivX" / f"{dialog}.avi", avi / f"{dialog}.avi"):
         if candidate.is_file():
             return candidate
     return None
