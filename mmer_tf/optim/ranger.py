@@ -61,7 +61,8 @@ class Ranger(keras.optimizers.Optimizer):
         one = ops.cast(1.0, dtype)
 
         # the slow weights start from the weights met at the first update
-        self.assign(slow, ops.where(ops.equal(step_int, 1), variable, slow))
+        current = ops.convert_to_tensor(variable)  # JAX's where takes arrays, not Keras variables
+        self.assign(slow, ops.where(ops.equal(step_int, 1), current, ops.convert_to_tensor(slow)))
         self.assign(m, b1 * m + (one - b1) * gradient)
         self.assign(v, b2 * v + (one - b2) * ops.square(gradient))
 
@@ -78,11 +79,12 @@ class Ranger(keras.optimizers.Optimizer):
                              / ((rho_inf - 4.0) * (rho_inf - 2.0) * safe_rho))
         adaptive = rectifier / one_minus_b1_t * m / (ops.sqrt(v) + ops.cast(self.epsilon, dtype))
         plain = m / one_minus_b1_t
-        fast = variable - lr * ops.where(tractable, adaptive, plain)
+        fast = current - lr * ops.where(tractable, adaptive, plain)
 
         sync = ops.equal(ops.mod(step_int, ops.cast(self.lookahead_steps, "int64")), 0)
-        merged = slow + ops.cast(self.lookahead_alpha, dtype) * (fast - slow)
-        self.assign(slow, ops.where(sync, merged, slow))
+        slow_now = ops.convert_to_tensor(slow)
+        merged = slow_now + ops.cast(self.lookahead_alpha, dtype) * (fast - slow_now)
+        self.assign(slow, ops.where(sync, merged, slow_now))
         self.assign(variable, ops.where(sync, merged, fast))
 
     def get_config(self):

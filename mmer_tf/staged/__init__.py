@@ -48,6 +48,13 @@ def check_config(config) -> None:
         raise MmerError(f"--freeze_branches must be >= 0, got {config.freeze_branches}")
     if int(config.freeze_branches) > 0 and not sources:
         raise MmerError("--freeze_branches: freezes the --init_from branches; give --init_from")
+    if int(config.freeze_branches) > 0:
+        import keras
+
+        if keras.backend.backend() != "tensorflow":
+            # Keras' JAX optimiser insists on the variable list it was built with: no mid-fit freezing there
+            raise MmerError(f"--freeze_branches: needs the TensorFlow backend (this run uses "
+                            f"{keras.backend.backend()})")
     if config.triplet_margin:
         parse_margin(config.triplet_margin)
         if config.label_type != "category":
