@@ -262,6 +262,9 @@ def _run(args) -> int:
         base_frame = pd.DataFrame.from_records(evaluate_all(base, True, args.seed))
         baseline_curves = curves(base_frame, table, metric)
     summary = pd.DataFrame.from_records(summarize(model_curves, baseline_curves))
+    numeric = summary.select_dtypes("number").columns
+    # Sums of differences of 3-decimal metrics: round away float noise (and a "-0.0").
+    summary[numeric] = summary[numeric].round(6) + 0.0
     summary.insert(0, "metric", metric)
     summary.insert(0, "table", table)
     summary_path = out.with_name(out.name.replace("robustness_", "robustness_summary_", 1)
