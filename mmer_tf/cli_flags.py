@@ -364,6 +364,7 @@ def config_from_flags(FLAGS) -> ExperimentConfig:
         modalities=tuple(m for m in MODALITIES if m in modalities),
         threshold_emo_present=_parse_thresholds(FLAGS.threshold_emo_present),
         model_hparams=hparams,
+        from_data=tuple(name for name in ("label_type", "final_activ", "modalities") if not FLAGS[name].present),
         # feature folders
         modality_map=tuple(m.strip() for m in FLAGS.modality_map if m.strip()),
         missing_modality=FLAGS.missing,

@@ -76,6 +76,8 @@ class ExperimentConfig:
     optimizer: str = "adam"
     val_metric: str = "loss"
     label_type: str = "all"
+    # fields the user left to the data (label_type, final_activ, modalities): mmer_tf.corpus_defaults
+    from_data: tuple[str, ...] = ()
     predict_neutral_class: bool = False
     threshold_emo_present: tuple[float, ...] = (0.0,)
     mixed_precision: bool = False
@@ -140,6 +142,8 @@ _NON_PARAMETERS = {"model_folder", "csv_folder", "csv_name", "display_fig", "ver
 _NON_PARAMETERS |= {"coordinator", "num_processes", "process_id"}
 # --tensorboard only adds event files: the same run with or without it is the same run.
 _NON_PARAMETERS |= {"tensorboard"}
+# which fields the data chose is not what was run: the chosen values are recorded in their own columns.
+_NON_PARAMETERS |= {"from_data"}
 
 
 def parameter_columns(config: ExperimentConfig) -> dict[str, object]:

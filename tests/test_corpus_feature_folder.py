@@ -67,19 +67,28 @@ def test_planted_signal_is_learnable(tmp_path):
     assert (predicted == y[fold == "test"]).mean() > 0.6  # chance is 1/3
 
 
-def test_unmapped_names_listed(root):
-    with pytest.raises(MmerError, match=r"modality folders face, speech, text are not all text/audio/vision; map them with --modality_map"):
-        ff.describe(root, ExperimentConfig())
+def test_usual_names_map_by_default_and_unknown_ones_are_listed(root, tmp_path):
+    assert ff.describe(root, ExperimentConfig()).params["modality_map"] == ["face=vision", "speech=audio", "text=text"]
+    odd = tmp_path / "odd"
+    for split in ("train", "val", "test"):
+        (odd / split / "voice").mkdir(parents=True)
+    (odd / "labels.csv").write_text("id,split,label\nx,train,a\n")
+    with pytest.raises(MmerError, match=r"modality folders voice are not text/audio/vision nor a usual name for one; "
+                                        r"map them with --modality_map"):
+        ff.describe(odd, ExperimentConfig())
     with pytest.raises(MmerError, match=r"--modality_map: no folder named voice"):
         ff.describe(root, ExperimentConfig(modality_map=("voice=audio",)))
     with pytest.raises(MmerError, match=r"--modality_map 'speech=sound'"):
         ff.describe(root, ExperimentConfig(modality_map=("speech=sound",)))
 
 
-def test_partial_map_ignores_other_folders(root):
+def test_a_map_adds_to_the_usual_names_and_unclaimed_folders_are_ignored(root):
+    for split in ("train", "val", "test"):
+        (root / split / "notes").mkdir()
     segments, summary = _load(root, _config(modality_map=("speech=audio",)))
-    assert list(segments.features) == ["audio"] and summary["ignored_folders"] == ["face", "text"]
-    assert segments.dims() == {"audio": 6} and len(segments) == 90
+    assert sorted(segments.features) == ["audio", "text", "vision"] and summary["ignored_folders"] == ["notes"]
+    segments, summary = _load(root, _config(modality_map=("text=audio",)))  # text claimed: speech unused
+    assert segments.dims()["audio"] == 8 and summary["ignored_folders"] == ["notes", "speech"]
 
 
 def test_score_and_emotion_schemas(tmp_path):

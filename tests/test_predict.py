@@ -27,8 +27,10 @@ from raw_media_support import have_tools, make_ravdess
 REPO = Path(__file__).resolve().parents[1]
 STATEMENT = "Kids are talking by the door"
 pytestmark = pytest.mark.skipif(not have_tools(), reason="espeak-ng is not installed")
+# --modalities typed: these tests check how predict handles a model that reads text (RAVDESS's own default
+# is audio and vision, tests/test_default_task.py)
 ARGS = ["--corpus", "ravdess", "--emotions", "happy,sad", "--num_folds", "4", "--fold", "2", "-lt", "category",
-        "-mn", "lf_dnn", "-e", "4", "-b", "8", "--seed", "3", "--verbose", "0"]
+        "-mn", "lf_dnn", "-e", "4", "-b", "8", "--seed", "3", "--verbose", "0", "--modalities", "text,audio,vision"]
 
 
 def _config(root, tmp):

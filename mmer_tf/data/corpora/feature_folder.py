@@ -6,9 +6,12 @@ Layout::
     ROOT/<split>/<modality>/<segment id>.npy   (or .npz holding one array)
 
 ``<split>`` is ``train``, ``val``/``valid``/``dev`` and ``test``; the CSV's ``split`` column says where each
-labelled segment's files are (``info["fold"]``). Modality folders carry any names: ``--modality_map
-speech=audio,face=vision`` maps them onto text/audio/vision (unmapped folders are then ignored and
-listed in the summary); without a map they must already be named text/audio/vision. A file holds
+labelled segment's files are (``info["fold"]``). Modality folders carrying the usual names are mapped by
+default (``FOLDER_NAMES``: ``speech``/``audio``/``wav`` -> audio, ``face``/``video``/``visual``/
+``video_embedding``/``vision`` -> vision, ``text``/``words`` -> text); ``--modality_map speech=audio,...``
+maps any others, or picks one when two folders claim one modality (a one-line question otherwise). A map
+adds to the defaults: a third folder named ``text`` stays text. Folders that map to nothing are ignored
+and listed in the summary. A file holds
 ``[T, D]`` (a sequence) or ``[D]`` (one vector: a one-step sequence, so every model takes it).
 
 Labels (see CONTRACTS): a ``label`` column -> ``("category",)``, classes sorted by name (by value when
@@ -85,24 +88,39 @@ def parse_modality_map(entries) -> dict[str, str]:
     return mapping
 
 
+# The folder names feature-extraction pipelines (the seed 003 layout among them) use for each modality.
+FOLDER_NAMES = {
+    "text": "text", "words": "text",
+    "audio": "audio", "speech": "audio", "wav": "audio",
+    "vision": "vision", "face": "vision", "video": "vision", "visual": "vision", "video_embedding": "vision",
+}
+
+
 def modality_folders(root: Path, folds: dict[str, Path], config) -> tuple[dict[str, str], list[str]]:
-    """``({folder name: modality}, ignored folder names)`` for this corpus and ``--modality_map``."""
+    """``({folder name: modality}, ignored folder names)``: ``--modality_map`` first, then the usual names."""
     names = sorted({p.name for folder in folds.values() for p in folder.iterdir() if p.is_dir()})
     if not names:
         raise MmerError(f"{root}: no modality folders under {', '.join(p.name for p in folds.values())}")
     mapping = parse_modality_map(getattr(config, "modality_map", ()))
-    if mapping:
-        unknown = [n for n in mapping if n not in names]
-        if unknown:
-            raise MmerError(f"--modality_map: no folder named {', '.join(unknown)} in {root} (folders: {', '.join(names)})")
-        return mapping, [n for n in names if n not in mapping]
-    odd = [n for n in names if n not in MODALITIES]
-    if odd:
+    unknown = [n for n in mapping if n not in names]
+    if unknown:
+        raise MmerError(f"--modality_map: no folder named {', '.join(unknown)} in {root} (folders: {', '.join(names)})")
+    claims: dict[str, list[str]] = {}
+    for name in names:
+        modality = FOLDER_NAMES.get(name.lower())
+        if name not in mapping and modality is not None and modality not in mapping.values():
+            claims.setdefault(modality, []).append(name)
+    for modality, folders in claims.items():
+        if len(folders) > 1:
+            raise MmerError(f"{root}: folders {' and '.join(folders)} both hold {modality}; which one? say it with "
+                            f"--modality_map {folders[-1]}={modality} (the other is then ignored)")
+        mapping[folders[0]] = modality
+    if not mapping:
         raise MmerError(
-            f"{root}: modality folders {', '.join(names)} are not all text/audio/vision; map them with "
-            f"--modality_map folder=modality,... (e.g. --modality_map {odd[0]}=audio)"
+            f"{root}: modality folders {', '.join(names)} are not text/audio/vision nor a usual name for one; map "
+            f"them with --modality_map folder=modality,... (e.g. --modality_map {names[0]}=audio)"
         )
-    return {n: n for n in names}, []
+    return mapping, [n for n in names if n not in mapping]
 
 
 def read_labels(root: Path) -> tuple[tuple[str, ...], list[dict], tuple[str, ...]]:

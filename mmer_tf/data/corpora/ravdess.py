@@ -35,6 +35,10 @@ from mmer_tf.errors import MmerError
 NAME = "ravdess"
 TITLE = "RAVDESS"
 LAYOUT = "Actor_XX/MM-VV-EE-II-SS-RR-AA.mp4|.wav"
+# What a run trains on when --modalities is not typed (mmer_tf.corpus_defaults): by design every emotion
+# is spoken with the same two sentences, so the transcript carries no emotion and predict needs no --text.
+DEFAULT_MODALITIES = ("audio", "vision")
+DEFAULT_MODALITIES_WHY = "RAVDESS's transcript is one of two fixed sentences, the same for every emotion"
 
 EMOTIONS = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")
 STATEMENTS = {"01": "Kids are talking by the door", "02": "Dogs are sitting by the door"}
