@@ -16,13 +16,6 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-if __name__ == "__main__":
-    # The native libraries' log lines stay off the terminal (--verbose 2 shows them), in this process
-    # and every worker it starts: set up before anything loads those libraries.
-    from mmer_tf.native_logs import filter_native_stderr
-
-    filter_native_stderr(sys.argv)
-
 # distribution (issue 12): before Keras is imported, choose JAX for --distribution data_parallel and
 # turn on GPU memory growth (mmer_tf.distributed.prepare_environment).
 from mmer_tf import distributed as _distributed  # noqa: E402
@@ -121,30 +114,17 @@ def main(argv: list[str]) -> int:
 
         experiment.run(config)
     except MmerError as exc:
-        _discard_unrecorded()
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        _discard_unrecorded()
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except OSError as exc:
         # A file system refusal no check foresaw (read-only folder, full disk, a file where a folder
         # should be): one line naming the path, as for every other user-facing failure.
-        _discard_unrecorded()
         print(_os_error_line(exc), file=sys.stderr)
         return 2
     return 0
-
-
-def _discard_unrecorded() -> None:
-    """A run stopped before its tables: delete its checkpoint and plots and give its run id back."""
-    results = sys.modules.get("mmer_tf.results")
-    if results is not None:
-        try:
-            results.discard_tracked_runs()
-        except OSError:
-            pass
 
 
 if __name__ == "__main__":

@@ -65,12 +65,21 @@ def _save_artefact(unsaved: list[str], what: str, save, *args, **kwargs) -> None
         unsaved.append(f"{what} ({reason})")
 
 
-def run(config: ExperimentConfig, *, callbacks=(), tags=None) -> RunResult:
+def run(config: ExperimentConfig, *, callbacks=(), tags=None, discard_on=None) -> RunResult:
     """Train ``config.model_name`` on the configured corpus and append one run to the tables.
 
     ``callbacks``: more Keras callbacks for fit (a search trial's pruning); ``tags``: more
     ``model_ids.csv`` columns that say why the run was made (a search's ``study``, ``trial``, ``final``).
+    A run that ends by one of ``discard_on`` (default :data:`mmer_tf.results.DISCARD_ON`: a user error,
+    a refused file, Ctrl-C) before its rows exist leaves nothing: its artefacts go and its id is released.
     """
+    from mmer_tf import results
+
+    with results.holding(discard_on or results.DISCARD_ON) as held:
+        return _run(config, held, callbacks=callbacks, tags=tags)
+
+
+def _run(config: ExperimentConfig, held, *, callbacks=(), tags=None) -> RunResult:
     _setup_logging(config.verbose)
     started = time.time()
 
@@ -86,9 +95,6 @@ def run(config: ExperimentConfig, *, callbacks=(), tags=None) -> RunResult:
     # Cheap: find the corpus and its label columns, and refuse an impossible corpus/task pair before any work.
     opened = dataset.open_corpus(config)
     _adapter, corpus, _name = opened
-    from mmer_tf import corpus_defaults
-
-    config = corpus_defaults.follow_corpus(config, _adapter, corpus)  # -lt, -a, --modalities not typed
     task = tasks.check_supported(config.label_type, tasks.LabelSchema(corpus.label_names, corpus.classes),
                                  corpus.name)
     from mmer_tf import results
@@ -162,7 +168,7 @@ def run(config: ExperimentConfig, *, callbacks=(), tags=None) -> RunResult:
         state.clear()
         return RunResult(run_id, {}, {}, paths, info)
     if placement.is_chief:
-        results.track_run(paths, run_id)  # main.py discards it (checkpoint, id) on Ctrl-C or a failure before the tables
+        held.hold(paths, run_id)  # discarded (checkpoint, id) if the run ends before its rows exist
         log.info("run %d: model %s (%s), task %s (-lt %s), outputs %d", run_id, config.model_name,
                  ",".join(config.modalities), task.name, config.label_type, num_outputs)
     else:
@@ -253,6 +259,7 @@ def run(config: ExperimentConfig, *, callbacks=(), tags=None) -> RunResult:
     params.update(provenance.columns(info))  # code, library versions, data fingerprint, device
     params.update(tags or {})
     finished = time.time()
+    held.recorded(paths, run_id)  # from here its rows exist: in the tables, or saved as JSON by write_run
     results.write_run(paths, run_id, params, families, started, finished)
     state.clear()  # resume (issue 12): the rows are written, the saved state is done with
     if tensorboard is not None:

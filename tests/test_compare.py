@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mmer_tf import compare, results
+from mmer_tf.results import store
 
 REPO = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -125,7 +126,7 @@ def test_a_folder_the_reader_cannot_lock_is_read_unlocked(models, tmp_path, caps
     def read_only(self, *args, **kwargs):
         raise PermissionError(13, "Permission denied", str(self.lock_file))
 
-    monkeypatch.setattr(results.filelock.FileLock, "acquire", read_only)
+    monkeypatch.setattr(store.filelock.FileLock, "acquire", read_only)
     code, out, _ = run_compare(capsys, models, "--top", "1")
     assert code == 0 and out.splitlines()[2].split()[:3] == ["1", "ef", "3"]
 

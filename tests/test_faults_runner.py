@@ -27,12 +27,12 @@ TINY = ["--sample_videos", "24", "-e", "1", "-mn", "lf_dnn"]
 TABLES = ("model_ids.csv", "regression.csv", "classification_score_coarse.csv", "classification_presence.csv",
           "classification_dominant.csv")
 
-# Runs main.main with results._fault_point replaced: SIGKILL on the Nth time a stage is reached.
+# Runs main.main with results.store._fault_point replaced: SIGKILL on the Nth time a stage is reached.
 KILL_AT_STAGE = """
 import os, signal, sys
 sys.path.insert(0, sys.argv[1])
 import main
-from mmer_tf import results
+from mmer_tf.results import store
 stage, nth = sys.argv[2], int(sys.argv[3])
 seen = [0]
 def fault(at):
@@ -40,7 +40,7 @@ def fault(at):
         seen[0] += 1
         if seen[0] == nth:
             os.kill(os.getpid(), signal.SIGKILL)
-results._fault_point = fault
+store._fault_point = fault
 sys.exit(main.main(["main.py"] + sys.argv[4:]))
 """
 

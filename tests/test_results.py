@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from mmer_tf import plots, results
+from mmer_tf.results import store
 from mmer_tf.config import ExperimentConfig, parameter_columns
 from mmer_tf.errors import MmerError
 
@@ -133,7 +134,7 @@ def test_append_rows_failure_leaves_the_table_untouched(tmp_path, monkeypatch):
     def broken_replace(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(results.os, "replace", broken_replace)
+    monkeypatch.setattr(store.os, "replace", broken_replace)
     for row in ({"a": 2}, {"a": 2, "new": 3}):
         with pytest.raises(OSError):
             results.append_rows(table, [row])
@@ -203,7 +204,7 @@ def test_write_run_records_metrics_first_and_model_ids_last(tmp_path, monkeypatc
     paths = results.RunPaths.for_config(config)
     written = []
     real_replace = os.replace
-    monkeypatch.setattr(results.os, "replace", lambda src, dst: (written.append(Path(dst).name),
+    monkeypatch.setattr(store.os, "replace", lambda src, dst: (written.append(Path(dst).name),
                                                                  real_replace(src, dst)))
     monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "991")
     monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "4")
@@ -268,7 +269,7 @@ def test_a_write_failure_changes_no_table_and_saves_the_rows(tmp_path, monkeypat
     paths = results.RunPaths(tmp_path / "m", tmp_path / "m" / "csv", "p")
     _record(paths, 1)
     before = _snapshot(paths.csv_dir)
-    real_stage, calls = results._stage_file, []
+    real_stage, calls = store._stage_file, []
 
     def full_disk_on_third(path, payload):
         calls.append(path.name)
@@ -276,7 +277,7 @@ def test_a_write_failure_changes_no_table_and_saves_the_rows(tmp_path, monkeypat
             raise OSError(28, "No space left on device", str(path))
         return real_stage(path, payload)
 
-    monkeypatch.setattr(results, "_stage_file", full_disk_on_third)
+    monkeypatch.setattr(store, "_stage_file", full_disk_on_third)
     with pytest.raises(MmerError) as error:
         _record(paths, 2, mae=0.75)
     message = str(error.value)
@@ -290,7 +291,7 @@ def test_a_write_failure_changes_no_table_and_saves_the_rows(tmp_path, monkeypat
     assert _snapshot(paths.csv_dir) == before  # every table exactly as it was
     assert _hidden_leftovers(paths.csv_dir) == []
     # once the disk has room again, the saved rows go into the tables, all of them, once
-    monkeypatch.setattr(results, "_stage_file", real_stage)
+    monkeypatch.setattr(store, "_stage_file", real_stage)
     assert results.main(["record", str(moved)]) == 0 and not moved.exists()
     for table in ("regression", "classification_presence", "classification_dominant", "model_ids"):
         assert [r["run_id"] for r in read_table(paths.table(table))[1]] == ["1", "2"], table
@@ -313,10 +314,10 @@ def test_a_writer_killed_at_any_stage_leaves_all_or_nothing(tmp_path, monkeypatc
         if at == stage:
             raise _Killed()
 
-    monkeypatch.setattr(results, "_fault_point", kill)
+    monkeypatch.setattr(store, "_fault_point", kill)
     with pytest.raises(_Killed):
         _record(paths, 2)
-    monkeypatch.setattr(results, "_fault_point", lambda at: None)
+    monkeypatch.setattr(store, "_fault_point", lambda at: None)
     _record(paths, 3)  # the next writer cleans up or finishes the killed one's transaction
     committed = stage != "staged"  # the journal was in place: the run is recorded whole
     expected = [1, 2, 3] if committed else [1, 3]

@@ -13,7 +13,6 @@ import gc
 import logging
 import math
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,9 @@ from typing import Callable
 from mmer_tf.errors import MmerError
 from mmer_tf.search import journal
 from mmer_tf.search.space import Space
+
+#: A trial's or final run's failure that is the run's result (its flags refused by the data, a full disk).
+_TRIAL_FAILURES = (MmerError, OSError, ValueError, RuntimeError, ArithmeticError)
 
 log = logging.getLogger("mmer_tf.search")
 
@@ -124,7 +126,7 @@ class Search:
         import optuna
         from optuna.trial import TrialState
 
-        from mmer_tf import experiment, results
+        from mmer_tf import experiment
         from mmer_tf.callbacks.pruning import TrialPruning
 
         params = dict(trial.params)
@@ -135,16 +137,15 @@ class Search:
         result = pruned = failed = None
         try:
             with journal.Heartbeat(self._beat(trial._trial_id)):
-                result = experiment.run(config, callbacks=callbacks, tags=tags)
+                result = experiment.run(config, callbacks=callbacks, tags=tags,
+                                        discard_on=(optuna.TrialPruned, *_TRIAL_FAILURES, KeyboardInterrupt))
         except optuna.TrialPruned as exc:
             pruned = str(exc)
-        except (MmerError, OSError, ValueError, RuntimeError, ArithmeticError) as exc:
+        except _TRIAL_FAILURES as exc:
             # One trial's failure (its flags refused by the data, a full disk) is the trial's result.
             failed = (str(exc).splitlines() or [type(exc).__name__])[0]
         except BaseException:
             # Ctrl-C, SIGUSR1's exit 75, SystemExit: leave the trial to be retried by the next search.
-            if sys.exc_info()[0] is KeyboardInterrupt:
-                results.discard_tracked_runs()
             with journal.claim_lock(self.settings.journal):
                 self.storage.set_trial_user_attr(trial._trial_id, "retried", True)
                 self.study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
@@ -206,7 +207,7 @@ class Search:
 
     def run_final(self, best) -> dict[int, dict]:
         """Run (or wait for) every final seed of ``best``; returns ``{seed: record}``."""
-        from mmer_tf import experiment, results
+        from mmer_tf import experiment
 
         config = self.config_for(self.space.words(dict(best.params)))
         keys = {seed: f"final:{best.number}:{seed}" for seed in self.final_seeds()}
@@ -239,12 +240,11 @@ class Search:
             record = None
             try:
                 with journal.Heartbeat(beat):
-                    result = experiment.run(config.replace(seed=todo), tags=tags)
-            except (MmerError, OSError, ValueError, RuntimeError, ArithmeticError) as exc:
+                    result = experiment.run(config.replace(seed=todo), tags=tags,
+                                            discard_on=(*_TRIAL_FAILURES, KeyboardInterrupt))
+            except _TRIAL_FAILURES as exc:
                 record = {"state": "failed", "error": (str(exc).splitlines() or [type(exc).__name__])[0][:500]}
             except BaseException:
-                if sys.exc_info()[0] is KeyboardInterrupt:
-                    results.discard_tracked_runs()
                 with journal.claim_lock(self.settings.journal):
                     self.study.set_user_attr(key, {"state": "released"})
                 raise
@@ -287,9 +287,9 @@ def _recorded_value(result) -> float | None:
 
 
 def _forget_run(config) -> None:
-    """A run that records nothing (pruned, failed): its checkpoint, id and resume state go, as on Ctrl-C."""
+    """A run that records nothing (pruned, failed): experiment.run removed its checkpoint and released its id
+    (``discard_on``), as on Ctrl-C; its resume state goes here."""
     from mmer_tf import resume, results
 
-    results.discard_tracked_runs()
     gc.collect()  # the dead run's frames hold its resume lock; release it before removing the folder
     shutil.rmtree(resume.folder_for(results.RunPaths.for_config(config), config), ignore_errors=True)
