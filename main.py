@@ -16,6 +16,13 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+if __name__ == "__main__":
+    # The native libraries' log lines stay off the terminal (--verbose 2 shows them), in this process
+    # and every worker it starts: set up before anything loads those libraries.
+    from mmer_tf.native_logs import filter_native_stderr
+
+    filter_native_stderr(sys.argv)
+
 # distribution (issue 12): before Keras is imported, choose JAX for --distribution data_parallel and
 # turn on GPU memory growth (mmer_tf.distributed.prepare_environment).
 from mmer_tf import distributed as _distributed  # noqa: E402

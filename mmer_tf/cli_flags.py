@@ -102,8 +102,9 @@ def define_flags(FLAGS) -> None:
     flags.DEFINE_enum("vocal_channel", d.vocal_channel, ("speech", "song"), "RAVDESS: speech or song clips.", **kw)
     flags.DEFINE_enum("meld_labels", d.meld_labels, ("emotion", "sentiment", "joint"),
                       "MELD: 7 emotions, 3 sentiments, or the 8 emotion x sentiment pairs of seed 000.", **kw)
-    flags.DEFINE_enum("iemocap_protocol", d.iemocap_protocol, ("4class", "6class"),
-                      "IEMOCAP: 4class (neutral, happy+excited, sad, angry) or 6class (+excited, frustrated).", **kw)
+    flags.DEFINE_enum("iemocap_protocol", d.iemocap_protocol, ("4class", "6class", "dimensional"),
+                      "IEMOCAP: 4class (neutral, happy+excited, sad, angry), 6class (+excited, frustrated) or "
+                      "dimensional (every turn; -lt dimensional regresses valence/activation/dominance).", **kw)
     flags.DEFINE_enum("iemocap_dialogs", d.iemocap_dialogs, ("all", "improvised", "scripted"),
                       "IEMOCAP: which dialogs to keep.", **kw)
     flags.DEFINE_enum("sentiment_scheme", d.sentiment_scheme, ("mosi", "sims"),
@@ -286,6 +287,8 @@ def _define_model_hparam_flags(FLAGS) -> None:
                 flags.DEFINE_float(flag, hp.default, text, flag_values=FLAGS)
             else:
                 flags.DEFINE_string(flag, str(hp.default), text, flag_values=FLAGS)
+            if hp.alias:  # the seed's name for the same flag (e.g. --tcn_kernel_size for --lfan_tcn_kernel_size)
+                flags.DEFINE_alias(hp.alias, flag, flag_values=FLAGS)
 
 
 def _parse_thresholds(values) -> tuple[float, ...]:
@@ -361,6 +364,7 @@ def config_from_flags(FLAGS) -> ExperimentConfig:
         modalities=tuple(m for m in MODALITIES if m in modalities),
         threshold_emo_present=_parse_thresholds(FLAGS.threshold_emo_present),
         model_hparams=hparams,
+        from_data=tuple(name for name in ("label_type", "final_activ", "modalities") if not FLAGS[name].present),
         # feature folders
         modality_map=tuple(m.strip() for m in FLAGS.modality_map if m.strip()),
         missing_modality=FLAGS.missing,

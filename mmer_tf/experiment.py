@@ -95,6 +95,9 @@ def _run(config: ExperimentConfig, held, *, callbacks=(), tags=None) -> RunResul
     # Cheap: find the corpus and its label columns, and refuse an impossible corpus/task pair before any work.
     opened = dataset.open_corpus(config)
     _adapter, corpus, _name = opened
+    from mmer_tf import corpus_defaults
+
+    config = corpus_defaults.follow_corpus(config, _adapter, corpus)  # -lt, -a, --modalities not typed
     task = tasks.check_supported(config.label_type, tasks.LabelSchema(corpus.label_names, corpus.classes),
                                  corpus.name)
     from mmer_tf import results
