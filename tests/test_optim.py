@@ -164,3 +164,22 @@ def test_optimizer_factory_flags():
         build_optimizer(_config(optimizer="adam", nesterov=True))
     with pytest.raises(MmerError, match="--momentum"):
         build_optimizer(_config(optimizer="sgd", momentum=1.5))
+
+
+def test_a_model_trained_with_ranger_reloads_in_a_fresh_process(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=Ranger(learning_rate=0.01), loss="mse")
+    model.fit(np.ones((4, 2), "float32"), np.ones((4, 1), "float32"), verbose=0)
+    model.save(tmp_path / "ranger.keras")
+    code = ("from mmer_tf import train; m = train.load_model(__import__('sys').argv[1]); "
+            "print(type(m.optimizer).__name__, m.optimizer.lookahead_steps)")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "ranger.keras")], capture_output=True,
+                          text=True, cwd=Path(__file__).resolve().parents[1], timeout=300,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split()[-2:] == ["Ranger", "6"]
