@@ -6,6 +6,11 @@ config and its resolved hyper-parameters, and returns an uncompiled ``keras.Mode
 the dict the pipeline yields (see :func:`model_inputs`). Builders use ``keras.ops`` only, so every
 model runs on the TensorFlow and the JAX backends.
 
+Layer names are part of the contract: every layer that reads one modality only is named ``<modality>_...``
+and the output head starts with ``head_dense`` (``blocks.encoders.dense_head``). ``mmer_tf.staged`` finds a
+model's per-modality branches and fused embedding by those names alone (staged fusion with ``--init_from``,
+``--freeze_branches``, ``--aux_loss``; the triplet loss); docs/MODELS.md lists them per model.
+
 Hyper-parameters are declared once, with the paper's defaults; ``main.py`` turns each into a flag
 ``--<model>_<name>`` and the chosen model's values land in ``model_ids.csv`` as ``hp_<name>`` columns.
 """
