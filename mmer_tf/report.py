@@ -34,7 +34,7 @@ from mmer_tf.errors import MmerError
 #: Columns that vary between seeds of one configuration or only describe how a row was produced.
 NOT_A_GROUP = {"seed", "config_digest", "epochs_run", "best_epoch", "study", "trial", "final", "n_train",
                "n_valid", "n_test", "code_version", "tensorflow_version", "keras_version", "jax_version",
-               "data_fingerprint", "device", "keras_backend",
+               "data_fingerprint", "device", "keras_backend", "best_valid_value", "wall_time_s",
                "model_name"}  # the table set's label (``model``) already names the model folder
 _AGGREGATES = ("macro", "weighted", "micro", "samples")
 _RUN_ID = re.compile(r"_run(\d+)(?:_tp[0-9.]+)?\.(?:png|csv|npz)$")
@@ -104,12 +104,13 @@ def _pyplot():
 
 # ----------------------------------------------------------------------------------- table sections
 def group_columns(frame: pd.DataFrame, params: Sequence[str]) -> list[str]:
-    """``model`` plus the parameters that differ between runs, less seeds and per-run bookkeeping."""
+    """``model`` plus the parameters that differ between runs of one model, less seeds and per-run
+    bookkeeping (a model's own hyper-parameter columns, empty for the others, add nothing to ``model``)."""
     columns = ["model"]
     for column in params:
         if column in NOT_A_GROUP or column.endswith(("_file", "_path")) or column not in frame.columns:
             continue
-        if frame[column].astype(str).nunique(dropna=False) > 1:
+        if (frame[column].astype(str).groupby(frame["model"]).nunique(dropna=False) > 1).any():
             columns.append(column)
     return columns
 
@@ -157,12 +158,17 @@ def _run_artefact(row: pd.Series, stem: str) -> list[Path]:
     return [p for p in found if p.is_file()]
 
 
+#: Per-run outcomes recorded beside the parameters: they differ between seeds and are not settings.
+OUTCOMES = {"config_digest", "best_epoch", "epochs_run", "best_valid_value", "wall_time_s", "model_params"}
+
+
 def differing_parameters(frame: pd.DataFrame, params: Sequence[str]) -> pd.DataFrame:
+    """Each parameter (and provenance column) with more than one value, its values and their run counts."""
     rows = []
     for column in params:
-        if column not in frame.columns or column in ("config_digest",) or column.endswith(("_file", "_path")):
+        if column not in frame.columns or column in OUTCOMES or column.endswith(("_file", "_path")):
             continue
-        values = frame[column].astype(str).replace("nan", "")
+        values = frame[column].astype(object).where(frame[column].notna(), "").astype(str)
         if values.nunique(dropna=False) > 1:
             counts = values.value_counts()
             rows.append({"parameter": column,
@@ -184,13 +190,14 @@ def table_section(dirs: Sequence[str], table: str, top: int, bootstrap: int = 0)
     direction = "lower" if compare.lower_is_better(metric) else "higher"
     parts = [f'<h2 id="t-{table}">{_esc(table)}: {_esc(metric)} ({direction} is better)</h2>',
              f'<p class="meta">{len(frame)} rows from {frame["model"].nunique()} table set(s)</p>']
-    # A digest or a library version differs between any two runs by construction: not worth a column here.
-    shown_params = [p for p in params if p == "seed" or p not in NOT_A_GROUP]
+    # Columns that only tell models apart (their own hyper-parameters) or differ between any two runs by
+    # construction (a digest) are left to "Parameters that differ"; the seed stays.
+    by = group_columns(frame, params)
+    shown_params = [p for p in params if p == "seed" or p in by]
     ranking = compare.rank(frame, metric, shown_params, top=top)
     parts.append(f"<h3>Top {min(top, len(frame))} runs</h3>")
     parts.append(table_html(ranking.shown, left=["model"]))
 
-    by = group_columns(frame, params)
     single = None
     if bootstrap:
         from mmer_tf import segment_bootstrap
@@ -276,7 +283,8 @@ def robustness_section(dirs: Sequence[str]) -> str | None:
                     if "table" in pick.columns and len(pick):
                         named = summary["table"].iloc[0] if "table" in summary.columns and len(summary) else None
                         pick = pick[pick["table"] == (named if named in set(pick["table"]) else pick["table"].iloc[0])]
-                    keep = [c for c in ("condition", "modality", "table", "threshold", metric) if c and c in pick.columns]
+                    keep = [c for c in ("condition", "modality", "table", "threshold", metric)
+                            if c and c in pick.columns and pick[c].notna().any()]
                     if len(pick) and metric in pick.columns:
                         parts.append('<p class="note">Missing modalities (zeroed and masked):</p>')
                         parts.append(table_html(pick[keep], left=["condition", "modality", "table"]))

@@ -64,7 +64,7 @@ def models(tmp_path):
 
 def test_page_has_every_section_and_no_external_reference(models, tmp_path):
     page = report.build([str(models)], top=3)
-    for text in ("classification_dominant", "dominant: f1_macro (higher is better)", "Top 3 runs", "Groups by model, dataset, num_nodes",
+    for text in ("classification_dominant", "dominant: f1_macro (higher is better)", "Top 3 runs", "Groups by model, num_nodes",
                  "Per class (f1)", "Learning curves, top runs", "Parameters that differ", "Robustness",
                  "Missing modalities", "Study s1", "Chosen by validation:</b> trial 2: num_nodes=200",
                  "Final seeds</b> (dominant table, 2 runs)", "sentiment: mae (lower is better)"):
