@@ -242,13 +242,13 @@ def select_runs(frame: pd.DataFrame, spec: str, by: Sequence[str]) -> pd.DataFra
     """The rows ``spec`` names for ``--test``: a value of the ``by`` columns (comma-joined), else run ids
     (``3,4`` or ``ef#3,tfn#1``); an unknown, missing or ambiguous name is a one-line error."""
     if by:
-        labels = frame[list(by)].astype(str).agg(",".join, axis=1)
+        labels = frame[list(by)].fillna("").astype(str).agg(",".join, axis=1)
         if (labels == spec).any():
             return frame[labels == spec]
     tokens = [t.strip() for t in spec.split(",") if t.strip()]
     matches = [_RUN_TOKEN.match(t) for t in tokens]
     if not tokens or not all(matches):
-        known = sorted(frame[list(by)].astype(str).agg(",".join, axis=1).unique()) if by else []
+        known = sorted(frame[list(by)].fillna("").astype(str).agg(",".join, axis=1).unique()) if by else []
         hint = f"a value of --by {','.join(by)} ({'; '.join(known[:8])}) or " if by else "with no --by, "
         raise MmerError(f"--test {spec}: not {hint}run ids such as 3,4 or model#3")
     chosen = []

@@ -158,3 +158,12 @@ def test_cli_test_in_a_fresh_process(models):
                            "--test", "ef", "tfn"], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "Welch's t-test: statistic" in done.stdout  # ef repeats seeds 1, 2: not a pairing
+
+
+def test_by_column_missing_from_an_old_table_set(models, capsys):
+    (models / "old" / "csv").mkdir(parents=True)
+    (models / "old" / "csv" / "model_ids.csv").write_text("run_id,dataset,model_name\n1,mosei,old\n")
+    (models / "old" / "csv" / "classification_dominant.csv").write_text("run_id,f1_macro\n1,0.5\n")
+    code, out, err = _run(capsys, models, "--by", "num_nodes", "--test", "100", "50")
+    assert (code, err) == (0, "")
+    assert "Welch's t-test: statistic" in out  # ef,100 seeds 1-3 against ef,50 + tfn,50 seeds 1-3, 7-10
