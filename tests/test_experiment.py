@@ -137,7 +137,7 @@ def test_cmu_mosi_trains_the_sentiment_task_into_the_mmsa_table(tmp_path, capsys
     import pandas as pd
 
     from mmer_tf.config import ExperimentConfig
-    from mmer_tf.tasks.sentiment import COLUMNS
+    from mmer_tf.metrics.sentiment import COLUMNS
 
     corpus = _mosi_folder(tmp_path)
     config = ExperimentConfig(dataset_folder=str(corpus), pickle_folder=str(tmp_path / "cache"),

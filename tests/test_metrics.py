@@ -400,10 +400,15 @@ def test_errors():
 
 @pytest.mark.parametrize("label_type", lab.LABEL_TYPES)
 @pytest.mark.parametrize("neutral", [False, True])
-def test_baseline_predictions(label_type, neutral):
+def test_the_emotion_task_baseline_has_no_skill(label_type, neutral):
+    from mmer_tf.config import ExperimentConfig
+    from mmer_tf.data.segments import LABEL_NAMES
+    from mmer_tf.tasks import LabelSchema, emotions
+
     rng = np.random.default_rng(7)
     train, test = random_labels7(rng, 200), random_labels7(rng, 60)
-    base = M.baseline_predictions(train, len(test), label_type, neutral)
+    config = ExperimentConfig(label_type=label_type, predict_neutral_class=neutral)
+    base = emotions.TASK.baseline(config, train, len(test), LabelSchema(LABEL_NAMES))
     targets = lab.make_targets(train, label_type, neutral)
     assert base.shape == (60, lab.num_outputs(label_type, neutral)) and base.dtype == np.float32
     np.testing.assert_allclose(base[0], targets.mean(axis=0), rtol=1e-6)

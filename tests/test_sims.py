@@ -19,7 +19,7 @@ from corpus_files import mmsa_data, write_pickle
 from mmer_tf.config import ExperimentConfig
 from mmer_tf.data.corpora import mmsa
 from mmer_tf.errors import MmerError
-from mmer_tf.tasks.sentiment_sims import sims_metrics
+from mmer_tf.metrics.sentiment_sims import sims_metrics
 
 REPO = Path(__file__).resolve().parents[1]
 

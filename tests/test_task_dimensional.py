@@ -9,7 +9,8 @@ import pytest
 from mmer_tf.config import ExperimentConfig
 from mmer_tf.errors import MmerError
 from mmer_tf.tasks.base import LabelSchema
-from mmer_tf.tasks.dimensional import TASK, ccc
+from mmer_tf.metrics.dimensional import ccc
+from mmer_tf.tasks.dimensional import TASK
 
 
 def test_ccc_golden_values():

@@ -12,8 +12,8 @@ from mmer_tf import tasks
 from mmer_tf.config import ExperimentConfig
 from mmer_tf.data.segments import LABEL_NAMES
 from mmer_tf.errors import MmerError
-from mmer_tf.tasks.category import category_metrics, column_name
-from mmer_tf.tasks.sentiment import sdk_classes, sentiment_metrics
+from mmer_tf.metrics.category import category_metrics, column_name
+from mmer_tf.metrics.sentiment import sdk_classes, sentiment_metrics
 
 
 def mmsa_oracle(pred, truth):

@@ -11,15 +11,15 @@ to a published one:
                               averages in float32, which differs in the 7th significant digit)
 ``corr``                      Pearson correlation
 
-F1 is the support-weighted F1 of the two classes (scikit-learn's ``average="weighted"`` with its default
-of 0 for an undefined F1). ``acc_7_sdk`` is the CMU SDK README's step-binned 7-class accuracy, where
+The metric functions live in :mod:`mmer_tf.metrics.sentiment`. F1 is the support-weighted F1 of the two
+classes (scikit-learn's ``average="weighted"`` with its default of 0 for an undefined F1). ``acc_7_sdk`` is the CMU SDK README's step-binned 7-class accuracy, where
 intervals are closed towards zero: 0.333 is class 1 there but class 0 under MMSA's rounding; papers
 differ on which one they report. Undefined values (no non-zero truth; a constant column for ``corr``)
 are NaN.
 
 ``--sentiment_scheme sims`` writes ``sentiment_sims.csv`` instead: CH-SIMS's labels in [-1, 1] under
 MMSA's SIMS definitions (``acc_2``, ``acc_3``, ``acc_5`` with its own bins, ``f1``, ``mae``, ``corr``;
-:mod:`mmer_tf.tasks.sentiment_sims`); labels outside [-1, 1] are refused there.
+:mod:`mmer_tf.metrics.sentiment_sims`); labels outside [-1, 1] are refused there.
 """
 
 from __future__ import annotations
@@ -28,71 +28,8 @@ import numpy as np
 
 from mmer_tf.errors import MmerError
 from mmer_tf.metrics import check_prediction_matrix, round_row
+from mmer_tf.metrics.sentiment import SENTIMENT_RANGE, sentiment_metrics
 from mmer_tf.tasks.base import LabelSchema, Table, Task
-
-COLUMNS = ("has0_acc_2", "has0_f1", "non0_acc_2", "non0_f1", "acc_5", "acc_7", "mae", "corr", "acc_7_sdk")
-SENTIMENT_RANGE = 3.0
-
-
-def weighted_binary_f1(true: np.ndarray, pred: np.ndarray) -> float:
-    """Support-weighted F1 over the classes {False, True} (scikit-learn's weighted F1, zero_division=0)."""
-    true = np.asarray(true, dtype=bool)
-    pred = np.asarray(pred, dtype=bool)
-    if true.size == 0:
-        return float("nan")
-    total = 0.0
-    for positive in (False, True):
-        t, p = true == positive, pred == positive
-        tp = np.count_nonzero(t & p)
-        denominator = np.count_nonzero(t) + np.count_nonzero(p)
-        f1 = 2.0 * tp / denominator if denominator else 0.0
-        total += f1 * np.count_nonzero(t)
-    return total / true.size
-
-
-def _accuracy(true: np.ndarray, pred: np.ndarray) -> float:
-    return float(np.mean(true == pred)) if true.size else float("nan")
-
-
-def sdk_classes(values: np.ndarray) -> np.ndarray:
-    """The CMU SDK README's 7 sentiment classes, intervals closed towards zero.
-
-    a < -2 -> -3, [-2, -1) -> -2, [-1, 0) -> -1, 0 -> 0, (0, 1] -> 1, (1, 2] -> 2, a > 2 -> 3.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    below = np.select([values < -2, values < -1, values < 0], [-3.0, -2.0, -1.0], default=0.0)
-    above = np.select([values > 2, values > 1, values > 0], [3.0, 2.0, 1.0], default=0.0)
-    return np.where(values < 0, below, above)
-
-
-def sentiment_metrics(truth: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    """The ``sentiment.csv`` row for float truths and predictions ``[N]`` (see the module docstring)."""
-    truth = np.asarray(truth, dtype=np.float64).reshape(-1)
-    pred = np.asarray(pred, dtype=np.float64).reshape(-1)
-    if truth.shape != pred.shape:
-        raise ValueError(f"truth {truth.shape} and predictions {pred.shape} differ in length")
-    nonzero = truth != 0
-    row = {
-        "has0_acc_2": _accuracy(truth >= 0, pred >= 0),
-        "has0_f1": weighted_binary_f1(truth >= 0, pred >= 0),
-        "non0_acc_2": _accuracy(truth[nonzero] > 0, pred[nonzero] > 0),
-        "non0_f1": weighted_binary_f1(truth[nonzero] > 0, pred[nonzero] > 0),
-        "acc_5": _accuracy(np.round(np.clip(truth, -2, 2)), np.round(np.clip(pred, -2, 2))),
-        "acc_7": _accuracy(np.round(np.clip(truth, -3, 3)), np.round(np.clip(pred, -3, 3))),
-        "mae": float(np.mean(np.abs(pred - truth))) if truth.size else float("nan"),
-        "corr": _pearson(truth, pred),
-        "acc_7_sdk": _accuracy(sdk_classes(truth), sdk_classes(pred)),
-    }
-    return row
-
-
-def _pearson(a: np.ndarray, b: np.ndarray) -> float:
-    if a.size < 2:
-        return float("nan")
-    a, b = a - a.mean(), b - b.mean()
-    denominator = np.sqrt((a * a).sum() * (b * b).sum())
-    return float((a * b).sum() / denominator) if denominator > 0 else float("nan")
-
 
 class SentimentTask(Task):
     name = "sentiment"
@@ -122,7 +59,7 @@ class SentimentTask(Task):
         truth = self.targets(config, labels, schema)[:, 0]
         predictions = check_prediction_matrix(predictions, len(truth), 1, f"task {self.name}")
         if _sims(config):
-            from mmer_tf.tasks.sentiment_sims import sims_metrics
+            from mmer_tf.metrics.sentiment_sims import sims_metrics
 
             return {"sentiment_sims": [round_row(sims_metrics(truth, predictions[:, 0]), config.round_decimals)]}
         return {"sentiment": [round_row(sentiment_metrics(truth, predictions[:, 0]), config.round_decimals)]}

@@ -1,4 +1,4 @@
-"""The metric families: truth labels + model outputs -> flat rows for the CSV tables.
+"""The CMU-MOSEI emotion metric families: truth labels + model outputs -> flat rows for the CSV tables.
 
 :func:`evaluate` returns ``{family: [row, ...]}`` where each row is a flat ``{column: value}``:
 
@@ -32,7 +32,8 @@ How outputs become classes depends on :func:`mmer_tf.data.labels.output_kind`:
   probabilities. ``regression`` and ``classification_score_coarse`` need scores and are *omitted* (the
   keys are absent from the result).
 
-Undefined values are NaN, never a warning or a crash: precision of a class never predicted, recall of a
+Undefined values are NaN (``zero_division=nan``, :mod:`mmer_tf.metrics.common`), never a warning or a
+crash: precision of a class never predicted, recall of a
 class absent from the truth, F1 of a class absent from both, ROC AUC / WA of a class with one label
 only, R^2 of a constant truth column. Macro averages ignore NaN classes (sklearn's behaviour with
 ``zero_division=np.nan``); weighted averages weight the defined classes by their support and are NaN
@@ -44,12 +45,14 @@ scikit-learn is the oracle in ``tests/test_metrics.py``.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import Iterable
 
 import numpy as np
 
 from mmer_tf.data import labels as lab
 from mmer_tf.errors import MmerError
+from mmer_tf.metrics.common import (_nanmean, _ratio, _weighted_nanmean, binary_counts,
+                                     check_prediction_matrix, round_row, weighted_binary_f1)
 
 FAMILIES: tuple[str, ...] = (
     "regression",
@@ -62,47 +65,7 @@ PROBABILITY_CUTOFF = 0.5
 
 
 # --------------------------------------------------------------------------------------------------
-# small numeric helpers
-
-
-def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """Elementwise ``numerator / denominator`` with NaN (not a warning) where the denominator is 0."""
-    numerator = np.asarray(numerator, dtype=np.float64)
-    denominator = np.asarray(denominator, dtype=np.float64)
-    out = np.full(np.broadcast(numerator, denominator).shape, np.nan)
-    np.divide(numerator, denominator, out=out, where=denominator != 0)
-    return out
-
-
-def _nanmean(values: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Mean over ``axis`` ignoring NaN; NaN (no warning) where every entry is NaN."""
-    values = np.asarray(values, dtype=np.float64)
-    defined = ~np.isnan(values)
-    return _ratio(np.where(defined, values, 0.0).sum(axis=axis), defined.sum(axis=axis))
-
-
-def _weighted_nanmean(values: np.ndarray, weights: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Support-weighted mean over ``axis`` of the defined (non-NaN) entries; NaN when they weigh 0."""
-    values = np.asarray(values, dtype=np.float64)
-    weights = np.where(np.isnan(values), 0.0, np.asarray(weights, dtype=np.float64))
-    return _ratio((np.nan_to_num(values) * weights).sum(axis=axis), weights.sum(axis=axis))
-
-
-# --------------------------------------------------------------------------------------------------
 # metric primitives (each checked against scikit-learn in the tests)
-
-
-def binary_counts(true: np.ndarray, pred: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-column ``tp``, ``fp``, ``fn``, ``tn`` (int64 ``[C]``) of multi-hot ``[N, C]`` arrays."""
-    true = np.asarray(true).astype(bool)
-    pred = np.asarray(pred).astype(bool)
-    if true.shape != pred.shape or true.ndim != 2:
-        raise ValueError(f"true and pred must be equal [N, C] arrays, got {true.shape} and {pred.shape}")
-    tp = np.count_nonzero(true & pred, axis=0)
-    fp = np.count_nonzero(~true & pred, axis=0)
-    fn = np.count_nonzero(true & ~pred, axis=0)
-    tn = true.shape[0] - tp - fp - fn
-    return {"tp": tp, "fp": fp, "fn": fn, "tn": tn}
 
 
 def multilabel_confusion(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
@@ -154,20 +117,6 @@ def weighted_accuracy(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
     positives = c["tp"] + c["fn"]
     negatives = c["tn"] + c["fp"]
     return _ratio(_ratio(c["tp"] * negatives, positives) + c["tn"], 2 * negatives)
-
-
-def weighted_binary_f1(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """Per-column F1 of the present and absent classes, weighted by their support.
-
-    This is sklearn's ``f1_score(t, p, average="weighted")`` of each binary column, the "F1" the
-    CMU-MOSEI emotion papers report next to WA.
-    """
-    c = binary_counts(true, pred)
-    f1_present = _ratio(2 * c["tp"], 2 * c["tp"] + c["fp"] + c["fn"])
-    f1_absent = _ratio(2 * c["tn"], 2 * c["tn"] + c["fn"] + c["fp"])
-    values = np.stack([f1_present, f1_absent], axis=-1)
-    support = np.stack([c["tp"] + c["fn"], c["tn"] + c["fp"]], axis=-1)
-    return _weighted_nanmean(values, support)
 
 
 def roc_auc(true: np.ndarray, score: np.ndarray) -> np.ndarray:
@@ -264,7 +213,8 @@ def presence_family(true: np.ndarray, pred: np.ndarray, names: Iterable[str], th
     names = tuple(names)
     row = {"threshold": float(threshold), **multilabel_family(true, pred, names)}
     row.update({f"wa_{cls}": float(v) for cls, v in zip(names, weighted_accuracy(true, pred))})
-    row.update({f"wf1_{cls}": float(v) for cls, v in zip(names, weighted_binary_f1(true, pred))})
+    wf1 = weighted_binary_f1(true, pred, zero_division=np.nan)
+    row.update({f"wf1_{cls}": float(v) for cls, v in zip(names, wf1)})
     return row
 
 
@@ -306,32 +256,9 @@ def _tied_max(values: np.ndarray) -> np.ndarray:
     return ((values == row_max) & (row_max > 0)).astype(np.int8)
 
 
-def check_prediction_matrix(predictions: np.ndarray, n: int, width: int, what: str) -> np.ndarray:
-    """``predictions`` as float64 ``[n, width]``; NaN/inf (a diverged model) is a one-line user error.
-
-    ``what`` names the outputs in the shape error (e.g. ``-lt dominant (neutral=True)`` or a task name).
-    """
-    predictions = np.asarray(predictions, dtype=np.float64)
-    if predictions.shape != (n, width):
-        raise ValueError(f"predictions for {what} must be [{n}, {width}], got {predictions.shape}")
-    bad = int(np.count_nonzero(~np.isfinite(predictions)))
-    if bad:
-        raise MmerError(
-            f"model predictions contain {bad} NaN/infinite values: training diverged (try a lower -lr/--learning_rate)"
-        )
-    return predictions
-
-
 def _check_predictions(predictions: np.ndarray, n: int, label_type: str, neutral: bool) -> np.ndarray:
     return check_prediction_matrix(predictions, n, lab.num_outputs(label_type, neutral),
                                    f"-lt {label_type} (neutral={neutral})")
-
-
-def round_row(row: Mapping[str, float], decimals: int | None) -> dict[str, float]:
-    """A table row with its numbers rounded to ``decimals`` (``None``: exact); NaN and text kept as they are."""
-    if decimals is None:
-        return dict(row)
-    return {k: (v if isinstance(v, str) or np.isnan(v) else round(float(v), decimals)) for k, v in row.items()}
 
 
 def _finish(classes: np.ndarray, neutral: bool) -> np.ndarray:
@@ -414,19 +341,3 @@ def evaluate(
         dominant_family(*dominant_classes(true_labels7, predictions, **views), names)
     ]
     return {family: [round_row(r, decimals) for r in rows] for family, rows in results.items()}
-
-
-def baseline_predictions(
-    train_labels7: np.ndarray, n: int, label_type: str, neutral: bool = False, threshold: float = 0.0
-) -> np.ndarray:
-    """Outputs of the no-skill baseline a trained model must beat, ``[n, num_outputs]`` float32.
-
-    Scores: every row predicts the training mean of the targets. Probabilities: every row predicts
-    each class's training prevalence, which thresholded at 0.5 is the majority decision per class and,
-    under the tied-maximum rule, the most frequent dominant class.
-    """
-    targets = lab.make_targets(train_labels7, label_type, neutral, threshold)
-    if len(targets) == 0:
-        raise MmerError("baseline: the training fold has no segments")
-    mean = targets.mean(axis=0, dtype=np.float64).astype(np.float32)
-    return np.broadcast_to(mean, (int(n), mean.size)).copy()
