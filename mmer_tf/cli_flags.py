@@ -296,7 +296,7 @@ def _parse_thresholds(values) -> tuple[float, ...]:
         thresholds = tuple(float(v) for v in values)
     except ValueError:
         raise MmerError(f"-tp/--threshold_emo_present: {','.join(values)!r} is not a list of numbers") from None
-    if not thresholds or any(t < 0 or t > 3 for t in thresholds):
+    if not thresholds or not all(0 <= t <= 3 for t in thresholds):  # NaN fails this, not "t < 0 or t > 3"
         raise MmerError("-tp/--threshold_emo_present: thresholds must lie in [0, 3]")
     return thresholds
 
@@ -335,6 +335,18 @@ def _check_run_flags(FLAGS) -> None:
         raise MmerError(f"-cf/--csv_folder {csv_dir}: is a file, not a folder")
 
 
+def _check_finite(FLAGS) -> None:
+    """No number flag may be NaN or infinite: absl's bounds compare false for NaN, so ``-d nan`` passes them."""
+    import math
+
+    for name in sorted(FLAGS):
+        value = FLAGS[name].value
+        if isinstance(value, float) and not math.isfinite(value):
+            flag = FLAGS[name]
+            spelled = f"-{flag.short_name}/--{flag.name}" if flag.short_name else f"--{flag.name}"
+            raise MmerError(f"{spelled}: must be a finite number, got {value}")
+
+
 def config_from_flags(FLAGS) -> ExperimentConfig:
     """Validate flag values that absl cannot, and freeze them into a config."""
     from mmer_tf.models import registry
@@ -348,6 +360,7 @@ def config_from_flags(FLAGS) -> ExperimentConfig:
     if FLAGS.dataset_folder is not None and not FLAGS.dataset_folder.strip():
         raise MmerError("-df/--dataset_folder: empty path")
     _check_run_flags(FLAGS)
+    _check_finite(FLAGS)
     hparams = {name: FLAGS[_hparam_flag_name(spec.name, name)].value for name in spec.hparams}
     registry.validate(spec.name, hparams)  # one line naming the flag, before any data is read
     values = {}

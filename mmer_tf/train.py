@@ -325,7 +325,17 @@ def load_model(path: str | os.PathLike):
     path = Path(path)
     if not path.is_file():
         raise MmerError(f"{path}: no saved model there")
-    return keras.saving.load_model(path)
+    import zipfile
+
+    # A .keras file is a zip archive holding config.json and the weights; anything else (a truncated
+    # copy, an HDF5 .h5 renamed, a text file) is one line, not Keras' "File not found" or a KeyError.
+    if not zipfile.is_zipfile(path):
+        raise MmerError(f"{path}: not a Keras model file (a .keras file is a zip archive; this is not one)")
+    try:
+        return keras.saving.load_model(path)
+    except (KeyError, ValueError, TypeError, zipfile.BadZipFile, EOFError) as exc:
+        reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+        raise MmerError(f"{path}: not a usable Keras model file ({reason})") from None
 
 
 __all__ = [

@@ -29,6 +29,7 @@ mis-shaped file, a split left with no segments -- is one :class:`~mmer_tf.errors
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import time
 import zipfile
@@ -127,11 +128,17 @@ def read_labels(root: Path) -> tuple[tuple[str, ...], list[dict], tuple[str, ...
     """``(label_names, rows, classes)`` from labels.csv; rows hold ``id``, ``fold``, ``line`` and ``values``."""
     path = root / LABELS_FILE
     try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            table = list(csv.reader(handle))
+        raw = path.read_bytes()
+        # UTF-8 (with or without BOM), or UTF-16 with its BOM (what spreadsheets save as "Unicode")
+        text = raw.decode("utf-16") if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else raw.decode("utf-8-sig")
+        if "\x00" in text:
+            raise MmerError(f"{path}: holds NUL bytes; a text CSV (UTF-8 or UTF-16 with BOM) was expected")
+        table = list(csv.reader(io.StringIO(text, newline="")))
     except FileNotFoundError:
         raise MmerError(f"{path}: missing (a feature folder needs labels.csv: id,split,label or id,split,<score>)") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    except UnicodeDecodeError as exc:
+        raise MmerError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 (or UTF-16 with a BOM)") from None
+    except (OSError, csv.Error) as exc:
         raise MmerError(f"{path}: unreadable ({exc})") from None
     if not table:
         raise MmerError(f"{path}: empty file")
