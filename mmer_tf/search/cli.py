@@ -43,7 +43,8 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m mmer_tf.search", allow_abbrev=False,
-                     description=(__doc__ or "").strip().splitlines()[0],
+                     description="Search main.py flags on the validation metric, rerun the chosen configuration "
+                                 "with fresh seeds, print its test metrics with intervals.",
                      epilog="Every other argument is a main.py flag (python main.py --help).")
     parser.add_argument("--space", required=True, help="YAML space file (see mmer_tf/search/space.py)")
     parser.add_argument("--trials", type=int, required=True, help="trials in the study, all processes together")

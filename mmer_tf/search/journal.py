@@ -172,6 +172,8 @@ def write_trials_csv(study, path: str | os.PathLike) -> Path:
     writer.writerow(TRIALS_COLUMNS)
     for trial in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
         value = trial.value if trial.state == TrialState.COMPLETE else None
-        writer.writerow([trial.number, json.dumps(trial.params, sort_keys=True), trial.state.name, _cell(value),
+        # an enqueued retry has no params until it starts: show the ones it will run with
+        params = trial.params or trial.system_attrs.get("fixed_params") or {}
+        writer.writerow([trial.number, json.dumps(params, sort_keys=True), trial.state.name, _cell(value),
                          _cell(trial.user_attrs.get("run_id"))])
     return atomic_write_text(path, buffer.getvalue())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import logging
 import math
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -153,7 +154,7 @@ class Search:
                 journal.write_trials_csv(self.study, self.trials_csv)
             raise
         if pruned is not None:
-            _forget_run(config)  # outside the except block: the run's frames are gone by now
+            _forget_run(config, drop_state=True)  # outside the except block: the run's frames are gone by now
             log.warning("trial %d: %s", trial.number, pruned)
             self.study.tell(trial, state=TrialState.PRUNED)
         elif failed is not None:
@@ -219,8 +220,10 @@ class Search:
                 waiting = 0
                 for seed, key in keys.items():
                     record = records.get(key)
-                    if record is None or record.get("state") == "released" or (
-                            record.get("state") == "running" and journal.is_stale(record)):
+                    state = (record or {}).get("state")
+                    # free, given back, dead, or failed in an earlier invocation (retried once per invocation)
+                    if record is None or state == "released" or (state == "running" and journal.is_stale(record)) \
+                            or (state == "failed" and record.get("pid") != os.getpid()):
                         todo = seed
                         self.study.set_user_attr(key, {"state": "running", **journal.owner()})
                         break
@@ -243,7 +246,8 @@ class Search:
                     result = experiment.run(config.replace(seed=todo), tags=tags,
                                             discard_on=(*_TRIAL_FAILURES, KeyboardInterrupt))
             except _TRIAL_FAILURES as exc:
-                record = {"state": "failed", "error": (str(exc).splitlines() or [type(exc).__name__])[0][:500]}
+                record = {"state": "failed", "error": (str(exc).splitlines() or [type(exc).__name__])[0][:500],
+                          **journal.owner()}
             except BaseException:
                 with journal.claim_lock(self.settings.journal):
                     self.study.set_user_attr(key, {"state": "released"})
@@ -286,10 +290,15 @@ def _recorded_value(result) -> float | None:
         return None
 
 
-def _forget_run(config) -> None:
+def _forget_run(config, drop_state: bool = False) -> None:
     """A run that records nothing (pruned, failed): experiment.run removed its checkpoint and released its id
-    (``discard_on``), as on Ctrl-C; its resume state goes here."""
+    (``discard_on``), as on Ctrl-C.
+
+    ``drop_state`` also removes its resume state (a pruned run trained, so the state is its own; a failed
+    run may have failed on another process's lock, whose state must stay).
+    """
     from mmer_tf import resume, results
 
-    gc.collect()  # the dead run's frames hold its resume lock; release it before removing the folder
-    shutil.rmtree(resume.folder_for(results.RunPaths.for_config(config), config), ignore_errors=True)
+    gc.collect()  # the dead run's frames hold its resume lock: release it for the next run of this config
+    if drop_state:
+        shutil.rmtree(resume.folder_for(results.RunPaths.for_config(config), config), ignore_errors=True)
