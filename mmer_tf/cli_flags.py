@@ -172,7 +172,7 @@ def define_flags(FLAGS) -> None:
     flags.DEFINE_integer("seed", d.seed, "Random seed (weights, shuffling), 0 to 2**32-1.", lower_bound=0,
                          upper_bound=SEED_MAX, **kw)
     _define_recipe_flags(FLAGS)
-    # distribution (issue 12): see mmer_tf/distributed.py and the README's "Beyond one process"
+    # distribution: see mmer_tf/distributed.py and the README's "Beyond one process"
     flags.DEFINE_enum("distribution", d.distribution, ("none", "mirrored", "data_parallel"),
                       "none: one device; mirrored: every local GPU, one process (TensorFlow "
                       "MirroredStrategy); data_parallel: Keras DataParallel on JAX, one process per GPU or "
@@ -197,11 +197,11 @@ def define_flags(FLAGS) -> None:
     flags.DEFINE_boolean("save_confusion_matrix", d.save_confusion_matrix,
                          "Save multilabel confusion matrices (.npz and .png).", short_name="scm", **kw)
     flags.DEFINE_boolean("display_fig", d.display_fig, "Show figures on screen as well as saving them.", **kw)
-    flags.DEFINE_integer("verbose", d.verbose, "0: quiet, 1: progress, 2: per-batch Keras logs.", **kw)
     flags.DEFINE_boolean("tensorboard", d.tensorboard,
                          "Write TensorBoard event files under <mf>/<mn>/tensorboard/<params>_run<id>/: per-epoch "
                          "train/validation scalars and learning rate, and the HParams summary (every parameter, "
                          "the test metrics). View with: tensorboard --logdir models/", **kw)
+    flags.DEFINE_integer("verbose", d.verbose, "0: quiet, 1: progress, 2: per-batch Keras logs.", **kw)
     _define_model_hparam_flags(FLAGS)
 
 
@@ -391,8 +391,9 @@ def config_from_flags(FLAGS) -> ExperimentConfig:
     )
     config = ExperimentConfig(**values)
     from mmer_tf import augment, staged
-    from mmer_tf.optim import schedules
+    from mmer_tf.optim import check_optimizer, schedules
 
+    check_optimizer(config)
     schedules.check_schedule(config)
     augment.check_config(config)
     staged.check_config(config)

@@ -236,7 +236,10 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         os.close(fd)
         try:
             # a training view (auxiliary heads, triplet loss: mmer_tf.staged) saves the model it trains
-            getattr(self.model, "inference_model", self.model).save(tmp)
+            saved = getattr(self.model, "inference_model", self.model)
+            if saved is not self.model and saved.optimizer is not None and not saved.optimizer.built:
+                saved.optimizer.build(saved.trainable_variables)  # so a reload finds every optimiser slot
+            saved.save(tmp)
             # mkstemp made it 0600; give it the mode every other output has (umask-respecting, 0644 usually)
             os.chmod(tmp, file_mode())
             os.replace(tmp, self.path)
@@ -303,7 +306,7 @@ def fit(model, train_ds, valid_ds, config: ExperimentConfig, checkpoint_path, *,
     if config.num_epochs < 1:
         raise MmerError(f"-e/--num_epochs must be >= 1, got {config.num_epochs}")
     callbacks = callbacks_for(config, checkpoint_path, has_validation=valid_ds is not None)
-    # resume (issue 12): pin the shuffle to the epoch, restore a killed run, save after each epoch.
+    # resume: pin the shuffle to the epoch, restore a killed run, save after each epoch.
     from mmer_tf import resume as resume_lib
 
     first, last, initial_epoch = resume_lib.attach(model, train_ds, callbacks, resume, run_id,

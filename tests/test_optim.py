@@ -183,3 +183,30 @@ def test_a_model_trained_with_ranger_reloads_in_a_fresh_process(tmp_path):
                           env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split()[-2:] == ["Ranger", "6"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    ("-opt adam --nesterov", "--nesterov applies to -opt sgd only"),
+    ("-opt adam --momentum 0.9", "--momentum applies to -opt sgd and rmsprop"),
+    ("-lt category --aux_loss text=1 --modalities audio,vision", "text is not among --modalities"),
+    ("-lt all --triplet_margin adaptive", "needs one class per segment"),
+    ("-lt category --triplet_margin big", "neither 'adaptive' nor a number"),
+    ("--freeze_branches 2", "give --init_from"),
+    ("--init_from audio=run.h5", "expects a saved .keras model"),
+    ("-lt all -lf mean_absolute_error --label_smoothing 0.1", "applies to cross-entropy losses"),
+    ("-lt all --class_weight balanced", "needs one class per segment"),
+    ("--mask_modalities text --modalities audio", "not among --modalities"),
+])
+def test_recipe_flags_are_checked_before_any_work(argv, message):
+    import shlex
+
+    from absl import flags
+
+    from mmer_tf import cli_flags
+
+    values = flags.FlagValues()
+    cli_flags.define_flags(values)
+    values(["main.py", *shlex.split(argv)])
+    with pytest.raises(MmerError, match=message) as error:
+        cli_flags.config_from_flags(values)
+    assert "\n" not in str(error.value)

@@ -184,7 +184,7 @@ def test_triplet_loss_matches_a_hand_computed_batch(margin):
     assert float(batch_hard_triplet_loss(np.eye(4, dtype="float32")[labels], separated, 0.3)) == 0.0
 
 
-def test_frozen_branches_stay_put_then_train():
+def test_frozen_branches_stay_put_then_train(tmp_path):
     if keras.backend.backend() != "tensorflow":
         with pytest.raises(MmerError, match="needs the TensorFlow backend"):
             staged.check_config(_config(init_from=("audio=a.keras",), freeze_branches=1))
@@ -201,14 +201,16 @@ def test_frozen_branches_stay_put_then_train():
 
     start = [layer.get_weights() for layer in audio]
     head = model.get_layer("output").get_weights()
+    checkpoint = train.BestModelCheckpoint(tmp_path / "best.keras", "loss", "min")
     model.fit(_dataset(config, shuffle=True), epochs=2, verbose=0,
-              callbacks=[staged.FreezeBranches(("audio",), 1), Snap()])
+              callbacks=[staged.FreezeBranches(("audio",), 1), Snap(), checkpoint])
     for before, after in zip(start, snapshots[0][0]):
         for a, b in zip(before, after):
             np.testing.assert_array_equal(a, b)
     assert not np.array_equal(head[0], snapshots[0][1][0])  # the rest trained in epoch 1
     assert any(not np.array_equal(a, b) for before, after in zip(start, snapshots[1][0]) for a, b in zip(before, after))
     assert all(layer.trainable for layer in audio)
+    assert all(layer.trainable for layer in train.load_model(tmp_path / "best.keras").layers)  # saved unfrozen
 
 
 def _val_accuracy(model, config, epochs, callbacks=()):

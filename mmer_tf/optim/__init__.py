@@ -6,9 +6,9 @@ callbacks (:func:`schedule_callbacks`, :class:`MinEpochsEarlyStopping`); each pi
 """
 
 from mmer_tf.optim.early_stopping import MinEpochsEarlyStopping
-from mmer_tf.optim.optimizers import OPTIMIZER_NAMES, build_optimizer
+from mmer_tf.optim.optimizers import OPTIMIZER_NAMES, build_optimizer, check_optimizer
 from mmer_tf.optim.ranger import Ranger
 from mmer_tf.optim.schedules import LR_SCHEDULES, EpochLearningRate, learning_rate_at, schedule_callbacks
 
 __all__ = ["EpochLearningRate", "LR_SCHEDULES", "MinEpochsEarlyStopping", "OPTIMIZER_NAMES", "Ranger",
-           "build_optimizer", "learning_rate_at", "schedule_callbacks"]
+           "build_optimizer", "check_optimizer", "learning_rate_at", "schedule_callbacks"]

@@ -23,8 +23,8 @@ _FACTORIES = {
 OPTIMIZER_NAMES = tuple(_FACTORIES)
 
 
-def build_optimizer(config):
-    """The ``-opt`` optimiser at ``-lr``, with ``--momentum``/``--nesterov`` (sgd, rmsprop) and ``--weight_decay``."""
+def check_optimizer(config) -> None:
+    """One-line errors for impossible optimiser settings (run before any data is read)."""
     name = str(config.optimizer).lower()
     if name not in _FACTORIES:
         raise MmerError(f"-opt/--optimizer: unknown optimizer {config.optimizer!r}; choose one of "
@@ -32,21 +32,26 @@ def build_optimizer(config):
     if not config.learning_rate > 0:
         raise MmerError(f"-lr/--learning_rate must be > 0, got {config.learning_rate}")
     momentum = float(getattr(config, "momentum", 0.0))
-    nesterov = bool(getattr(config, "nesterov", False))
-    decay = float(getattr(config, "weight_decay", 0.0))
-    if decay < 0:
-        raise MmerError(f"--weight_decay must be >= 0, got {decay:g}")
+    if float(getattr(config, "weight_decay", 0.0)) < 0:
+        raise MmerError(f"--weight_decay must be >= 0, got {config.weight_decay:g}")
     if not 0.0 <= momentum < 1.0:
         raise MmerError(f"--momentum must be in [0, 1), got {momentum:g}")
+    if bool(getattr(config, "nesterov", False)) and name != "sgd":
+        raise MmerError("--nesterov applies to -opt sgd only")
+    if momentum and name not in ("sgd", "rmsprop"):
+        raise MmerError(f"--momentum applies to -opt sgd and rmsprop, not -opt {name}")
+
+
+def build_optimizer(config):
+    """The ``-opt`` optimiser at ``-lr``, with ``--momentum``/``--nesterov`` (sgd, rmsprop) and ``--weight_decay``."""
+    check_optimizer(config)
+    name = str(config.optimizer).lower()
     kwargs = {"learning_rate": float(config.learning_rate)}
+    decay = float(getattr(config, "weight_decay", 0.0))
     if decay > 0:
         kwargs["weight_decay"] = decay
     if name == "sgd":
-        kwargs.update(momentum=momentum, nesterov=nesterov)
+        kwargs.update(momentum=float(config.momentum), nesterov=bool(config.nesterov))
     elif name == "rmsprop":
-        kwargs["momentum"] = momentum
-    elif momentum or nesterov:
-        raise MmerError(f"--momentum/--nesterov apply to -opt sgd (and rmsprop's momentum), not -opt {name}")
-    if nesterov and name != "sgd":
-        raise MmerError("--nesterov applies to -opt sgd only")
+        kwargs["momentum"] = float(config.momentum)
     return _FACTORIES[name](**kwargs)

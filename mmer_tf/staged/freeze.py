@@ -20,7 +20,7 @@ class FreezeBranches(keras.callbacks.Callback):
         super().__init__()
         self.modalities = tuple(modalities)
         self.epochs = int(epochs)
-        self._frozen = None
+        self._traced = None
 
     def _layers(self):
         model = getattr(self.model, "inference_model", self.model)
@@ -30,18 +30,23 @@ class FreezeBranches(keras.callbacks.Callback):
         optimizer = self.model.optimizer
         if not optimizer.built:
             optimizer.build(self.model.trainable_variables)
-        self._frozen = None
+        self._traced = None  # the frozen state the current train function was traced with (None: not yet)
+
+    def _set(self, frozen: bool) -> None:
+        for layer in self._layers():
+            layer.trainable = not frozen
 
     def on_epoch_begin(self, epoch, logs=None):
         frozen = epoch < self.epochs
-        if frozen == self._frozen:
-            return
-        for layer in self._layers():
-            layer.trainable = not frozen
-        if self._frozen is not None or frozen:
+        self._set(frozen)
+        if frozen != self._traced:
             self.model.make_train_function(force=True)
-        self._frozen = frozen
+            self._traced = frozen
+
+    def on_epoch_end(self, epoch, logs=None):
+        # the traced step keeps its variable list; the flags go back so a checkpoint saved now (this callback
+        # runs before it) stores trainable layers, and a resumed or reloaded model is an ordinary one
+        self._set(False)
 
     def on_train_end(self, logs=None):
-        for layer in self._layers():
-            layer.trainable = True
+        self._set(False)
