@@ -193,3 +193,17 @@ def test_trimmed_clips_are_one_label_each_and_other_needs_its_flag(tmp_path):
     (split / "test.txt").write_text("Other/5_Other_0,7,hm\n")
     applied = split_dir.apply(split, rows, cexprdb.label(rows, ExperimentConfig(split_dir=str(split))))
     assert applied.fold == ["train", None, "valid"] and applied.label == [1, None, 6]
+
+
+def test_rows_on_the_frame_axis_by_hand():
+    from mmer_tf.data.corpora.frame_axis import to_axis
+
+    axis = np.array([[0.0, 0.1], [0.1, 0.2], [0.2, 0.3], [0.3, 0.4], [0.4, 0.5]])
+    # words at [0.12, 0.18] and [0.15, 0.28]; nothing before 0.1; a pause after 0.28
+    intervals = np.array([[0.15, 0.28], [0.12, 0.18]])
+    features = np.array([[4.0], [2.0]])
+    out = to_axis(intervals, features, axis)[:, 0]
+    # step 0: before any row (zeros); step 1: mean of both overlapping rows; step 2: the second word only;
+    # steps 3-4: the last row that started before them is held (the word starting at 0.15)
+    np.testing.assert_allclose(out, [0.0, 3.0, 4.0, 4.0, 4.0])
+    assert to_axis(np.zeros((0, 2)), np.zeros((0, 3)), axis).shape == (5, 3)

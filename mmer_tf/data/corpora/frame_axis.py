@@ -30,7 +30,9 @@ AXIS_ORDER = ("vision", "audio", "text")
 
 def to_axis(intervals: np.ndarray, features: np.ndarray, axis: np.ndarray) -> np.ndarray:
     """Rows ``(intervals [R, 2], features [R, D])`` on the steps ``axis [T, 2]`` (see the module docstring)."""
-    features = np.asarray(features, np.float32).reshape(len(features), -1)
+    features = np.asarray(features, np.float32)
+    if features.ndim != 2:
+        features = features.reshape(len(features), -1)
     out = np.zeros((len(axis), features.shape[1]), np.float32)
     if not len(features):
         return out
