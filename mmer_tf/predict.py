@@ -205,7 +205,11 @@ def model_scores(model, segments, sidecar: Mapping, batch_size: int = 32) -> np.
     ds = pipeline.make_dataset(segments, np.zeros((len(segments), len(classes)), np.float32),
                                batch_size=batch_size, shuffle=False, seed=0,
                                fixed_steps=int(sidecar.get("fixed_num_steps", 0)), modalities=sidecar["modalities"])
-    return np.asarray(model.predict(ds, verbose=0), dtype=np.float32)
+    scores = np.asarray(model.predict(ds, verbose=0), dtype=np.float32)
+    if scores.ndim != 2:  # a model trained on a frame-labelled corpus (per-step outputs)
+        raise MmerError(f"model {model.name}: predicts one output per frame (trained on per-frame labels); "
+                        "mmer_tf.predict scores models trained on one label per clip")
+    return scores
 
 
 def predict_clips(model_path, clips: Sequence, sidecar: Mapping | None = None, model=None):

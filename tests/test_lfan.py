@@ -207,3 +207,16 @@ def test_the_seeds_flag_names_are_aliases_of_lfans():
     values(["main.py", "-mn", "lfan", "--tcn_kernel_size", "3", "--modal_dim", "16", "--num_heads", "4"])
     hp = cli_flags.config_from_flags(values).model_hparams
     assert (hp["tcn_kernel_size"], hp["modal_dim"], hp["num_heads"]) == (3, 16, 4)
+
+
+def test_predict_refuses_a_per_frame_model_in_one_line():
+    from mmer_tf import predict
+    from mmer_tf.data.segments import SegmentSet
+
+    keras.utils.set_random_seed(7)
+    model = registry.build_model(config(TINY), {"audio": 4, "vision": 3}, 2, per_step=True)
+    rng = np.random.default_rng(8)
+    clips = SegmentSet(["a[0]"], {"audio": [rng.normal(size=(3, 4))], "vision": [rng.normal(size=(3, 3))]},
+                       np.zeros((1, 1)))
+    with pytest.raises(MmerError, match="predicts one output per frame"):
+        predict.model_scores(model, clips, {"classes": ["x", "y"], "modalities": ["audio", "vision"]})
