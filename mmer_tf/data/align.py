@@ -32,6 +32,12 @@ The API is plain functions on arrays (:func:`intersect`, :func:`collapse_groups`
 plus a streaming driver (:func:`align_stream`) that reads, aligns and yields one video at a time, so
 peak memory is bounded by the largest video, not the corpus. Only per-video Python loops; everything
 per interval is NumPy (``searchsorted``-style vectorised bisection, sparse-product segment sums).
+
+Why one module of ~800 lines: it is one specification, the SDK's alignment rules, in three layers marked
+by section comments (interval kernels; entries and the SDK's operations on them; the streaming driver
+with its drop report) that share the epsilon rule, the collapse reducers and the entry type, and
+``tests/test_align.py`` checks them together against the SDK's own code. Split into files, every rule
+would still need the others to be read.
 """
 
 from __future__ import annotations

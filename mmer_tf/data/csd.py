@@ -9,6 +9,10 @@ A computational sequence file holds one root group named after the sequence::
 Reading is lazy: :class:`CsdReader` opens the file and hands out one video at a time, so a 40 GB
 OpenFace sequence never has to fit in memory. Writing streams too (:func:`write_csd` takes an iterable).
 Files written here load in the SDK unchanged (same groups, same metadata encoding).
+
+Why one module of ~600 lines: it is the one owner of the ``.csd`` format, reading and writing together,
+since the writer's low-level HDF5 choices (compact datasets, the partial-file protocol, the failure path
+that must never let HDF5 retry a flush) are only correct against what the reader and the SDK expect.
 """
 
 from __future__ import annotations

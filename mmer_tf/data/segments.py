@@ -5,8 +5,10 @@ modality. Modalities are named ``text``, ``audio``, ``vision`` (see :data:`MODAL
 word-aligned view every modality of a segment has the same ``T_i``; in the unaligned view (each modality
 at its own rate, aligned only to the label segment) lengths differ per modality.
 
-Labels are ``[N, 7]`` float32 in CMU-MOSEI order: sentiment, then the presence scores of
-happy, sad, anger, surprise, disgust, fear (see :data:`LABEL_NAMES`).
+Labels are ``[N, L]`` float32, one column per name in ``info["label_names"]`` (the adapter declares them;
+tasks find their columns by name): CMU-MOSEI's seven (:data:`LABEL_NAMES`: sentiment, then the presence
+scores of happy, sad, anger, surprise, disgust, fear), ``("sentiment",)``, ``("category",)`` with
+``info["classes"]``, or any other set a task reads.
 
 A corpus labelled per frame (C-EXPR-DB) also sets ``frame_labels``: per segment (a whole video) a
 ``[T_i, L]`` float32 array with the same columns as ``labels``, one row per step of its (aligned)
