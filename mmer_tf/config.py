@@ -108,7 +108,7 @@ class ExperimentConfig:
     aux_loss: tuple[str, ...] = ()  # "modality=weight": per-modality auxiliary heads weighted into the loss
     triplet_margin: str = ""  # "adaptive" or a number: M2FNet's triplet loss on the fused embedding; "": off
     triplet_weight: float = 1.0  # weight of the triplet loss in the total
-    # distribution (issue 12; mmer_tf/distributed.py): how the run is spread over devices and processes
+    # distribution (mmer_tf/distributed.py): how the run is spread over devices and processes
     distribution: str = "none"  # "none", "mirrored" (TF, local GPUs), "data_parallel" (JAX, processes)
     coordinator: str = ""  # HOST:PORT of process 0 for data_parallel ("" -> from SLURM's environment)
     num_processes: int = 0  # 0 -> from SLURM's environment (1 without SLURM)

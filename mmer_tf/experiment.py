@@ -135,7 +135,7 @@ def _run(config: ExperimentConfig, held, *, callbacks=(), tags=None) -> RunResul
     if frames is not None:
         results.check_tables(paths, frames.tables())
 
-    # distribution (issue 12): devices/processes first (JAX needs it before any computation).
+    # distribution: devices/processes first (JAX needs it before any computation).
     from mmer_tf import distributed, resume
 
     placement = distributed.setup(config)
@@ -162,7 +162,7 @@ def _run(config: ExperimentConfig, held, *, callbacks=(), tags=None) -> RunResul
     # --mixup_alpha, --time_mask, --feature_mask, --class_weight: training batches only
     train_ds = augment.for_training(train_ds, config, y_train, output_kind)
 
-    # resume (issue 12): a re-run of a killed run keeps its run id and continues from its last epoch.
+    # resume: a re-run of a killed run keeps its run id and continues from its last epoch.
     state = resume.RunState(resume.folder_for(paths, config), chief=placement.is_chief).acquire()
     run_id, status = state.begin(paths, lambda: results.reserve_run_id(paths.csv_dir))
     if status == "recorded":
@@ -264,7 +264,7 @@ def _run(config: ExperimentConfig, held, *, callbacks=(), tags=None) -> RunResul
     finished = time.time()
     held.recorded(paths, run_id)  # from here its rows exist: in the tables, or saved as JSON by write_run
     results.write_run(paths, run_id, params, families, started, finished)
-    state.clear()  # resume (issue 12): the rows are written, the saved state is done with
+    state.clear()  # resume: the rows are written, the saved state is done with
     if tensorboard is not None:
         _save_artefact(unsaved, "TensorBoard summary", tensorboard.write_summary, params, families, run_id)
     log.info("run %d written to %s in %.1f s", run_id, paths.csv_dir, finished - started)
