@@ -66,6 +66,7 @@ def test_actor_independent_folds_and_emotion_subset(tmp_path):
         cremad.label(rows, ExperimentConfig(emotions=("joy", "sad")))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not have_tools(), reason="espeak-ng is not installed")
 def test_cremad_miniature_reaches_its_table_in_one_command(tmp_path):
     from corpus_media_support import make_cremad

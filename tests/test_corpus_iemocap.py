@@ -171,6 +171,7 @@ def _main(args, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
 
 
+@pytest.mark.slow
 def test_iemocap_miniature_reaches_its_table_in_one_command(miniature, tmp_path):
     root = miniature
     _main(["-df", str(root), "-lt", "category", "-e", "8", "--fold", "2"], tmp_path)
@@ -184,6 +185,7 @@ def test_iemocap_miniature_reaches_its_table_in_one_command(miniature, tmp_path)
     assert len(clips) == 60 and set(clips["video_region"]) == {"left", "right"}
 
 
+@pytest.mark.slow
 def test_iemocap_dimensional_regression_in_one_command(miniature, tmp_path):
     _main(["-df", str(miniature), "-lt", "dimensional", "--iemocap_protocol", "dimensional", "-e", "30",
            "--fold", "2"], tmp_path)

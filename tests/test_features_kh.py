@@ -49,6 +49,7 @@ def test_text_longer_than_the_positions_is_encoded_in_windows(presets):
     np.testing.assert_allclose(rows[5:], encode_words(words[5:], f"kh:{presets['bert']}"), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_video_rows_are_the_image_backbones_pooled_maps(presets, tmp_path):
     import keras_hub
 
@@ -68,6 +69,7 @@ def test_video_rows_are_the_image_backbones_pooled_maps(presets, tmp_path):
     np.testing.assert_allclose(intervals[:, 0], np.arange(5) / 5)
 
 
+@pytest.mark.slow
 def test_audio_rows_are_whisper_encoder_frames_at_their_hop(presets, tmp_path):
     import keras_hub
 

@@ -99,6 +99,7 @@ def test_sentiment_scheme_sims_refuses_mosi_range_labels():
     assert TASK.tables(ExperimentConfig()) == ("sentiment",)
 
 
+@pytest.mark.slow
 def test_sims_pickle_to_its_table_in_one_command(tmp_path):
     path = _sims_pickle(tmp_path / "unaligned_39.pkl")
     command = [sys.executable, "main.py", "-df", str(path), "-lt", "sentiment", "--sentiment_scheme", "sims",
