@@ -62,6 +62,7 @@ def test_actor_independent_folds_and_emotion_subset(tmp_path):
             by_actor.setdefault(row["actor"], set()).add(fold)
     assert all(len(f) == 1 for f in by_actor.values())  # never an actor in two folds
     assert lab.protocol["test"] == ["1004", "1005", "1006"] and lab.protocol["valid"] == ["1007", "1008", "1009"]
+    assert cremad.label(rows, ExperimentConfig(num_folds=3)).classes == ("anger", "happy", "neutral")  # present ones
     with pytest.raises(MmerError, match="--emotions: joy not CREMA-D emotions"):
         cremad.label(rows, ExperimentConfig(emotions=("joy", "sad")))
 

@@ -128,8 +128,11 @@ def params(config) -> dict:
 
 
 def label(rows, config) -> Labelling:
-    """Classes = the selected emotions (sorted); folds by actor blocks (see the module doc)."""
+    """Classes = the selected emotions (sorted; without ``--emotions``, those present); folds by actor blocks."""
     classes = selected_emotions(config)
+    if not getattr(config, "emotions", ()):
+        present = {row.get("emotion") for row in rows}
+        classes = tuple(e for e in classes if e in present) or classes
     labels, excluded = [], []
     for row in rows:
         if row.get("emotion") in classes:
