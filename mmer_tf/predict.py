@@ -174,27 +174,12 @@ def featurize_segments(clips: Sequence, sidecar: Mapping, recipe=None):
 
 
 def normalize_like_training(segments, sidecar: Mapping):
-    """The training normalisation (:func:`mmer_tf.data.features.normalize_folds`) with the saved statistics."""
-    from mmer_tf.data.features import (NORMALIZED_MODALITIES, apply_statistics, pack, sanitize,
-                                       segment_zscore, unpack)
-    from mmer_tf.data.segments import SegmentSet
+    """The training normalisation (:func:`mmer_tf.data.features.normalize_set`) with the saved statistics."""
+    from mmer_tf.data.features import normalize_set
 
-    method = sidecar.get("normalization", "train")
-    stats = sidecar.get("statistics") or {}
-    features = {}
-    for m, seqs in segments.features.items():
-        flat, offsets = pack(seqs)
-        flat = sanitize(flat)
-        if m in NORMALIZED_MODALITIES and method == "segment":
-            flat = segment_zscore(flat, offsets)
-        elif m in NORMALIZED_MODALITIES and method == "train":
-            if m not in stats:
-                raise MmerError(f"sidecar: no training statistics for {m} (normalization 'train')")
-            flat = apply_statistics(flat, np.asarray(stats[m]["mean"], np.float32),
-                                    np.asarray(stats[m]["std"], np.float32))
-        features[m] = unpack(flat, offsets)
-    return SegmentSet(ids=list(segments.ids), features=features, labels=segments.labels,
-                      aligned=segments.aligned)
+    saved = sidecar.get("statistics") or {}
+    stats = {m: {k: np.asarray(v, np.float32) for k, v in values.items()} for m, values in saved.items()}
+    return normalize_set(segments, sidecar.get("normalization", "train"), stats, source="sidecar")
 
 
 def model_scores(model, segments, sidecar: Mapping, batch_size: int = 32) -> np.ndarray:

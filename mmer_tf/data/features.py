@@ -107,9 +107,6 @@ def normalize_folds(
     """
     if normalization not in NORMALIZATIONS:
         raise MmerError(f"normalization={normalization!r}: expected one of {', '.join(NORMALIZATIONS)}")
-    packed = {
-        name: {m: pack(seqs) for m, seqs in fold.features.items()} for name, fold in folds.items()
-    }
     stats: dict[str, dict] = {}
     if normalization == "train":
         if "train" not in folds:
@@ -119,26 +116,35 @@ def normalize_folds(
             raise MmerError("the training fold has no segments: every segment was dropped while loading or "
                             "splitting (see the load summary for the reasons and counts)")
         for m in modalities:
-            if m in packed["train"]:
+            if m in folds["train"].features:
                 what = f"modality '{m}' of the training fold ({len(folds['train'])} segments)"
-                mean, std = train_statistics(sanitize(packed["train"][m][0]), what)
+                mean, std = train_statistics(sanitize(pack(folds["train"].features[m])[0]), what)
                 stats[m] = {"mean": mean, "std": std}
-    result = {}
-    for name, fold in folds.items():
-        features = {}
-        for m, (flat, offsets) in packed[name].items():
-            flat = sanitize(flat)
-            if m in modalities and normalization == "segment":
-                flat = segment_zscore(flat, offsets)
-            elif m in stats:
-                flat = apply_statistics(flat, stats[m]["mean"], stats[m]["std"])
-            features[m] = unpack(flat, offsets)
-        result[name] = SegmentSet(
-            ids=list(fold.ids), features=features, labels=fold.labels, aligned=fold.aligned, info=dict(fold.info),
-            frame_labels=fold.frame_labels,
-        )
+    result = {name: normalize_set(fold, normalization, stats, modalities) for name, fold in folds.items()}
     report = {
         "normalization": normalization,
         "statistics": {m: {k: v.tolist() for k, v in s.items()} for m, s in stats.items()},
     }
     return result, report
+
+
+def normalize_set(segments: SegmentSet, normalization: str, statistics: Mapping[str, Mapping[str, np.ndarray]],
+                  modalities: Sequence[str] = NORMALIZED_MODALITIES, *, source: str = "") -> SegmentSet:
+    """One set sanitised and normalised as :func:`normalize_folds` does each fold: per segment, or with the
+    given training ``statistics`` (``{modality: {"mean", "std"}}``). ``predict`` uses it with a model's saved
+    statistics; ``source`` names them, and then a normalised modality without statistics is an error
+    (without ``source`` it is left as it is, as a modality the training fold lacked)."""
+    features = {}
+    for m, seqs in segments.features.items():
+        flat, offsets = pack(seqs)
+        flat = sanitize(flat)
+        if m in modalities and normalization == "segment":
+            flat = segment_zscore(flat, offsets)
+        elif m in modalities and normalization == "train":
+            if m in statistics:
+                flat = apply_statistics(flat, statistics[m]["mean"], statistics[m]["std"])
+            elif source:
+                raise MmerError(f"{source}: no training statistics for {m} (normalization 'train')")
+        features[m] = unpack(flat, offsets)
+    return SegmentSet(ids=list(segments.ids), features=features, labels=segments.labels, aligned=segments.aligned,
+                      info=dict(segments.info), frame_labels=segments.frame_labels)
