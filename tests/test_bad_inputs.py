@@ -109,3 +109,19 @@ def test_labels_in_another_encoding_are_one_line(corpus, damage, said):
     with pytest.raises(MmerError) as refused:
         load(corpus)
     assert str(refused.value).startswith(f"{labels}: {said}") and "\n" not in str(refused.value)
+
+
+def test_a_video_folders_labels_in_utf16_are_detected_and_read_and_latin1_is_one_line(tmp_path):
+    from mmer_tf.data.corpora import videos
+
+    folder = tmp_path / "clips ü"
+    folder.mkdir()
+    table = "file,label,text\nä.mp4,happy,\"Hi, there\"\nb.mp4,sad,Bye\n"
+    (folder / "labels.csv").write_bytes(table.encode("utf-16"))
+    assert videos.detect(folder)
+    rows = videos.read_labels(folder / "labels.csv")
+    assert [(r["file"], r["label"], r["text"]) for r in rows] == [("ä.mp4", "happy", "Hi, there"), ("b.mp4", "sad", "Bye")]
+    (folder / "labels.csv").write_bytes(table.encode("latin-1"))
+    assert videos.detect(folder)  # found by its header; what is wrong is then said in one line
+    with pytest.raises(MmerError, match=r"labels.csv: not UTF-8 text \(byte \d+\); save it as UTF-8"):
+        videos.read_labels(folder / "labels.csv")

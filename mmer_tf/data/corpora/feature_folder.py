@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from mmer_tf.data.corpora import padded
+from mmer_tf.data.text_files import read_text
 from mmer_tf.data.corpora.base import CorpusInfo
 from mmer_tf.data.segments import EMOTIONS, FOLDS, LABEL_NAMES, MODALITIES, SegmentSet
 from mmer_tf.errors import MmerError
@@ -128,16 +129,9 @@ def read_labels(root: Path) -> tuple[tuple[str, ...], list[dict], tuple[str, ...
     """``(label_names, rows, classes)`` from labels.csv; rows hold ``id``, ``fold``, ``line`` and ``values``."""
     path = root / LABELS_FILE
     try:
-        raw = path.read_bytes()
-        # UTF-8 (with or without BOM), or UTF-16 with its BOM (what spreadsheets save as "Unicode")
-        text = raw.decode("utf-16") if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else raw.decode("utf-8-sig")
-        if "\x00" in text:
-            raise MmerError(f"{path}: holds NUL bytes; a text CSV (UTF-8 or UTF-16 with BOM) was expected")
-        table = list(csv.reader(io.StringIO(text, newline="")))
+        table = list(csv.reader(io.StringIO(read_text(path), newline="")))  # UTF-8, or UTF-16 with BOM
     except FileNotFoundError:
         raise MmerError(f"{path}: missing (a feature folder needs labels.csv: id,split,label or id,split,<score>)") from None
-    except UnicodeDecodeError as exc:
-        raise MmerError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 (or UTF-16 with a BOM)") from None
     except (OSError, csv.Error) as exc:
         raise MmerError(f"{path}: unreadable ({exc})") from None
     if not table:

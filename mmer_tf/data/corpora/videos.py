@@ -25,6 +25,7 @@ from pathlib import Path
 
 from mmer_tf.data.corpora import media
 from mmer_tf.data.corpora.media import FOLD_ALIASES, ClipRecord, Labelling, Scan
+from mmer_tf.data.text_files import read_text
 from mmer_tf.errors import MmerError
 
 NAME = "videos"
@@ -35,9 +36,12 @@ LABELS = "labels.csv"
 
 def _header(path: Path) -> list[str]:
     try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            return [c.strip().lower() for c in next(csv.reader(handle), [])]
-    except (OSError, UnicodeDecodeError):
+        try:
+            text = read_text(path)
+        except MmerError:  # detected by its header; read_labels then says what is wrong with the rest
+            text = path.read_bytes().decode("utf-8", "replace")
+        return [c.strip().lower() for c in next(csv.reader(io.StringIO(text, newline="")), [])]
+    except (OSError, csv.Error):
         return []
 
 
@@ -53,11 +57,9 @@ def detect(path: Path) -> bool:
 
 def read_labels(path: Path) -> list[dict[str, str]]:
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = read_text(path)  # UTF-8, or UTF-16 with BOM; another encoding is one line
     except OSError as exc:
         raise MmerError(f"{path}: cannot read ({exc})") from None
-    except UnicodeDecodeError as exc:
-        raise MmerError(f"{path}: not UTF-8 ({exc})") from None
     reader = csv.DictReader(io.StringIO(text, newline=""))
     if not reader.fieldnames:
         raise MmerError(f"{path}: empty file")
