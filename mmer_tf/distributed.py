@@ -37,9 +37,6 @@ from mmer_tf.errors import MmerError
 log = logging.getLogger("mmer_tf")
 
 KINDS = ("none", "mirrored", "data_parallel")
-#: Tests only: ``--distribution mirrored`` mirrors over this many logical CPU devices when no GPU is
-#: visible, so CI runs the whole mirrored path (scope, restore, predict) without a GPU.
-TEST_CPU_REPLICAS = "MMER_TEST_MIRRORED_CPUS"
 DEFAULT_PORT = 29471
 
 
@@ -149,21 +146,11 @@ def prepare_environment(argv: Sequence[str], environ=None) -> None:
     env.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     kind = requested_kind(argv)
-    if kind == "mirrored" and env.get(TEST_CPU_REPLICAS):
-        _split_cpu(int(env[TEST_CPU_REPLICAS]))
     if kind == "data_parallel":
         backend = env.get("KERAS_BACKEND", "")
         if backend and backend != "jax":
             raise MmerError(f"--distribution data_parallel: needs KERAS_BACKEND=jax, got KERAS_BACKEND={backend}")
         env["KERAS_BACKEND"] = "jax"
-
-
-def _split_cpu(count: int) -> None:
-    """Split the CPU into ``count`` logical devices (before TensorFlow initialises its devices)."""
-    import tensorflow as tf
-
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
 
 
 # ---------------------------------------------------------------------------------------- placement
@@ -218,10 +205,11 @@ def current() -> Placement:
     return _CURRENT
 
 
-def _gpus_tf() -> list:
+def mirrored_devices() -> list[str]:
+    """The devices ``--distribution mirrored`` replicates over: every GPU TensorFlow sees."""
     import tensorflow as tf
 
-    return tf.config.list_physical_devices("GPU")
+    return [device.name for device in tf.config.list_logical_devices("GPU")]
 
 
 def setup(config) -> Placement:
@@ -247,19 +235,15 @@ def _setup_mirrored() -> Placement:
                         f"{keras.backend.backend()}); use --distribution data_parallel with JAX")
     import tensorflow as tf
 
-    gpus = _gpus_tf()
-    cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
-    if not gpus and os.environ.get(TEST_CPU_REPLICAS) and len(cpus) > 1:
-        strategy = tf.distribute.MirroredStrategy(cpus)
-        log.info("--distribution mirrored: %d CPU replica(s) (%s, tests only)", len(cpus), TEST_CPU_REPLICAS)
-        return Placement(kind="mirrored", replicas=len(cpus), strategy=strategy)
-    if not gpus:
+    devices = mirrored_devices()
+    if not devices:
         log.warning("--distribution mirrored: no GPU visible to TensorFlow (CUDA_VISIBLE_DEVICES=%s); "
                     "training on the CPU as --distribution none", os.environ.get("CUDA_VISIBLE_DEVICES", "unset"))
         return Placement(kind="none")
-    strategy = tf.distribute.MirroredStrategy()
-    log.info("--distribution mirrored: %d GPU replica(s), global batch split across them",
-             strategy.num_replicas_in_sync)
+    strategy = tf.distribute.MirroredStrategy(devices)
+    kind = "GPU" if all(":GPU:" in name for name in devices) else "CPU"
+    log.info("--distribution mirrored: %d %s replica(s), global batch split across them",
+             strategy.num_replicas_in_sync, kind)
     return Placement(kind="mirrored", replicas=int(strategy.num_replicas_in_sync), strategy=strategy)
 
 

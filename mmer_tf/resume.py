@@ -17,8 +17,8 @@ run's rows are written. Only process 0 writes it; every process of a data_parall
 
 Signals: ``SIGUSR1`` (``run_cluster.sh`` forwards SLURM's ``--signal=B:USR1@120``) asks the run to stop
 after the current epoch's state is saved; the process then exits with :data:`EXIT_PREEMPTED` (75) so the
-batch script requeues the job. ``MMER_TEST_KILL_AFTER_EPOCH=k`` (tests only) SIGKILLs the process right
-after epoch k's state is saved.
+batch script requeues the job.
+(``tests/main_with_hooks.py`` kills a run after a given epoch's save, from outside this module.)
 """
 
 from __future__ import annotations
@@ -235,9 +235,6 @@ class SaveState(keras.callbacks.Callback):
         if ckpt is not None:
             payload["checkpoint"] = {"best": _float_or_none(ckpt.best), "best_epoch": ckpt.best_epoch}
         self.state.save(payload, arrays)
-        kill_after = os.environ.get("MMER_TEST_KILL_AFTER_EPOCH")
-        if kill_after and int(kill_after) == epoch + 1:
-            os.kill(os.getpid(), signal.SIGKILL)
         if _STOP_REQUESTED:
             log.warning("preempted: state saved after epoch %d in %s; rerun the same command to resume",
                         epoch + 1, self.state.folder)

@@ -57,6 +57,7 @@ def test_process_list_from_slurm_then_flags():
         distributed.process_list(flagged.replace(process_id=3), {})
 
 
+@pytest.mark.slow
 def test_data_parallel_on_the_command_line_chooses_jax_before_keras_is_imported():
     env = {}
     distributed.prepare_environment(["main.py", "--distribution", "data_parallel"], env)
@@ -72,7 +73,7 @@ def test_data_parallel_on_the_command_line_chooses_jax_before_keras_is_imported(
 def test_mirrored_without_a_gpu_says_so_in_one_line_and_trains_as_none(caplog):
     import keras
 
-    if keras.backend.backend() != "tensorflow" or distributed._gpus_tf():
+    if keras.backend.backend() != "tensorflow" or distributed.mirrored_devices():
         pytest.skip("needs the TensorFlow backend on a machine without a GPU")
     with caplog.at_level(logging.WARNING, logger="mmer_tf"):
         placement = distributed.setup(ExperimentConfig(distribution="mirrored"))
@@ -129,6 +130,7 @@ METRIC_TABLES = ("regression", "classification_score_coarse", "classification_pr
 TOLERANCE = 2e-3
 
 
+@pytest.mark.slow
 def test_two_jax_processes_train_like_one_with_the_same_global_batch(tmp_path):
     pytest.importorskip("jax")
     from mmer_tf.data import dataset
@@ -166,10 +168,11 @@ def test_two_jax_processes_train_like_one_with_the_same_global_batch(tmp_path):
                 assert abs(float(g[column]) - float(value)) <= TOLERANCE, (table, column, g[column], value)
 
 
+@pytest.mark.slow
 def test_mirrored_trains_in_the_strategy_scope_and_resumes_there(tmp_path):
     """The whole mirrored path (build/compile in MirroredStrategy's scope, restore in it, predict) over two
-    logical CPU devices (a test-only switch; on a cluster they are the GPUs), killed after epoch 1 of 2
-    and resumed to one row."""
+    logical CPU devices (a hook of tests/main_with_hooks.py; on a cluster they are the GPUs), killed after
+    epoch 1 of 2 and resumed to one row."""
     import keras
 
     if keras.backend.backend() != "tensorflow":
@@ -178,10 +181,10 @@ def test_mirrored_trains_in_the_strategy_scope_and_resumes_there(tmp_path):
 
     pickles = tmp_path / "pf"
     dataset.load_folds(ExperimentConfig(sample_videos=24, pickle_folder=str(pickles), verbose=0), progress=False)
-    command = [sys.executable, str(REPO / "main.py"), "--sample_videos", "24", "-e", "2", "-b", "8", "-mn",
-               "lf_dnn", "-pf", str(pickles), "-mf", str(tmp_path / "m"), "--distribution", "mirrored"]
-    env = {**os.environ, distributed.TEST_CPU_REPLICAS: "2"}
-    killed = subprocess.run(command, env={**env, "MMER_TEST_KILL_AFTER_EPOCH": "1"}, capture_output=True,
+    command = [sys.executable, str(REPO / "tests" / "main_with_hooks.py"), "--sample_videos", "24", "-e", "2",
+               "-b", "8", "-mn", "lf_dnn", "-pf", str(pickles), "-mf", str(tmp_path / "m"), "--distribution", "mirrored"]
+    env = {**os.environ, "MMER_HOOK_MIRRORED_CPUS": "2"}  # tests/main_with_hooks.py: two logical CPUs
+    killed = subprocess.run(command, env={**env, "MMER_HOOK_KILL_AFTER_EPOCH": "1"}, capture_output=True,
                             text=True, timeout=600)
     assert killed.returncode == -9, killed.stderr[-3000:]
     assert "2 CPU replica(s)" in killed.stderr

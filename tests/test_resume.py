@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 TIMING = {"started", "finished", "wall_time_s", "model_file"}  # model_file differs by -mf only
 TABLES = ("model_ids", "regression", "classification_score_coarse", "classification_presence",
@@ -18,7 +20,9 @@ TABLES = ("model_ids", "regression", "classification_score_coarse", "classificat
 
 
 def _start(args, **env):
-    return subprocess.Popen([sys.executable, str(REPO / "main.py")] + args, stdout=subprocess.PIPE,
+    # MMER_HOOK_* variables need main.py run through the test hooks' wrapper (tests/main_with_hooks.py)
+    script = "tests/main_with_hooks.py" if any(k.startswith("MMER_HOOK_") for k in env) else "main.py"
+    return subprocess.Popen([sys.executable, str(REPO / script)] + args, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
 
 
@@ -36,6 +40,7 @@ def _rows(folder: Path, table: str) -> list[dict]:
         return [{k: v for k, v in row.items() if k not in TIMING} for row in csv.DictReader(handle)]
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_uninterrupted_row(tmp_path):
     # Dropout on and patience below the epoch count: RNG, optimiser and early-stopping state all matter.
     common = ["--sample_videos", "24", "-e", "4", "-p", "3", "-mn", "lf_dnn", "-b", "16", "-d", "0.3",
@@ -48,7 +53,7 @@ def test_killed_run_resumes_to_the_uninterrupted_row(tmp_path):
     resumed = tmp_path / "resumed"
     # The uninterrupted run and the attempt that gets killed run side by side (two cores).
     running = _start(common + ["-mf", str(tmp_path / "whole")])
-    killed = _main(common + ["-mf", str(resumed)], MMER_TEST_KILL_AFTER_EPOCH="2")
+    killed = _main(common + ["-mf", str(resumed)], MMER_HOOK_KILL_AFTER_EPOCH="2")
     whole = _finish(running)
     assert whole.returncode == 0, whole.stderr[-2000:]
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
@@ -71,6 +76,7 @@ def test_killed_run_resumes_to_the_uninterrupted_row(tmp_path):
     assert (resumed / "lf_dnn" / "model_l_1_n_100_d_0.3_b_16_s_0_run1.keras").is_file()
 
 
+@pytest.mark.slow
 def test_sigusr1_stops_after_the_epoch_is_saved_with_exit_75(tmp_path):
     import keras
     import numpy as np
