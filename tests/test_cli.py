@@ -19,6 +19,7 @@ def _run(args, cwd=REPO, env=None, timeout=600):
     return subprocess.run(args, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_seed_command_line_trains_and_writes_the_tables(sample_cache, tmp_path):
     models = tmp_path / "models"
     proc = _run([sys.executable, "main.py", "-f", "openface", "-l", "2", "-b", "32", "-e", "1",
@@ -171,6 +172,7 @@ def test_threshold_lists_take_the_seeds_space_separated_form_too():
     assert join(["m", "-e", "3", "-tp"]) == ["m", "-e", "3", "-tp"]
 
 
+@pytest.mark.slow
 def test_the_original_run_cluster_line_runs_verbatim(tmp_path):
     """Space-separated -tp, -lt present with a typed MAE loss and linear head (honoured), one confusion
     matrix per threshold, the test loss in every table; only the built-in sample size and one epoch added."""

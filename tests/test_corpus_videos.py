@@ -81,6 +81,7 @@ def test_feature_folder_labels_are_not_mistaken_for_videos(tmp_path):
     assert not videos.detect(root)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not have_tools(), reason="espeak-ng is not installed")
 def test_featurize_cli_then_train_on_the_featurized_folder(tmp_path):
     root = tmp_path / "mine"

@@ -140,6 +140,7 @@ def test_bad_dataset_folder_is_a_user_error(tmp_path, make, match):
         load_folds(_config(tmp_path, normalization="max"), progress=False)
 
 
+@pytest.mark.slow
 def test_the_planted_signal_survives_alignment_and_fusion_helps(tmp_path):
     folds, _ = load_folds(_config(tmp_path, sample_videos=80), progress=False)
 

@@ -58,6 +58,7 @@ def _sentiment_baseline_mae(data, label_key):
     ],
     ids=["mmsa-aligned-ef_lstm", "mmsa-unaligned-mult", "multibench-lf_dnn"],
 )
+@pytest.mark.slow
 def test_sentiment_pickle_to_table_row(tmp_path, name, layout, model, extra):
     if layout == "mmsa":
         aligned = name.startswith("aligned")
@@ -80,6 +81,7 @@ def test_sentiment_pickle_to_table_row(tmp_path, name, layout, model, extra):
     assert len(cached) == 2  # the converted corpus and its folds: later runs never unpickle
 
 
+@pytest.mark.slow
 def test_feature_folder_category_to_table_row(tmp_path):
     root = feature_folder(tmp_path / "merc", sizes=(150, 30, 60), seed=5)
     (root / "train" / "speech" / "train_0007.npy").unlink()  # one segment lacks its audio: dropped, and said so

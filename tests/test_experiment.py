@@ -21,6 +21,7 @@ def _baseline(result, family):
     return result.baseline[family][0]
 
 
+@pytest.mark.slow
 def test_default_model_clearly_beats_the_mean_and_majority_baselines(run_config):
     result = experiment.run(run_config(num_epochs=12, patience=4))
     reg, base_reg = _row(result, "regression"), _baseline(result, "regression")
@@ -36,6 +37,7 @@ def _metric_tables(csv_dir):
     return {p.name: pd.read_csv(p) for p in sorted(csv_dir.glob("*.csv"))}
 
 
+@pytest.mark.slow
 def test_same_seed_gives_the_same_table_rows(run_config, tmp_path):
     first = experiment.run(run_config(num_epochs=2, seed=7))
     second = experiment.run(run_config(num_epochs=2, seed=7))
@@ -49,6 +51,7 @@ def test_same_seed_gives_the_same_table_rows(run_config, tmp_path):
         pd.testing.assert_series_equal(left, right, check_names=False, obj=name)
 
 
+@pytest.mark.slow
 def test_tables_have_the_seed_column_names(run_config):
     result = experiment.run(run_config(num_epochs=1, threshold_emo_present=(0.0, 1.0), predict_neutral_class=True))
     tables = _metric_tables(result.paths.csv_dir)
@@ -70,6 +73,7 @@ def test_tables_have_the_seed_column_names(run_config):
         assert (table["run_id"] == result.run_id).all()
 
 
+@pytest.mark.slow
 def test_probability_targets_save_predictions_and_confusion_matrices(run_config):
     result = experiment.run(run_config(num_epochs=1, label_type="dominant", predict_neutral_class=True, final_activ="sigmoid",
                                        save_predictions=True, save_confusion_matrix=True))
@@ -87,6 +91,7 @@ def test_probability_targets_save_predictions_and_confusion_matrices(run_config)
     assert paths.best_model(result.run_id).exists()
 
 
+@pytest.mark.slow
 def test_unaligned_view_is_refused_for_an_early_fusion_model(run_config):
     from mmer_tf.errors import MmerError
 
@@ -120,6 +125,7 @@ def _mosi_folder(tmp_path):
     return corpus
 
 
+@pytest.mark.slow
 def test_a_sentiment_only_corpus_refuses_emotion_tasks_before_any_work(tmp_path):
     """CMU-MOSI has no emotion labels: -lt all is one line naming corpus and task, and nothing is read or written."""
     from mmer_tf.config import ExperimentConfig
@@ -133,6 +139,7 @@ def test_a_sentiment_only_corpus_refuses_emotion_tasks_before_any_work(tmp_path)
     assert not (tmp_path / "models").exists() and not (tmp_path / "cache").exists()
 
 
+@pytest.mark.slow
 def test_cmu_mosi_trains_the_sentiment_task_into_the_mmsa_table(tmp_path, capsys):
     import pandas as pd
 

@@ -114,6 +114,7 @@ def tmpfs(tmp_path):
         subprocess.run(["umount", str(target)], capture_output=True)
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_training_is_one_line_and_leaves_nothing(pickles, tmp_path, capsys):
     models = tmp_path / "models"
     args = [str(REPO / "main.py"), "-pf", str(pickles), "-mf", str(models), *TINY, "-e", "500", "-p", "500"]

@@ -72,6 +72,7 @@ def _reloaded_predictions(result, config):
 
 @pytest.mark.parametrize("name, aligned", CASES,
                          ids=lambda v: v if isinstance(v, str) else ("aligned" if v else "unaligned"))
+@pytest.mark.slow
 def test_learns_in_two_epochs_and_the_best_model_reloads(name, aligned, run_config):
     config = run_config(model_name=name, num_epochs=EPOCHS, seed=SEED, align_to_text=aligned,
                         model_hparams=SMALL.get(name, {}), save_predictions=True)
@@ -97,6 +98,7 @@ FUSION_METRIC = "roc_auc_macro"  # dominant family: a ranking metric, steadier t
 FUSION_MARGIN = 0.03  # seed 42: 0.756 fused vs 0.706 vision, 0.656 audio, 0.650 text
 
 
+@pytest.mark.slow
 def test_three_modalities_beat_the_best_single_modality(run_config):
     def auc(modalities):
         config = run_config(model_name=FUSION_MODEL, num_epochs=EPOCHS, seed=SEED, modalities=modalities)

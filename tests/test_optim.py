@@ -61,6 +61,7 @@ def test_ranger_matches_hand_computed_update(wd):
     assert np.abs(expected - w0).max() > 0.05
 
 
+@pytest.mark.slow
 def test_ranger_trains_a_model_and_reloads():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 4)).astype("float32")
@@ -98,6 +99,7 @@ def test_cosine_and_warmup_rates():
     assert learning_rate_at(_config(), 123) == 0.1  # none: constant
 
 
+@pytest.mark.slow
 def test_step_schedule_drives_the_optimizer_during_fit():
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
@@ -166,6 +168,7 @@ def test_optimizer_factory_flags():
         build_optimizer(_config(optimizer="sgd", momentum=1.5))
 
 
+@pytest.mark.slow
 def test_a_model_trained_with_ranger_reloads_in_a_fresh_process(tmp_path):
     import os
     import subprocess

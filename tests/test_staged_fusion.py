@@ -137,6 +137,7 @@ def test_aux_weights_zero_leave_the_loss_equal_to_the_plain_loss():
     assert other.evaluate(data, verbose=0, return_dict=True)["loss"] > plain + 0.5  # 4 x a cross-entropy
 
 
+@pytest.mark.slow
 def test_aux_heads_never_reach_the_saved_model_or_its_outputs(tmp_path):
     config = _config(aux_loss=("audio=4", "vision=1"), triplet_margin="0.2")
     model = _build(config, seed=4)
@@ -184,6 +185,7 @@ def test_triplet_loss_matches_a_hand_computed_batch(margin):
     assert float(batch_hard_triplet_loss(np.eye(4, dtype="float32")[labels], separated, 0.3)) == 0.0
 
 
+@pytest.mark.slow
 def test_frozen_branches_stay_put_then_train(tmp_path):
     if keras.backend.backend() != "tensorflow":
         with pytest.raises(MmerError, match="needs the TensorFlow backend"):

@@ -100,6 +100,7 @@ def test_early_stopping_restores_best_weights_and_checkpoint_holds_them(tmp_path
     np.testing.assert_allclose(reloaded.predict(ds, verbose=0), model.predict(ds, verbose=0), rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_val_acc_monitor_and_probability_targets(tmp_path):
     seg, y = learnable_set()
     labels = (y > 0).astype(np.float32)
