@@ -308,7 +308,9 @@ def _search_files(dirs: Sequence[str]) -> list[Path]:
 
 
 def _final_runs(dirs: Sequence[str], study: str) -> pd.DataFrame:
-    """Rows (any table) of the study's final seeds: the first table that has them."""
+    """Rows of the study's final seeds from the first table that has them, a table of one row per run
+    (dominant) before one of a row per threshold (presence)."""
+    found = []
     for table in compare.DEFAULT_METRIC:
         try:
             frame, metrics, _ = compare.load(dirs, table)
@@ -319,8 +321,9 @@ def _final_runs(dirs: Sequence[str], study: str) -> pd.DataFrame:
         final = frame[(frame["study"].astype(str) == study)
                       & (pd.to_numeric(frame["final"], errors="coerce") == 1)]
         if len(final):
-            return final.assign(_table=table, _metric=compare.DEFAULT_METRIC[table])
-    return pd.DataFrame()
+            found.append(final.assign(_table=table, _metric=compare.DEFAULT_METRIC[table]))
+    found.sort(key=lambda rows: "threshold" in rows.columns and rows["threshold"].notna().any())
+    return found[0] if found else pd.DataFrame()
 
 
 def search_section(dirs: Sequence[str]) -> str | None:

@@ -39,6 +39,9 @@ def models(tmp_path):
                            ef / f"history_l_1_n_{nodes}_run{run}.png", title=f"run {run}")
     _write(ef / "csv" / "model_ids.csv", "\n".join(ids) + "\n")
     _write(ef / "csv" / "classification_dominant.csv", "\n".join(dominant) + "\n")
+    # presence (one row per threshold) comes before dominant in the table order
+    _write(ef / "csv" / "classification_presence.csv",
+           "run_id,threshold,f1_macro\n" + "".join(f"{r},0.0,0.3\n{r},0.5,0.2\n" for r in range(1, 6)))
     # A table set of an early version: no model_file, seed or digest columns, a sentiment table.
     _write(root / "old_lf" / "csv" / "model_ids.csv", "run_id,dataset,model_name\n1,mosi,lf\n2,mosi,lf\n")
     _write(root / "old_lf" / "csv" / "classification_dominant.csv", "run_id,f1_macro\n1,0.41\n2,0.39\n")
