@@ -114,13 +114,7 @@ def scan(path: Path) -> Scan:
 
 
 def selected_emotions(config) -> tuple[str, ...]:
-    wanted = tuple(e.strip().lower() for e in (getattr(config, "emotions", ()) or ()) if e.strip())
-    unknown = [e for e in wanted if e not in EMOTIONS]
-    if unknown:
-        raise MmerError(f"--emotions: {', '.join(unknown)} not CREMA-D emotions ({', '.join(EMOTIONS)})")
-    if wanted and len(set(wanted)) < 2:
-        raise MmerError(f"--emotions: {','.join(wanted)}: need at least two distinct emotions")
-    return tuple(e for e in EMOTIONS if e in wanted) if wanted else EMOTIONS
+    return media.selected_emotions(config, EMOTIONS, TITLE)
 
 
 def params(config) -> dict:

@@ -531,6 +531,18 @@ PER_SEGMENT_COLUMNS = ("speaker", "dialogue", "utterance", "statement", "intensi
 # ----------------------------------------------------------------------------------------------
 
 
+def selected_emotions(config, emotions: Sequence[str], corpus: str) -> tuple[str, ...]:
+    """``--emotions`` checked against the corpus's ``emotions`` and returned in their order (all of them when
+    the flag is empty); an unknown name or fewer than two distinct ones is a one-line error naming ``corpus``."""
+    wanted = tuple(e.strip().lower() for e in (getattr(config, "emotions", ()) or ()) if e.strip())
+    unknown = [e for e in wanted if e not in emotions]
+    if unknown:
+        raise MmerError(f"--emotions: {', '.join(unknown)} not {corpus} emotions ({', '.join(emotions)})")
+    if wanted and len(set(wanted)) < 2:
+        raise MmerError(f"--emotions: {','.join(wanted)}: need at least two distinct emotions")
+    return tuple(e for e in emotions if e in wanted) if wanted else tuple(emotions)
+
+
 def group_folds(groups: Sequence[str], num_folds: int, fold: int, *, what: str,
                 key=None) -> tuple[dict[str, str], dict]:
     """Group-independent folds: the sorted groups are cut into ``num_folds`` contiguous blocks; block
