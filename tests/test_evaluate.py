@@ -59,6 +59,7 @@ def _assert_equals_table(clean, result):
         assert not different, different
 
 
+@pytest.mark.slow
 def test_clean_row_equals_the_runs_own_test_row(trained, tmp_path):
     model, result = trained
     out = tmp_path / "clean.csv"
@@ -68,6 +69,7 @@ def test_clean_row_equals_the_runs_own_test_row(trained, tmp_path):
     _assert_equals_table(_clean_rows(out), result)
 
 
+@pytest.mark.slow
 def test_config_recovered_from_model_ids_row_without_the_sidecar(trained, tmp_path):
     from mmer_tf import runconfig
 

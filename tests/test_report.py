@@ -100,6 +100,7 @@ def _chromium():
     return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
+@pytest.mark.slow
 def test_cli_page_renders_in_headless_chromium(models, tmp_path):
     out = tmp_path / "report.html"
     done = subprocess.run([sys.executable, "-m", "mmer_tf.report", str(models), "--out", str(out)],
