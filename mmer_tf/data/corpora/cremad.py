@@ -127,19 +127,10 @@ def label(rows, config) -> Labelling:
     if not getattr(config, "emotions", ()):
         present = {row.get("emotion") for row in rows}
         classes = tuple(e for e in classes if e in present) or classes
-    labels, excluded = [], []
-    for row in rows:
-        if row.get("emotion") in classes:
-            labels.append(classes.index(row["emotion"]))
-            excluded.append(None)
-        else:
-            labels.append(None)
-            excluded.append("emotion not selected (--emotions)")
-    actors = [row["actor"] for row, y in zip(rows, labels) if y is not None]
-    if not actors:
+    labels, excluded = media.emotion_labels(rows, classes)
+    if all(y is None for y in labels):
         return Labelling(classes, labels, [None] * len(rows), excluded, "no clip selected")
-    assignment, protocol = media.group_folds(actors, int(config.num_folds), int(config.fold), what="actor", key=int)
-    folds = [assignment[row["actor"]] if y is not None else None for row, y in zip(rows, labels)]
+    folds, protocol = media.actor_folds(rows, labels, config)
     description = (f"emotions {','.join(classes)}; actor-independent fold {config.fold} of {config.num_folds}: "
                    f"test actors {'+'.join(protocol['test'])}, valid {'+'.join(protocol['valid'])}")
     return Labelling(tuple(classes), labels, folds, excluded, description, protocol)

@@ -543,6 +543,32 @@ def selected_emotions(config, emotions: Sequence[str], corpus: str) -> tuple[str
     return tuple(e for e in emotions if e in wanted) if wanted else tuple(emotions)
 
 
+def emotion_labels(rows: Sequence[Mapping[str, str]], classes: Sequence[str],
+                   left_out=lambda row: None) -> tuple[list[int | None], list[str | None]]:
+    """A class index per clip row from its ``emotion`` column, or ``None`` with the reason: ``left_out(row)``
+    (a corpus's own filter, e.g. RAVDESS's vocal channel) or an emotion ``--emotions`` did not select."""
+    labels, excluded = [], []
+    for row in rows:
+        reason = left_out(row)
+        if reason is None and row.get("emotion") not in classes:
+            reason = "emotion not selected (--emotions)"
+        labels.append(None if reason else list(classes).index(row["emotion"]))
+        excluded.append(reason)
+    return labels, excluded
+
+
+def actor_folds(rows: Sequence[Mapping[str, str]], labels: Sequence[int | None], config,
+                actor_name=lambda actor: actor) -> tuple[list[str | None], dict]:
+    """Speaker-independent folds by actor blocks (:func:`group_folds` over the labelled rows' ``actor``
+    codes, by number); the protocol names the actors with ``actor_name``. Needs at least one labelled row."""
+    actors = [row["actor"] for row, y in zip(rows, labels) if y is not None]
+    assignment, protocol = group_folds(actors, int(config.num_folds), int(config.fold), what="actor", key=int)
+    for key in ("test", "valid"):
+        protocol[key] = [actor_name(a) for a in protocol[key]]
+    protocol["blocks"] = [[actor_name(a) for a in block] for block in protocol["blocks"]]
+    return [assignment[row["actor"]] if y is not None else None for row, y in zip(rows, labels)], protocol
+
+
 def group_folds(groups: Sequence[str], num_folds: int, fold: int, *, what: str,
                 key=None) -> tuple[dict[str, str], dict]:
     """Group-independent folds: the sorted groups are cut into ``num_folds`` contiguous blocks; block

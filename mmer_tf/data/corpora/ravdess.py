@@ -166,26 +166,12 @@ def label(rows, config) -> Labelling:
     if not getattr(config, "emotions", ()):  # all emotions the channel has (song: no disgust, surprised)
         present = {row.get("emotion") for row in rows if row.get("vocal_channel") == channel}
         classes = tuple(e for e in classes if e in present) or classes
-    labels, excluded = [], []
-    for row in rows:
-        if row.get("vocal_channel") != channel:
-            labels.append(None)
-            excluded.append(f"vocal channel {row.get('vocal_channel')} (--vocal_channel {channel})")
-        elif row.get("emotion") not in classes:
-            labels.append(None)
-            excluded.append("emotion not selected (--emotions)")
-        else:
-            labels.append(classes.index(row["emotion"]))
-            excluded.append(None)
-    actors = [row["actor"] for row, y in zip(rows, labels) if y is not None]
-    if not actors:
+    labels, excluded = media.emotion_labels(
+        rows, classes, lambda row: None if row.get("vocal_channel") == channel
+        else f"vocal channel {row.get('vocal_channel')} (--vocal_channel {channel})")
+    if all(y is None for y in labels):
         return Labelling(classes, labels, [None] * len(rows), excluded, f"{channel}, no clip selected")
-    assignment, protocol = media.group_folds(actors, int(config.num_folds), int(config.fold), what="actor",
-                                             key=int)
-    protocol["blocks"] = [[f"Actor_{a}" for a in block] for block in protocol["blocks"]]
-    protocol["test"] = [f"Actor_{a}" for a in protocol["test"]]
-    protocol["valid"] = [f"Actor_{a}" for a in protocol["valid"]]
-    folds = [assignment[row["actor"]] if y is not None else None for row, y in zip(rows, labels)]
+    folds, protocol = media.actor_folds(rows, labels, config, lambda actor: f"Actor_{actor}")
     description = (f"{channel}, emotions {','.join(classes)}; speaker-independent fold {config.fold} of "
                    f"{config.num_folds}: test {'+'.join(protocol['test'])}, valid {'+'.join(protocol['valid'])}")
     return Labelling(tuple(classes), labels, folds, excluded, description, protocol)
