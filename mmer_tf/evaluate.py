@@ -35,6 +35,11 @@ import numpy as np
 from mmer_tf.errors import MmerError
 
 CONDITIONS = ("clean", "missing", "noise", "drop", "structured_drop")
+
+
+class NonFinitePredictions(MmerError):
+    """The model predicted NaN/inf for some test segments under a condition (e.g. attention over a
+    sequence whose steps are all masked): that condition has no score, which is itself a finding."""
 _RUN = re.compile(r"^model_(?P<stem>.*)\.keras$")
 
 
@@ -107,8 +112,8 @@ class Scorer:
         predictions = np.asarray(self.model.predict(ds, verbose=0), dtype=np.float32)
         if not np.all(np.isfinite(predictions)):
             bad = int((~np.isfinite(predictions)).any(axis=1).sum())
-            raise MmerError(f"{self.path.name}: {bad} non-finite test prediction(s) with "
-                            f"{'+'.join(missing) or 'perturbed'} input; this model cannot score that condition")
+            raise NonFinitePredictions(f"{self.path.name}: {bad} non-finite test prediction(s) with "
+                                       f"{'+'.join(missing) or 'perturbed'} input")
         families = self.task.evaluate(self.config, self.test.labels, predictions, self.schema)
         if features is None and not missing:  # the run's own test_loss; not re-computed per condition
             loss = float(self.model.evaluate(ds, verbose=0, return_dict=True)["loss"])
@@ -138,7 +143,13 @@ def conditions(modalities: Sequence[str], robustness: bool) -> list[tuple[str, s
 
 
 def evaluate_all(scorer: Scorer, robustness: bool, seed: int, progress=None) -> list[dict]:
-    """Rows for every condition of :func:`conditions` (level-0 noise rows re-use the clean score)."""
+    """Rows for every condition of :func:`conditions` (level-0 noise rows re-use the clean score).
+
+    A condition under which the model predicts non-finite values gets its rows with every metric empty
+    (NaN) and a warning on stderr; non-finite clean predictions are an error.
+    """
+    import math
+
     from mmer_tf.robustness.noise import perturb
 
     rows: list[dict] = []
@@ -150,13 +161,21 @@ def evaluate_all(scorer: Scorer, robustness: bool, seed: int, progress=None) -> 
         if condition == "clean" or level == 0.0 and condition != "missing":
             clean = clean or scorer.score()
             families = clean
-        elif condition == "missing":
-            families = scorer.score(missing=modality.split("+"))
         else:
-            targets = scorer.modalities if modality == "all" else (modality,)
-            features = perturb(scorer.test.features, condition, targets, level, scorer.feature_std, seed,
-                               scorer.test.aligned)
-            families = scorer.score(features)
+            try:
+                if condition == "missing":
+                    families = scorer.score(missing=modality.split("+"))
+                else:
+                    targets = scorer.modalities if modality == "all" else (modality,)
+                    features = perturb(scorer.test.features, condition, targets, level, scorer.feature_std,
+                                       seed, scorer.test.aligned)
+                    families = scorer.score(features)
+            except NonFinitePredictions as exc:
+                print(f"warning: {exc} ({condition} {modality} {level}); its metrics are left empty",
+                      file=sys.stderr)
+                families = {family: [{k: (v if k == "threshold" else math.nan) for k, v in row.items()
+                                      if k != "test_loss"} for row in family_rows]
+                            for family, family_rows in clean.items()}
         rows += _rows(condition, modality, level, families)
     return rows
 

@@ -133,3 +133,30 @@ def test_robustness_curves_summaries_and_figure_against_itself_as_baseline(train
         assert float(r["effective_robustness"]) == 0.0  # the model is its own baseline
         assert float(r["relative_robustness"]) == pytest.approx(float(r["baseline_relative_robustness"]))
     assert (tmp_path / "robustness_run.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_a_condition_with_non_finite_predictions_gets_empty_metrics_not_an_abort(capsys):
+    """evaluate_all on a stand-in scorer whose model breaks when text is masked."""
+    import numpy as np
+
+    from mmer_tf import evaluate
+
+    class Scorer:
+        modalities = ("text", "audio")
+        test = type("Fold", (), {"features": {"text": [np.ones((3, 2))], "audio": [np.ones((3, 2))]},
+                                 "aligned": True})()
+        feature_std = {"text": np.ones(2), "audio": np.ones(2)}
+
+        def score(self, features=None, missing=()):
+            if "text" in missing:
+                raise evaluate.NonFinitePredictions("m.keras: 1 non-finite test prediction(s) with text input")
+            return {"classification_presence": [{"threshold": 0.5, "f1_macro": 0.7, "test_loss": 0.3}]}
+
+    rows = evaluate.evaluate_all(Scorer(), True, seed=0)
+    broken = [r for r in rows if r["condition"] == "missing" and r["modality"] == "text"]
+    assert len(broken) == 1 and broken[0]["threshold"] == 0.5 and math.isnan(broken[0]["f1_macro"])
+    assert "test_loss" not in broken[0]
+    audio = [r for r in rows if r["condition"] == "missing" and r["modality"] == "audio"]
+    assert audio[0]["f1_macro"] == 0.7
+    assert len(rows) == 1 + 2 + 3 * 3 * 10  # clean, 2 missing, 3 kinds x (2 modalities + all) x 10 levels
+    assert "warning: m.keras: 1 non-finite" in capsys.readouterr().err
