@@ -125,3 +125,25 @@ def test_a_video_folders_labels_in_utf16_are_detected_and_read_and_latin1_is_one
     assert videos.detect(folder)  # found by its header; what is wrong is then said in one line
     with pytest.raises(MmerError, match=r"labels.csv: not UTF-8 text \(byte \d+\); save it as UTF-8"):
         videos.read_labels(folder / "labels.csv")
+
+
+@pytest.mark.parametrize("values", ["strings", "complex"])
+def test_a_csd_with_non_numeric_features_is_one_line_naming_file_and_video(tmp_path, values):
+    import h5py
+
+    from mmer_tf.data.csd import CsdReader, write_csd
+
+    path = tmp_path / "séquence d'essai.csd"
+    rng = np.random.default_rng(0)
+    write_csd(path, "COVAREP", {v: {"intervals": np.stack([np.arange(3.0), np.arange(3.0) + 1], 1),
+                                    "features": rng.normal(size=(3, 4)).astype(np.float32)} for v in ("a", "b")})
+    with h5py.File(path, "r+") as handle:
+        group = handle["COVAREP"]["data"]["b"]
+        del group["features"]
+        group["features"] = np.array([[b"x"] * 4] * 3) if values == "strings" else np.zeros((3, 4), np.complex64)
+    with CsdReader(path) as reader:
+        reader.read("a")
+        with pytest.raises(MmerError) as refused:
+            reader.read("b")
+    assert str(refused.value).startswith(f"{path}") and "video 'b'" in str(refused.value)
+    assert "features hold" in str(refused.value) and "not real numbers" in str(refused.value)

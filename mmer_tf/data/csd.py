@@ -151,6 +151,9 @@ class CsdReader:
             raise MmerError(f"{self._where(video_id)}: missing {exc}") from None
         except (OSError, ValueError) as exc:  # truncated / corrupt chunk, unreadable type
             raise MmerError(f"{self._where(video_id)}: unreadable data ({exc})") from None
+        for name, array in (("intervals", intervals), ("features", features)):
+            if array.dtype.kind not in "biuf":  # strings, objects, complex: no number to align or train on
+                raise MmerError(f"{self._where(video_id)}: {name} hold {array.dtype} values, not real numbers")
         if intervals.dtype != np.float64:
             intervals = intervals.astype(np.float64)
         if intervals.ndim != 2 or intervals.shape[1] != 2:
