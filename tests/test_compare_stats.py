@@ -167,3 +167,20 @@ def test_by_column_missing_from_an_old_table_set(models, capsys):
     code, out, err = _run(capsys, models, "--by", "num_nodes", "--test", "100", "50")
     assert (code, err) == (0, "")
     assert "Welch's t-test: statistic" in out  # ef,100 seeds 1-3 against ef,50 + tfn,50 seeds 1-3, 7-10
+
+
+def test_presence_rows_are_tested_at_one_threshold(models, capsys):
+    at_half = [0.58, 0.55, 0.57, 0.51, 0.50, 0.54]
+    text = "run_id,threshold,f1_macro\n" + "".join(
+        f"{r},0.0,{0.3 + 0.01 * r}\n{r},0.5,{at_half[r - 1]}\n" for r in range(1, 7))
+    (models / "ef" / "csv" / "classification_presence.csv").write_text(text)
+    code, out, err = _run(capsys, models, "--table", "presence", "--test", "ef#1,ef#2,ef#3", "ef#4,ef#5,ef#6")
+    assert code == 1 and "rows at several thresholds (0.0, 0.5); choose one with --threshold" in err
+    code, out, err = _run(capsys, models, "--table", "presence", "--threshold", "0.5",
+                          "--test", "ef#1,ef#2,ef#3", "ef#4,ef#5,ef#6")
+    assert (code, err) == (0, "")
+    a, b = at_half[:3], at_half[3:]
+    ref = sps.ttest_rel(a, b)  # seeds 1, 2, 3 on both sides
+    assert f"paired t-test: statistic {ref.statistic:.4f}" in out
+    code, out, err = _run(capsys, models, "--table", "presence", "--threshold", "0.7")
+    assert code == 1 and err == "error: --threshold 0.7: no rows at that threshold\n"
