@@ -255,7 +255,14 @@ def _run(args) -> int:
     model_path = Path(args.model)
     stem = output_stem(model_path)
     out = Path(args.out) if args.out else model_path.parent / f"robustness_{stem}.csv"
+    if args.baseline and not Path(args.baseline).is_file():
+        raise MmerError(f"--baseline {args.baseline}: no such model file")
     scorer = Scorer(model_path, args.pickle_folder)
+    if args.metric:  # refused before the long evaluation, not after it
+        names = {k for rows in scorer.score().values() for row in rows for k in row} - {"threshold"}
+        if args.metric not in names:
+            raise MmerError(f"--metric {args.metric}: not a metric of this task; available: "
+                            f"{', '.join(sorted(names))}")
     frame = pd.DataFrame.from_records(evaluate_all(scorer, args.robustness, args.seed))
     atomic_write_text(out, frame.to_csv(index=False))
     table, metric = default_metric(scorer)

@@ -107,6 +107,8 @@ def test_unknown_model_and_baseline_without_robustness_are_one_line_errors(tmp_p
     assert done.returncode == 1 and "configuration is unknown" in done.stderr and "Traceback" not in done.stderr
     done = _cli("--model", stray, "--baseline", stray, cwd=tmp_path)
     assert done.returncode == 1 and "add --robustness" in done.stderr
+    done = _cli("--model", stray, "--robustness", "--baseline", tmp_path / "gone.keras", cwd=tmp_path)
+    assert done.returncode == 1 and done.stderr == f"error: --baseline {tmp_path / 'gone.keras'}: no such model file\n"
 
 
 @pytest.mark.slow
