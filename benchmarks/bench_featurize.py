@@ -1,6 +1,7 @@
 """Featurization throughput per recipe (media-seconds per second), workers 1 vs 2, and peak memory.
 
-    python benchmarks/bench_featurize.py [--clips 12] [--seconds 3] [--size 640x360] [--recipes default,audio]
+    python benchmarks/bench_featurize.py [--clips 12] [--seconds 3] [--size 640x360] [--fps 25] [--recipes default,audio]
+    python benchmarks/bench_featurize.py --size 1280x720 --fps 30000/1001 --seconds 3.5   # RAVDESS's format
 
 Generates a corpus of MP4 clips (espeak-ng speech as AAC + an H.264 picture of a drawn, shaded face
 at 25 fps that the Haar cascades find unless it smiles) once, then featurizes it with each recipe, each run in a fresh Python process so that
@@ -10,6 +11,11 @@ recipe, media-seconds per second at workers=1 and 2 (and their ratio; whole runs
 workers=1 "warm" (imports and encoder loading done on one clip before the timing: the steady-state
 rate a long corpus approaches) and the peaks; then the
 memory-flatness check: peak RSS of the default recipe on the corpus and on the corpus twice over.
+
+The floor next to the recipes: the same clips decoded by PyAV alone in a fresh process (every video frame
+decoded and dropped; and every frame decoded with the ones the default recipe samples, ``--fps`` of
+the recipe, converted to RGB arrays as the featurizer receives them), so "x floor" says how much of a
+recipe's time is featurization beyond the decoding no recipe can skip.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from fractions import Fraction
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -43,21 +50,79 @@ LINES = ["Kids are talking by the door", "Dogs are sitting by the door", "I cann
          "That is wonderful news", "Please leave me alone", "What on earth is going on"]
 
 
-def make_corpus(folder: Path, clips: int, seconds: float, size: tuple[int, int]) -> list[dict]:
+def make_corpus(folder: Path, clips: int, seconds: float, size: tuple[int, int], fps=25) -> list[dict]:
     import media_support as ms
 
     records = []
     for i in range(clips):
         text = LINES[i % len(LINES)]
         wav = ms.speech(text, folder / f"s{i}.wav", pitch=30 + 7 * (i % 6), speed=150 + 10 * (i % 4))
-        mp4 = ms.video(folder / f"clip{i:03d}.mp4", seconds, fps=25, size=size, audio_wav=wav,
+        mp4 = ms.video(folder / f"clip{i:03d}.mp4", seconds, fps=fps, size=size, audio_wav=wav,
                        smile=(i % 3) - 1.0, shaded=True)
         records.append({"id": f"clip{i:03d}", "media": str(mp4), "text": text})
     return records
 
 
+def decode_floor(spec: dict) -> dict:
+    """In the child process: PyAV decoding alone, every frame (``all``) or with the recipe's samples as RGB."""
+    import av
+
+    from mmer_tf.features import Recipe
+    from mmer_tf.features.media import iter_frames
+
+    fps = Recipe().fps
+    start = time.perf_counter()
+    media = frames = 0
+    for clip in spec["clips"]:
+        if spec["floor"] == "all":
+            with av.open(clip["media"]) as container:
+                stream = container.streams.video[0]
+                for frame in container.decode(stream):
+                    frames += 1
+                media += float(stream.duration * stream.time_base) if stream.duration else frames / 25
+        else:
+            for _k, _rgb in iter_frames(Path(clip["media"]), fps):
+                frames += 1
+            with av.open(clip["media"]) as container:
+                stream = container.streams.video[0]
+                media += float(stream.duration * stream.time_base)
+    return {"wall": time.perf_counter() - start, "media_seconds": media, "frames": frames,
+            "self_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "workers_mib": 0.0}
+
+
+def interleaved(spec: dict) -> dict:
+    """In the child process, warm: the floors and each recipe on the same clips, in turn, ``rounds`` times.
+
+    Every rate comes from one process under the same load (sequential fresh-process runs on a shared machine
+    see the load change between rows); returns the median media-s/s of each, keyed by name.
+    """
+    import statistics
+
+    from mmer_tf.features import Clip, Recipe, featurize_clip
+
+    clips = [Clip(r["id"], Path(r["media"]), r["text"]) for r in spec["clips"]]
+    recipes = {name: Recipe(**recipe) for name, recipe in spec["recipes"].items()}
+    for recipe in recipes.values():
+        featurize_clip(clips[0], recipe)  # imports and encoders, outside the timing
+    rates: dict[str, list[float]] = {}
+    for _ in range(spec["rounds"]):
+        for floor in ("all", "sampled"):
+            r = decode_floor({"clips": spec["clips"], "floor": floor})
+            rates.setdefault(f"floor:{floor}", []).append(r["media_seconds"] / r["wall"])
+        for name, recipe in recipes.items():
+            start = time.perf_counter()
+            for clip in clips:
+                featurize_clip(clip, recipe)
+            rates.setdefault(name, []).append(r["media_seconds"] / (time.perf_counter() - start))
+    return {name: statistics.median(values) for name, values in rates.items()}
+
+
 def one_run(spec: dict) -> dict:
     """In the child process: featurize, report the summary and peak memory."""
+    if spec.get("floor"):
+        return decode_floor(spec)
+    if spec.get("rounds"):
+        return interleaved(spec)
     from mmer_tf.features import Clip, Recipe, featurize
 
     clips = [Clip(r["id"], Path(r["media"]), r["text"]) for r in spec["clips"]]
@@ -74,9 +139,9 @@ def one_run(spec: dict) -> dict:
             "workers_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
-def run_child(clips, recipe: dict, workers: int, scratch: Path, warm: bool = False) -> dict:
+def run_child(clips, recipe: dict, workers: int, scratch: Path, warm: bool = False, floor: str = "") -> dict:
     out = Path(tempfile.mkdtemp(dir=scratch))
-    spec = {"clips": clips, "recipe": recipe, "workers": workers, "out": str(out), "warm": warm}
+    spec = {"clips": clips, "recipe": recipe, "workers": workers, "out": str(out), "warm": warm, "floor": floor}
     proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"child failed:\n{proc.stderr[-3000:]}")
@@ -88,27 +153,51 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=12)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--size", default="640x360")
+    parser.add_argument("--fps", default="25", help="frame rate of the generated clips, e.g. 30000/1001 (29.97)")
     parser.add_argument("--recipes", default="", help="comma-separated start of recipe names to run (default all)")
     parser.add_argument("--no-memory", action="store_true", help="skip the fallback and memory-flatness runs")
+    parser.add_argument("--interleaved", type=int, default=0, metavar="ROUNDS",
+                        help="only the warm, one-process comparison: floors and recipes in turn, ROUNDS times")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(one_run(json.loads(args.child))))
         return
     size = tuple(int(v) for v in args.size.split("x"))
+    fps = Fraction(args.fps)
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
         media = scratch / "media"
         media.mkdir()
         t0 = time.perf_counter()
-        clips = make_corpus(media, args.clips, args.seconds, size)
-        print(f"corpus: {args.clips} clips x {args.seconds:g} s, {size[0]}x{size[1]} H.264 25 fps + AAC speech "
+        clips = make_corpus(media, args.clips, args.seconds, size, fps)
+        print(f"corpus: {args.clips} clips x {args.seconds:g} s, {size[0]}x{size[1]} H.264 {float(fps):.2f} fps + AAC speech "
               f"(generated in {time.perf_counter() - t0:.1f} s); cpus={os.cpu_count()}, "
               f"load average {os.getloadavg()[0]:.1f}")
         header = (f"{'recipe':48s} {'w=1 warm':>9s} {'w=1 media-s/s':>14s} {'w=2 media-s/s':>14s} {'w2/w1':>6s} "
                   f"{'peak MiB w=1':>12s} {'peak MiB w=2 (main/worker)':>27s}")
         print(header)
+        floors = {}
+        for floor, label in (("all", "floor: PyAV decode, every frame"),
+                             ("sampled", "floor: decode + RGB of the recipe's frames")):
+            f1 = run_child(clips, {}, 1, scratch, floor=floor)
+            floors[floor] = f1["media_seconds"] / f1["wall"]
+            print(f"{label:48s} {floors[floor]:9.1f} {'':>14s} {'':>14s} {'':>6s} {f1['self_mib']:12.0f}", flush=True)
         wanted = [w.strip() for w in args.recipes.split(",") if w.strip()]
+        if args.interleaved:
+            chosen = {n: r for n, r in RECIPES.items() if not wanted or any(n.startswith(w) for w in wanted)}
+            spec = {"clips": clips, "recipes": chosen, "rounds": args.interleaved}
+            proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True,
+                                  text=True)
+            if proc.returncode != 0:
+                raise SystemExit(f"child failed:\n{proc.stderr[-3000:]}")
+            rates = json.loads(proc.stdout.strip().splitlines()[-1])
+            floor = rates["floor:all"]
+            print(f"one process, warm, medians of {args.interleaved} interleaved rounds "
+                  f"(load average now {os.getloadavg()[0]:.1f}):")
+            for name, rate in rates.items():
+                print(f"  {name:48s} {rate:7.2f} media-s/s  x{floor / rate:5.2f} the decode-all floor's time")
+            return
         for name, recipe in RECIPES.items():
             if wanted and not any(name.startswith(w) for w in wanted):
                 continue
@@ -118,7 +207,8 @@ def main() -> None:
             s0 = r0["media_seconds"] / r0["wall"]
             s1, s2 = r1["media_seconds"] / r1["wall"], r2["media_seconds"] / r2["wall"]
             print(f"{name:48s} {s0:9.1f} {s1:14.1f} {s2:14.1f} {s2 / s1:6.2f} {r1['self_mib']:12.0f} "
-                  f"{r2['self_mib']:>14.0f} / {r2['workers_mib']:<10.0f}", flush=True)
+                  f"{r2['self_mib']:>14.0f} / {r2['workers_mib']:<10.0f} "
+                  f"(warm: x{floors['all'] / s0:.2f} the decode-all floor's time)", flush=True)
         if args.no_memory:
             return
         fallback = run_child(clips[:3], RECIPES["video HOG + face detection only"], 1, scratch)
