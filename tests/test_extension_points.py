@@ -1,9 +1,10 @@
 """The documented extension points work from one module each, with no file of the package changed.
 
-``tests/plugins/`` holds a raw-media corpus (``tone_corpus.py``), a feature recipe kind (``zcr_recipe.py``)
-and a task (``first_class_task.py``), each written as ``docs/ARCHITECTURE.md``'s "Extension points" table
-says. Named in ``MMER_PLUGINS``, they appear in every derived list (``--corpus``, ``-lt``, the recipe help,
-``featurize --corpus``, ``compare --table``) and ``main.py`` trains on them end to end in a fresh process.
+``tests/plugins/`` holds a raw-media corpus (``tone_corpus.py``), a feature recipe kind (``zcr_recipe.py``),
+a task (``first_class_task.py``) and a model (``pooled_model.py``), each written as the "Extension points"
+table of ``docs/ARCHITECTURE.md`` says. Named in ``MMER_PLUGINS``, they appear in every derived list
+(``--corpus``, ``-lt``, the model's flags, the recipe help, ``featurize --corpus``, ``compare --table``) and
+``main.py`` trains on them together, end to end, in a fresh process.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 PLUGINS = REPO / "tests" / "plugins"
-MODULES = ",".join(str(PLUGINS / name) for name in ("tone_corpus.py", "zcr_recipe.py", "first_class_task.py"))
+MODULES = ",".join(str(PLUGINS / name) for name in ("tone_corpus.py", "zcr_recipe.py", "first_class_task.py",
+                                                    "pooled_model.py"))
 
 
 def _env(plugins: str = MODULES) -> dict:
@@ -56,13 +58,14 @@ def test_plugins_appear_in_every_derived_list():
     assert "tones" in helps.split("--corpus")[1].split("--")[0]
     assert "first_class" in helps.split("--label_type")[1].split("--")[0]
     assert "zcr:<ms>" in helps.split("--audio_recipe")[1].split("--")[0]
+    assert "--pooled_linear_hidden" in helps  # the model's hyper-parameter flags come from the model registry
     featurize = _run(["-m", "mmer_tf.featurize", "--help"], env).stdout
     assert "tones" in featurize and "zcr:<ms>" in featurize
     compare = _run(["-m", "mmer_tf.compare", "--help"], env).stdout
     assert "first_class" in compare
     # without the variable none of them exists: the package itself was not changed
     plain = _run(["main.py", "--help"], _env("")).stdout
-    assert "first_class" not in plain and "zcr:" not in plain and "tones" not in plain
+    assert "first_class" not in plain and "zcr:" not in plain and "tones" not in plain and "pooled_linear" not in plain
 
 
 def test_a_plugin_that_does_not_import_is_one_error_line(tmp_path):
@@ -76,15 +79,15 @@ def test_a_plugin_that_does_not_import_is_one_error_line(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_plugin_corpus_recipe_and_task_train_end_to_end(tmp_path):
+def test_a_plugin_corpus_recipe_task_and_model_train_end_to_end(tmp_path):
     root = _tones(tmp_path / "tones")
     models, cache = tmp_path / "models", tmp_path / "cache"
     result = _run(["main.py", "-df", str(root), "-lt", "first_class", "--audio_recipe", "zcr:50",
-                   "--text_recipe", "none", "--video_recipe", "none", "--modalities", "audio", "-mn", "lf_dnn",
+                   "--text_recipe", "none", "--video_recipe", "none", "--modalities", "audio", "-mn", "pooled_linear",
                    "-e", "8", "-b", "4", "--seed", "3", "--verbose", "0", "-pf", str(cache), "-mf", str(models)],
                   _env())
     assert result.returncode == 0, result.stderr[-3000:]
-    table = models / "lf_dnn" / "csv" / "first_class.csv"
+    table = models / "pooled_linear" / "csv" / "first_class.csv"
     rows = list(csv.DictReader(table.open(encoding="utf-8")))
     assert len(rows) == 1 and int(rows[0]["n"]) == 4  # 2 test clips per class
     assert float(rows[0]["acc"]) >= 0.75  # low vs high tone: the zero-crossing rate separates them

@@ -80,6 +80,9 @@ def _load_all() -> None:
     for info in pkgutil.iter_modules(package.__path__):
         if not info.ispkg and info.name not in ("registry", "layers"):
             importlib.import_module(f"mmer_tf.models.{info.name}")
+    from mmer_tf import plugins
+
+    plugins.plugin_modules()  # a model module named in MMER_PLUGINS registers itself when imported
 
 
 def available() -> dict[str, ModelSpec]:

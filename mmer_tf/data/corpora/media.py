@@ -25,7 +25,7 @@ else is here, once, so the three corpora take one data flow:
 
 Nothing here imports TensorFlow; the featurizer is imported only when media must be featurized.
 
-Why one module of ~550 lines: it is the one owner of the featurized folder's format (the files above,
+Why one module of ~600 lines: it is the one owner of the featurized folder's format (the files above,
 written, read and checked here and nowhere else) and of the plumbing every raw-media adapter delegates to,
 so a raw-media corpus stays one file (``docs/ARCHITECTURE.md``, "Extension points").
 """
