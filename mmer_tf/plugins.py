@@ -71,6 +71,7 @@ def plugin_modules() -> tuple[ModuleType, ...]:
     return _plugin_modules(os.environ.get(ENV, ""))
 
 
+@lru_cache(maxsize=None)
 def package_modules(package: str) -> tuple[ModuleType, ...]:
     """Every module directly inside ``package``, sorted by name (private ``_*`` modules skipped)."""
     pkg = importlib.import_module(package)
