@@ -59,8 +59,22 @@ def parse_args(argv=None):
                         help="device peak (TFLOP/s) for the FLOP-bound step time (default: known float32 peak)")
     parser.add_argument("--scaling", action="store_true",
                         help="JAX: also time DataParallel over every visible device at N x the batch")
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="mosei",
+                        help="modality widths and per-modality lengths of the random batches (see SHAPES)")
+    parser.add_argument("--first-epoch", action="store_true",
+                        help="time the first epoch of a fresh model (tracing included) and a second one")
     return parser.parse_args(argv)
 
+
+#: Random-batch shapes: per modality (feature width, padded steps). ``mosei``: CMU-MOSEI word-aligned
+#: (GloVe 300, COVAREP 74, FACET 35; --steps each). ``ravdess-raw``: the unaligned view the default
+#: feature recipe gives a 3.5 s RAVDESS clip (hashed text 256-d over ~7 words, log-mel 64-d at 100 Hz,
+#: HOG 576-d at 5 fps); ``ravdess-aligned``: the same widths averaged onto the ~7 words.
+SHAPES = {
+    "mosei": None,
+    "ravdess-raw": {"text": (256, 7), "audio": (64, 350), "vision": (576, 18)},
+    "ravdess-aligned": {"text": (256, 7), "audio": (64, 7), "vision": (576, 7)},
+}
 
 #: Dense float32 (non-tensor-core) peaks, TFLOP/s, from the vendors' data sheets; CPUs are not listed.
 PEAK_TFLOPS = {"H200": 67.0, "H100": 67.0, "A100": 19.5, "L40S": 91.6, "V100": 15.7}
@@ -82,14 +96,19 @@ MOSEI_DIMS = {"text": 300, "audio": 74, "vision": 35}
 OUTPUTS = 6
 
 
-def mosei_like_batch(n: int, steps: int, rng) -> dict:
-    """Random features with per-segment real lengths between steps/4 and steps; padding is masked noise."""
-    lengths = rng.integers(max(1, steps // 4), steps + 1, size=n)
-    mask = (np.arange(steps)[None, :] < lengths[:, None]).astype(np.float32)
+def mosei_like_batch(n: int, steps: int, rng, shape: dict | None = None) -> dict:
+    """Random features with per-segment real lengths between steps/4 and steps; padding is masked noise.
+
+    ``shape`` (one of ``SHAPES``) gives each modality its own width and padded length (unaligned views);
+    the real lengths keep one fraction of the padded length per segment across modalities.
+    """
+    shape = shape or {m: (d, steps) for m, d in MOSEI_DIMS.items()}
+    fraction = rng.uniform(0.25, 1.0, size=n)
     batch = {}
-    for m, d in MOSEI_DIMS.items():
-        batch[m] = rng.normal(size=(n, steps, d)).astype(np.float32)
-        batch[f"{m}_mask"] = mask
+    for m, (d, length) in shape.items():
+        lengths = np.maximum(1, np.round(fraction * length)).astype(int)
+        batch[m] = rng.normal(size=(n, length, d)).astype(np.float32)
+        batch[f"{m}_mask"] = (np.arange(length)[None, :] < lengths[:, None]).astype(np.float32)
     return batch
 
 
@@ -171,6 +190,27 @@ def bench_model(name: str, args, batch: dict, target: np.ndarray, batch_size: in
             "step_ms": 1e3 * batch_size / train_rate, "flops": flops}
 
 
+def first_epochs(name: str, args, batch: dict, target: np.ndarray) -> dict:
+    """Wall seconds of a fresh model's first ``fit`` epoch (tracing/compilation included) and of a second one.
+
+    What a user waits for: the first epoch pays building the training graph (and, on TensorFlow, a
+    retrace for every new batch shape: the last, smaller batch), the second one the steps alone.
+    """
+    config = ExperimentConfig(model_name=name)
+    keras.utils.set_random_seed(0)
+    dims = {m: int(v.shape[-1]) for m, v in batch.items() if not m.endswith("_mask")}
+    started = time.perf_counter()
+    model = registry.build_model(config, dims, OUTPUTS)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mean_absolute_error",
+                  jit_compile=args.jit or args.backend == "jax")
+    times = []
+    for _ in range(2):
+        model.fit(batch, target, batch_size=args.batch, epochs=1, verbose=0, shuffle=False)
+        times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+    return {"model": name, "params": model.count_params(), "first": times[0], "second": times[1]}
+
+
 def device_description() -> tuple[str, int]:
     """(name of the first accelerator or "cpu", number of devices the backend sees)."""
     if keras.backend.backend() == "jax":
@@ -209,8 +249,19 @@ def main() -> int:
     args = ARGS
     names = [n for n in args.models.split(",") if n] or list(registry.available())
     rng = np.random.default_rng(0)
-    batch = mosei_like_batch(args.segments, args.steps, rng)
+    batch = mosei_like_batch(args.segments, args.steps, rng, SHAPES[args.shape])
     target = rng.uniform(0, 3, size=(args.segments, OUTPUTS)).astype(np.float32)
+    if args.first_epoch:
+        lengths = ", ".join(f"{m} {v.shape[1]}x{v.shape[2]}" for m, v in batch.items() if not m.endswith("_mask"))
+        print(f"backend={keras.backend.backend()} shape={args.shape} ({lengths}) segments={args.segments} "
+              f"batch={args.batch} jit={args.jit or args.backend == 'jax'} load={os.getloadavg()[0]:.2f}")
+        print(f"{'model':<12} {'params':>11} {'epoch 1 s':>10} {'epoch 2 s':>10} {'1 / 2':>6}")
+        for name in names:
+            row = first_epochs(name, args, batch, target)
+            print(f"{name:<12} {row['params']:>11,} {row['first']:>10.1f} {row['second']:>10.1f} "
+                  f"{row['first'] / row['second']:>6.1f}", flush=True)
+        print(f"load average after: {os.getloadavg()[0]:.2f}")
+        return 0
     device, count = device_description()
     peak, peak_source = peak_tflops(args, device)
     print(f"backend={keras.backend.backend()} keras={keras.__version__} batch={args.batch} "
