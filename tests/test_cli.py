@@ -88,6 +88,7 @@ def _fake_sbatch(bin_dir: Path) -> None:
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
 
 
+@pytest.mark.slow
 def test_run_cluster_sweep_runs_one_task_per_line_into_the_same_tables(sample_cache, tmp_path):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -108,6 +109,7 @@ def test_run_cluster_sweep_runs_one_task_per_line_into_the_same_tables(sample_ca
     assert sorted(ids["seed"]) == [3, 42]
 
 
+@pytest.mark.slow
 def test_run_cluster_without_slurm_runs_main_here(sample_cache, tmp_path):
     models = tmp_path / "models"
     proc = _run(["bash", "run_cluster.sh", "-e", "1", "-pf", str(sample_cache), "-mf", str(models)],

@@ -62,6 +62,7 @@ def trained(tmp_path_factory):
     return {"root": root, "tmp": tmp, "model": model, "folds": folds, "config": config, "info": info}
 
 
+@pytest.mark.slow  # uses the model trained through main.py (module fixture, ~30 s)
 def test_runner_writes_the_sidecar_predict_reads(trained, tmp_path):
     """main.py leaves <model>.recipe.json beside the best model, equal to what save_model_sidecar writes."""
     import json
@@ -90,6 +91,7 @@ def _audio_packets(path):
         return [bytes(p) for p in container.demux(audio=0) if p.size]
 
 
+@pytest.mark.slow  # uses the model trained through main.py (module fixture, ~30 s)
 def test_cli_captions_one_clip_and_scores_match_the_model(trained, tmp_path):
     from mmer_tf import predict, train
     from mmer_tf.features import Clip
@@ -131,6 +133,7 @@ def test_cli_captions_one_clip_and_scores_match_the_model(trained, tmp_path):
     assert _audio_packets(out) == _audio_packets(clip)  # audio kept: same packets, byte for byte
 
 
+@pytest.mark.slow  # uses the model trained through main.py (module fixture, ~30 s)
 def test_folder_writes_csv_and_skips_a_corrupt_clip(trained, tmp_path):
     from mmer_tf import predict
 
@@ -156,6 +159,7 @@ def test_folder_writes_csv_and_skips_a_corrupt_clip(trained, tmp_path):
         assert abs(float(row["score_happy"]) + float(row["score_sad"]) - 1) < 1e-4
 
 
+@pytest.mark.slow  # uses the model trained through main.py (module fixture, ~30 s)
 def test_unaligned_model_featurizes_new_clips_like_its_fold(trained):
     """The unaligned view (each modality at its own rate): the same equality, on a model trained on it."""
     from mmer_tf import predict, train
@@ -196,6 +200,7 @@ def _refusal(args, capsys):
     return err
 
 
+@pytest.mark.slow  # uses the model trained through main.py (module fixture, ~30 s)
 def test_models_without_a_media_recipe_are_refused(trained, tmp_path, capsys):
     clip = str(trained["root"] / "Actor_03" / "01-01-03-01-01-01-03.mp4")
     bare = tmp_path / "bare.keras"
