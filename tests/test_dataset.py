@@ -158,3 +158,31 @@ def test_the_planted_signal_survives_alignment_and_fusion_helps(tmp_path):
     fused = test_r2(["text", "vision", "audio"])
     assert min(single.values()) > 0.05, single
     assert fused > max(single.values()) + 0.05, (fused, single)
+
+
+class _OneActorAdapter:
+    """An adapter whose own split leaves the validation fold empty, as when every clip of the validation
+    actor was dropped while loading (audio-only clips, for a corpus that needs the video)."""
+
+    NAME = "one_actor"
+
+    def load_segments(self, corpus, config, progress):
+        from mmer_tf.data.segments import SegmentSet
+
+        rng = np.random.default_rng(0)
+        folds = ["train"] * 8 + ["test"] * 4
+        segments = SegmentSet(ids=[f"c{i}" for i in range(12)],
+                              features={"audio": [rng.normal(size=(3, 4)).astype(np.float32) for _ in folds]},
+                              labels=(np.arange(12, dtype=np.float32) % 2)[:, None], info={"fold": folds})
+        return segments, {}
+
+
+def test_an_empty_fold_is_one_line_naming_it(tmp_path):
+    """A split whose validation fold is empty is the user's to change (other folds), not a shape error in the
+    normalisation downstream."""
+    from mmer_tf.data.corpora.base import CorpusInfo
+
+    corpus = CorpusInfo(name="one_actor", path=tmp_path, files=(), label_names=("category",), classes=("a", "b"))
+    config = _config(tmp_path, modalities=("audio",))
+    with pytest.raises(MmerError, match=r"the valid fold has no segments \(train/valid/test = 8/0/4\)"):
+        load_folds(config, progress=False, opened=(_OneActorAdapter(), corpus, "one_actor"))

@@ -118,6 +118,18 @@ def _split(everything: SegmentSet, corpus, config: ExperimentConfig) -> dict[str
                        custom_split=config.custom_split if config.with_custom_split else False)
 
 
+def _refuse_empty_folds(folds: dict[str, SegmentSet], corpus_name: str) -> None:
+    """Every fold is used (fit validates, the tables score the test fold): an empty one is the user's split, not
+    a crash further down (normalisation would fail on it with a shape error)."""
+    empty = [name for name in FOLDS if len(folds[name]) == 0]
+    if empty:
+        counts = "/".join(str(len(folds[name])) for name in FOLDS)
+        raise MmerError(f"corpus {corpus_name}: the {' and '.join(empty)} fold{'s' if len(empty) > 1 else ''} "
+                        f"{'have' if len(empty) > 1 else 'has'} no segments (train/valid/test = {counts}); the split "
+                        f"assigns none there or loading dropped them all (see the load summary above); choose other "
+                        f"folds (--fold, --num_folds, --split_dir)")
+
+
 def _select(folds: dict[str, SegmentSet], modalities) -> dict[str, SegmentSet]:
     unknown = [m for m in modalities if m not in MODALITIES]
     if unknown:
@@ -170,6 +182,7 @@ def load_folds(config: ExperimentConfig, progress: bool = True, opened=None) -> 
             everything.info.setdefault("classes", list(corpus.classes))
             cache.save_segment_sets(dataset_path, {"all": everything}, dataset_digest, {"load_summary": load_summary})
         raw_folds = _split(everything, corpus, config)
+        _refuse_empty_folds(raw_folds, corpus.name)
         folds, norm_report = normalize_folds(raw_folds, config.normalization)
         extra = {
             "split": raw_folds["train"].info.get("split", {}),
