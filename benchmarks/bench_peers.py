@@ -615,6 +615,7 @@ def main(argv=None) -> int:
             reply = workers[kinds[side]].ask(cmd="setup", model=name, variant=side)
             if reply["ok"]:
                 params[(name, side)] = reply["params"]
+                print(f"{name} {side}: built and compiled in {reply['setup_s']:.1f} s", flush=True)
             else:
                 failed[(name, side)] = reply["error"]
                 print(f"{name} {side}: not measured: {reply['error']}", flush=True)
