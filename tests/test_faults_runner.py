@@ -141,6 +141,7 @@ def test_ctrl_c_during_training_is_one_line_and_leaves_nothing(pickles, tmp_path
     assert _hidden_leftovers(models) == []
 
 
+@pytest.mark.slow
 def test_sigkill_before_and_between_table_writes_then_a_rerun(pickles, tmp_path, capsys):
     models = tmp_path / "models"
     csv_dir = models / "lf_dnn" / "csv"

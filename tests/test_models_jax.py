@@ -72,6 +72,7 @@ JAX_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_every_model_runs_under_jax_and_matches_tensorflow(tmp_path):
     modalities = tuple(DIMS)
     rng = np.random.default_rng(11)

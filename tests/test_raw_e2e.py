@@ -53,6 +53,7 @@ def _folds(tmp_path, **changes):
     return dataset.load_folds(config, progress=False)
 
 
+@pytest.mark.slow
 def test_ravdess_media_to_table_speaker_independent(ravdess_root, tmp_path):
     _main(["--corpus", "ravdess", "-df", str(ravdess_root), "--emotions", "happy,sad", "--num_folds", "4",
            "--fold", "2", "-mn", "lf_dnn", "-e", "4"], tmp_path)
@@ -86,6 +87,7 @@ def test_ravdess_media_to_table_speaker_independent(ravdess_root, tmp_path):
     assert (train.lengths("audio") > 10 * train.lengths("vision")).all()  # 100 Hz frames vs 5 fps
 
 
+@pytest.mark.slow
 def test_meld_media_to_table_official_splits(tmp_path_factory, tmp_path):
     root = make_meld(tmp_path_factory.mktemp("media") / "MELD.Raw", {"train": 6, "dev": 2, "test": 3})
     result = _main(["-df", str(root), "-mn", "lf_dnn", "-e", "4", "--meld_labels", "emotion"], tmp_path)

@@ -37,6 +37,7 @@ def _rows(path: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
+@pytest.mark.slow
 def test_sweep_array_lands_every_run_once(cluster, tmp_path):
     from mmer_tf.config import ExperimentConfig
     from mmer_tf.data import dataset
@@ -73,6 +74,7 @@ def test_sweep_array_lands_every_run_once(cluster, tmp_path):
     assert len(_rows(tmp_path / "models" / "lf_dnn" / "csv" / "model_ids.csv")) == 4
 
 
+@pytest.mark.slow
 def test_data_parallel_processes_come_from_slurm(cluster, tmp_path):
     """sbatch --ntasks=2 run_cluster.sh --distribution data_parallel: srun starts two JAX processes that
     find their rank and the coordinator (first host of SLURM_JOB_NODELIST) in SLURM's environment."""

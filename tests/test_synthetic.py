@@ -170,6 +170,7 @@ def _segment_means(folder: Path):
     return {m: np.concatenate(v) for m, v in means.items()}, np.concatenate(targets)
 
 
+@pytest.mark.slow
 def test_planted_signal_each_modality_beats_chance_and_fusion_beats_each(sample):
     folder, _ = sample
     means, targets = _segment_means(folder)
