@@ -38,14 +38,6 @@ from absl import flags  # noqa: E402
 
 from mmer_tf.native_logs import import_backend_quietly  # noqa: E402
 
-import_backend_quietly()
-
-# resume (issue 12): from here on SIGUSR1 (run_cluster.sh forwards SLURM's warning) means "save after
-# the current epoch and exit 75", not "die".
-from mmer_tf import resume as _resume  # noqa: E402
-
-_resume.install_preemption_handler()
-
 from mmer_tf import cli_flags  # noqa: E402
 from mmer_tf.errors import MmerError  # noqa: E402
 
@@ -116,7 +108,16 @@ def main(argv: list[str]) -> int:
         print(f"error: unexpected arguments {rest[1:]}: every option is a flag (see --help)", file=sys.stderr)
         return 2
     try:
-        config = cli_flags.config_from_flags(FLAGS)
+        # Flags first (no Keras: a typo or --help answers well under a second), then the backend, quietly,
+        # and the checks that need it, still before any data is read.
+        config = cli_flags.parse_config(FLAGS)
+        import_backend_quietly()
+        # From here on SIGUSR1 (run_cluster.sh forwards SLURM's warning) means "save after the current
+        # epoch and exit 75", not "die".
+        from mmer_tf import resume
+
+        resume.install_preemption_handler()
+        cli_flags.check_backend_options(config)
         from mmer_tf import experiment
 
         experiment.run(config)

@@ -312,14 +312,11 @@ def _check_folder_flag(value: str | None, flag: str) -> None:
 
 
 def _check_run_flags(FLAGS) -> None:
-    """Every check that needs no data, so a typo costs no loading, no training and no run id."""
-    from mmer_tf import results, train
+    """Every check that needs no data nor Keras, so a typo costs no loading, no training and no run id."""
+    from mmer_tf import results
 
     if FLAGS["loss_function"].present and not FLAGS.loss_function.strip():
         raise MmerError("-lf/--loss_function: empty; leave the flag out for the task's default loss")
-    if FLAGS.loss_function:
-        train.check_loss_name(FLAGS.loss_function)
-    train.check_activation_name(FLAGS.final_activ)
     if not FLAGS.learning_rate > 0:
         raise MmerError(f"-lr/--learning_rate must be > 0, got {FLAGS.learning_rate:g}")
     if not 0 <= FLAGS.seed <= SEED_MAX:
@@ -348,7 +345,15 @@ def _check_finite(FLAGS) -> None:
 
 
 def config_from_flags(FLAGS) -> ExperimentConfig:
-    """Validate flag values that absl cannot, and freeze them into a config."""
+    """Validate flag values that absl cannot, and freeze them into a config (imports Keras)."""
+    config = parse_config(FLAGS)
+    check_backend_options(config)
+    return config
+
+
+def parse_config(FLAGS) -> ExperimentConfig:
+    """Every check that Keras is not needed for, and the config: ``main.py`` runs this before it imports
+    the backend, so a typo costs well under a second; :func:`check_backend_options` does the rest."""
     from mmer_tf.models import registry
 
     spec = registry.get(FLAGS.model_name)  # one-line error for an unknown model
@@ -389,12 +394,19 @@ def config_from_flags(FLAGS) -> ExperimentConfig:
         init_from=tuple(e.strip() for e in FLAGS.init_from if e.strip()),
         aux_loss=tuple(e.strip() for e in FLAGS.aux_loss if e.strip()),
     )
-    config = ExperimentConfig(**values)
-    from mmer_tf import augment, staged
+    return ExperimentConfig(**values)
+
+
+def check_backend_options(config: ExperimentConfig) -> None:
+    """The checks that ask Keras or the modules built on it: loss and activation names, optimiser,
+    schedule, augmentation, staged fusion (still before any data is read)."""
+    from mmer_tf import augment, staged, train
     from mmer_tf.optim import check_optimizer, schedules
 
+    if config.loss_function:
+        train.check_loss_name(config.loss_function)
+    train.check_activation_name(config.final_activ)
     check_optimizer(config)
     schedules.check_schedule(config)
     augment.check_config(config)
     staged.check_config(config)
-    return config

@@ -323,7 +323,7 @@ def load_model(path: str | os.PathLike):
     from mmer_tf.models.blocks import register_all
 
     register_all()  # every model's custom layers, whichever model the file holds
-    import mmer_tf.optim  # noqa: F401  (registers Ranger: a model trained with it saves its optimiser)
+    import mmer_tf.optim.ranger  # noqa: F401  (registers Ranger: a model trained with it saves its optimiser)
 
     path = Path(path)
     if not path.is_file():

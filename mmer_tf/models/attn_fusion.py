@@ -16,12 +16,7 @@ and MOSEI segments use the same code; any 1-3 modalities, aligned or not, each w
 
 from __future__ import annotations
 
-import keras
-
 from mmer_tf.errors import MmerError
-from mmer_tf.models.blocks.attention import KeyPaddingMask, StackTokens, TokenMean
-from mmer_tf.models.blocks.encoders import dense_head
-from mmer_tf.models.layers import MaskedMeanPooling, ZeroPadding
 from mmer_tf.models.registry import HParam, model_inputs, register
 
 HPARAMS = {
@@ -35,6 +30,8 @@ HPARAMS = {
 
 def attention_block(query, keys, attention_mask, *, width: int, heads: int, dropout: float, name: str):
     """Post-LayerNorm block: ``LN(q + MHA(q, k)) -> LN(x + FFN(x))``."""
+    import keras
+
     attended = keras.layers.MultiHeadAttention(num_heads=heads, key_dim=width // heads, dropout=dropout,
                                                name=f"{name}_attention")(query, keys, keys,
                                                                         attention_mask=attention_mask)
@@ -56,6 +53,11 @@ def check_hparams(hp) -> None:
           paper="In the spirit of Chudasama et al. M2FNet: Multi-modal Fusion Network for Emotion Recognition "
                 "in Conversation. CVPR Workshops 2022")
 def build_attn_fusion(dims, num_outputs, config, hp):
+    import keras
+    from mmer_tf.models.blocks.attention import KeyPaddingMask, StackTokens, TokenMean
+    from mmer_tf.models.blocks.encoders import dense_head
+    from mmer_tf.models.layers import MaskedMeanPooling, ZeroPadding
+
     inputs = model_inputs(dims)
     width, heads = int(hp["d"]), int(hp["heads"])
     if width % heads:

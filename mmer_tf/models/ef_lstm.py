@@ -12,10 +12,6 @@ the state at the last real step.
 
 from __future__ import annotations
 
-import keras
-
-from mmer_tf.models.blocks.encoders import dense_head, recurrent_stack
-from mmer_tf.models.layers import MergeMasks, ZeroPadding
 from mmer_tf.models.registry import HParam, model_inputs, register
 
 HPARAMS = {
@@ -28,6 +24,10 @@ HPARAMS = {
 @register("ef_lstm", hparams=HPARAMS, needs_aligned=True,
           paper="Early-fusion LSTM baseline (as in Zadeh et al., ACL 2018, CMU-MOSEI / Graph-MFN paper)")
 def build_ef_lstm(dims, num_outputs, config, hp):
+    import keras
+    from mmer_tf.models.blocks.encoders import dense_head, recurrent_stack
+    from mmer_tf.models.layers import MergeMasks, ZeroPadding
+
     inputs = model_inputs(dims)
     modalities = list(dims)
     masks = [inputs[f"{m}_mask"] for m in modalities]

@@ -16,11 +16,7 @@ TensorFlow backend's cuDNN kernel eligible on GPU; the pipeline pads on the righ
 
 from __future__ import annotations
 
-import keras
-from keras import layers
-
 from mmer_tf.errors import MmerError
-from mmer_tf.models.layers import MergeMasks
 from mmer_tf.models.registry import HParam, model_inputs, register
 
 # The seed concatenated text, vision (image), then audio features.
@@ -42,6 +38,10 @@ def fusion_order(modalities) -> list[str]:
 )
 def build_ef_williams(dims: dict[str, int], num_outputs: int, config, hp: dict) -> keras.Model:
     """Early-fusion BiLSTM; uses ``config.num_layers``/``num_nodes``/``dropout_rate``/``final_activ``."""
+    import keras
+    from keras import layers
+    from mmer_tf.models.layers import MergeMasks
+
     if not dims:
         raise ValueError("ef_williams needs at least one modality")
     num_layers = int(config.num_layers)

@@ -7,9 +7,6 @@ modality is pooled on its own, the model accepts aligned and unaligned input ali
 
 from __future__ import annotations
 
-import keras
-
-from mmer_tf.models.blocks.encoders import concat_or_single, dense_head, pooled_dnn
 from mmer_tf.models.registry import HParam, model_inputs, register
 
 HPARAMS = {
@@ -21,6 +18,9 @@ HPARAMS = {
 @register("lf_dnn", hparams=HPARAMS, needs_aligned=False,
           paper="Late-fusion DNN baseline (per-modality mean-pooled networks, concatenated)")
 def build_lf_dnn(dims, num_outputs, config, hp):
+    import keras
+    from mmer_tf.models.blocks.encoders import concat_or_single, dense_head, pooled_dnn
+
     inputs = model_inputs(dims)
     encoded = [
         pooled_dnn(inputs[m], inputs[f"{m}_mask"], hidden=int(hp["hidden"]), layers=int(hp["sub_layers"]),

@@ -7,9 +7,6 @@ the unaligned view.
 
 from __future__ import annotations
 
-import keras
-
-from mmer_tf.models.blocks.encoders import concat_or_single, dense_head, masked_sequence_encoder
 from mmer_tf.models.registry import HParam, model_inputs, register
 
 HPARAMS = {
@@ -22,6 +19,9 @@ HPARAMS = {
 @register("lf_lstm", hparams=HPARAMS, needs_aligned=False,
           paper="Late-fusion LSTM baseline (one masked BiLSTM per modality, concatenated)")
 def build_lf_lstm(dims, num_outputs, config, hp):
+    import keras
+    from mmer_tf.models.blocks.encoders import concat_or_single, dense_head, masked_sequence_encoder
+
     inputs = model_inputs(dims)
     encoded = [
         masked_sequence_encoder(inputs[m], inputs[f"{m}_mask"], units=int(hp["units"]),

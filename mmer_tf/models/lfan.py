@@ -24,11 +24,7 @@ are kept in text, audio, vision order, so their order cannot carry the choice).
 
 from __future__ import annotations
 
-import keras
-
 from mmer_tf.errors import MmerError
-from mmer_tf.models.blocks.temporal import MaskedBatchNorm, ResampleToLeader, StepModalityAttention
-from mmer_tf.models.layers import MaskedMeanPooling, ZeroPadding
 from mmer_tf.models.registry import HParam, model_inputs, register
 
 HPARAMS = {
@@ -74,6 +70,8 @@ def check_hparams(hp) -> None:
 
 def tcn_block(x, width: int, *, kernel: int, dilation: int, dropout: float, name: str):
     """One residual block of the original's ``TemporalBlock`` (causal: step t sees steps <= t only)."""
+    import keras
+
     h = x
     for index in (1, 2):
         h = keras.layers.Conv1D(width, kernel, padding="causal", dilation_rate=dilation, name=f"{name}_conv{index}")(h)
@@ -87,6 +85,9 @@ def tcn_block(x, width: int, *, kernel: int, dilation: int, dropout: float, name
 
 def temporal_branch(x, float_mask, channels, *, kernel: int, dropout: float, name: str):
     """``[B, T, D] -> [B, T, channels[-1]]``: the modality's TCN and channel BatchNorm (real steps only)."""
+    from mmer_tf.models.blocks.temporal import MaskedBatchNorm
+    from mmer_tf.models.layers import ZeroPadding
+
     x = ZeroPadding(name=f"{name}_zeroed")([x, float_mask])
     for level, width in enumerate(channels):
         x = tcn_block(x, width, kernel=kernel, dilation=2 ** level, dropout=dropout, name=f"{name}_tcn{level + 1}")
@@ -102,6 +103,10 @@ def leader_of(modalities, wanted: str) -> str:
           paper="Richet et al. Text- and Feature-based Models for Compound Multimodal Emotion Recognition in "
                 "the Wild (ABAW 2024), Leader-Follower Attention Network")
 def build_lfan(dims, num_outputs, config, hp, per_step: bool = False):
+    import keras
+    from mmer_tf.models.blocks.temporal import ResampleToLeader, StepModalityAttention
+    from mmer_tf.models.layers import MaskedMeanPooling
+
     modalities = list(dims)
     leader = leader_of(modalities, str(hp["leader"]))
     order = [leader] + [m for m in modalities if m != leader]

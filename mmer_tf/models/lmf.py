@@ -11,10 +11,7 @@ the same sub-networks as ``tfn``; a dense head maps ``h`` to the outputs.
 
 from __future__ import annotations
 
-import keras
-
-from mmer_tf.models.blocks.encoders import SUBNETWORK_HPARAMS, dense_head, modality_embeddings
-from mmer_tf.models.blocks.fusion import LowRankFusion
+from mmer_tf.models.blocks.hparams import SUBNETWORK_HPARAMS
 from mmer_tf.models.registry import HParam, model_inputs, register
 
 HPARAMS = {
@@ -28,6 +25,10 @@ HPARAMS = {
           paper="Liu, Shen, Lakshminarasimhan, Liang, Zadeh, Morency. Efficient Low-rank Multimodal Fusion "
                 "with Modality-Specific Factors. ACL 2018")
 def build_lmf(dims, num_outputs, config, hp):
+    import keras
+    from mmer_tf.models.blocks.encoders import dense_head, modality_embeddings
+    from mmer_tf.models.blocks.fusion import LowRankFusion
+
     inputs = model_inputs(dims)
     fused = LowRankFusion(int(hp["rank"]), int(hp["fusion_dim"]), name="low_rank_fusion")(
         modality_embeddings(inputs, dims, config, hp))

@@ -28,11 +28,7 @@ attention, and only real steps are pooled.
 
 from __future__ import annotations
 
-import keras
-
 from mmer_tf.errors import MmerError
-from mmer_tf.models.blocks.attention import KeyPaddingMask, LastRealStep, ScaledPositionEmbedding
-from mmer_tf.models.layers import ZeroPadding
 from mmer_tf.models.registry import HParam, model_inputs, register
 
 HPARAMS = {
@@ -76,6 +72,9 @@ def transformer(query, query_mask, source=None, source_mask=None, *, layers: int
 
     ``query``: ``[B, Tq, w]``, ``source``: ``[B, Tk, w_s]`` (keys/values), masks float ``[B, T]``.
     """
+    import keras
+    from mmer_tf.models.blocks.attention import KeyPaddingMask, ScaledPositionEmbedding
+
     width = query.shape[-1]
     heads = int(hp["heads"])
     if width % heads:
@@ -115,6 +114,10 @@ def transformer(query, query_mask, source=None, source_mask=None, *, layers: int
           paper="Tsai, Bai, Liang, Kolter, Morency, Salakhutdinov. Multimodal Transformer for Unaligned "
                 "Multimodal Language Sequences. ACL 2019")
 def build_mult(dims, num_outputs, config, hp):
+    import keras
+    from mmer_tf.models.blocks.attention import LastRealStep
+    from mmer_tf.models.layers import ZeroPadding
+
     inputs = model_inputs(dims)
     modalities = list(dims)
     d = int(hp["d"])

@@ -14,10 +14,7 @@ The post-fusion ReLU layers start with a positive bias (``POST_FUSION_BIAS_INIT`
 
 from __future__ import annotations
 
-import keras
-
-from mmer_tf.models.blocks.encoders import SUBNETWORK_HPARAMS, modality_embeddings
-from mmer_tf.models.blocks.fusion import TensorFusion
+from mmer_tf.models.blocks.hparams import SUBNETWORK_HPARAMS
 from mmer_tf.models.registry import HParam, model_inputs, register
 
 HPARAMS = {
@@ -42,6 +39,10 @@ POST_FUSION_BIAS_INIT = 0.5
           paper="Zadeh, Chen, Poria, Cambria, Morency. Tensor Fusion Network for Multimodal Sentiment "
                 "Analysis. EMNLP 2017")
 def build_tfn(dims, num_outputs, config, hp):
+    import keras
+    from mmer_tf.models.blocks.encoders import modality_embeddings
+    from mmer_tf.models.blocks.fusion import TensorFusion
+
     inputs = model_inputs(dims)
     fused = TensorFusion(name="tensor_fusion")(modality_embeddings(inputs, dims, config, hp))
     x = fused

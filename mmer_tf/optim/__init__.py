@@ -5,10 +5,32 @@ warmup and early stopping with a minimum number of epochs.
 callbacks (:func:`schedule_callbacks`, :class:`MinEpochsEarlyStopping`); each piece lives in its own file.
 """
 
-from mmer_tf.optim.early_stopping import MinEpochsEarlyStopping
-from mmer_tf.optim.optimizers import OPTIMIZER_NAMES, build_optimizer, check_optimizer
-from mmer_tf.optim.ranger import Ranger
-from mmer_tf.optim.schedules import LR_SCHEDULES, EpochLearningRate, learning_rate_at, schedule_callbacks
+from __future__ import annotations
+
+import importlib
+
+# The -lr_schedule choices, here rather than in ``schedules`` so the flags are defined without Keras.
+LR_SCHEDULES = ("none", "step", "cosine", "plateau")
+
+# Each public name and the submodule that defines it. The submodules build Keras objects, so they load on
+# first use: ``main.py`` defines and checks its flags before it imports the backend.
+_HOMES = {
+    "MinEpochsEarlyStopping": "early_stopping",
+    "OPTIMIZER_NAMES": "optimizers",
+    "build_optimizer": "optimizers",
+    "check_optimizer": "optimizers",
+    "Ranger": "ranger",
+    "EpochLearningRate": "schedules",
+    "learning_rate_at": "schedules",
+    "schedule_callbacks": "schedules",
+}
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+
 
 __all__ = ["EpochLearningRate", "LR_SCHEDULES", "MinEpochsEarlyStopping", "OPTIMIZER_NAMES", "Ranger",
            "build_optimizer", "check_optimizer", "learning_rate_at", "schedule_callbacks"]

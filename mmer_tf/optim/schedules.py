@@ -22,8 +22,7 @@ import math
 import keras
 
 from mmer_tf.errors import MmerError
-
-LR_SCHEDULES = ("none", "step", "cosine", "plateau")
+from mmer_tf.optim import LR_SCHEDULES
 
 
 def check_schedule(config) -> None:

@@ -4,13 +4,17 @@ A saved ``.keras`` file names its custom layers (``mmer_tf>TensorFusion``); a fr
 rebuild them once their classes are registered. Keeping every such class here (and the mask layers in
 :mod:`mmer_tf.models.layers`) means one import registers them all, whatever model a file holds:
 :func:`register_all` is what :func:`mmer_tf.train.load_model` calls. Model files import from here and
-from ``layers``, never from another model file, so a model is one file.
+from ``layers`` inside their builders, never from another model file, so a model is one file.
+
+Importing this package imports no Keras (:func:`register_all` does): ``main.py`` reads every model's
+hyper-parameters to define and check its flags, and a typo or ``--help`` should not pay for the backend.
 
 - ``attention``: position embedding, key-padding masks, last-real-step and token pooling (MulT,
   attention fusion);
 - ``fusion``: tensor fusion (TFN) and low-rank fusion with its initialiser (LMF);
 - ``encoders``: shared functional sub-networks (masked mean-pooled DNN, masked (Bi)LSTM stack, the dense
-  output head, TFN/LMF's modality embeddings); functions, not layers, so nothing to register.
+  output head, TFN/LMF's modality embeddings); functions, not layers, so nothing to register;
+- ``hparams``: the hyper-parameters of those shared sub-networks, declared without Keras.
 """
 
 from __future__ import annotations
@@ -25,7 +29,5 @@ def register_all() -> None:
     for info in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{info.name}")
 
-
-register_all()
 
 __all__ = ["register_all"]

@@ -11,15 +11,8 @@ from __future__ import annotations
 
 import keras
 
+from mmer_tf.models.blocks.hparams import SUBNETWORK_HPARAMS  # declared Keras-free, see there
 from mmer_tf.models.layers import MaskedMeanPooling, MaskToBool, ZeroPadding
-from mmer_tf.models.registry import HParam
-
-SUBNETWORK_HPARAMS = {
-    "text_hidden": HParam(128, "size of the text embedding (LSTM units and the dense layer after it)", minimum=1),
-    "audio_hidden": HParam(32, "size of the acoustic embedding (units of its mean-pooled DNN)", minimum=1),
-    "vision_hidden": HParam(32, "size of the visual embedding (units of its mean-pooled DNN)", minimum=1),
-    "sub_layers": HParam(3, "hidden layers of the acoustic/visual mean-pooled DNNs"),
-}
 
 
 def dense_head(x, num_outputs: int, config, name: str = "head"):

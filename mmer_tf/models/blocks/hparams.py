@@ -1,0 +1,16 @@
+"""Hyper-parameter declarations shared by several models (TFN's embedding sub-networks, reused by ``lmf``).
+
+Kept apart from :mod:`encoders`, which builds Keras layers: ``main.py`` defines a flag per hyper-parameter
+and validates them before it imports Keras, so a typo or ``--help`` costs no backend import.
+"""
+
+from __future__ import annotations
+
+from mmer_tf.models.registry import HParam
+
+SUBNETWORK_HPARAMS = {
+    "text_hidden": HParam(128, "size of the text embedding (LSTM units and the dense layer after it)", minimum=1),
+    "audio_hidden": HParam(32, "size of the acoustic embedding (units of its mean-pooled DNN)", minimum=1),
+    "vision_hidden": HParam(32, "size of the visual embedding (units of its mean-pooled DNN)", minimum=1),
+    "sub_layers": HParam(3, "hidden layers of the acoustic/visual mean-pooled DNNs"),
+}

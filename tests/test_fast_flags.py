@@ -1,0 +1,67 @@
+"""A typo in a flag and ``--help`` answer fast: ``main.py`` parses and checks its flags before it imports
+the backend, so neither TensorFlow, Keras nor JAX is loaded for them (each costs seconds and ~800 MB).
+
+Each run is a fresh ``python -X importtime main.py ...``: its stderr lists every module the process
+imported, so the test sees exactly what a user's terminal would have paid for.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BACKENDS = ("tensorflow", "keras", "jax")
+# Measured 0.3 s on the shared 2-core machine (the backend import alone took 6 s): a generous bound that
+# still fails whenever the backend comes back.
+WALL_LIMIT_S = 2.0
+
+
+def _run_main(*args: str):
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-X", "importtime", "main.py", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    wall = time.monotonic() - started
+    imported, other = [], []
+    for line in proc.stderr.splitlines():
+        if line.startswith("import time:"):
+            imported.append(line.rsplit("|", 1)[-1].strip())
+        elif line.strip():
+            other.append(line)
+    return proc, wall, imported, other
+
+
+def _backend_modules(imported):
+    return sorted(name for name in imported if name.split(".")[0] in BACKENDS)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-b", "0"], "error: flag --batch_size=0: 0 is not a positive integer"),
+    (["--no_such_flag"], "error: Unknown command line flag 'no_such_flag'"),
+    (["-mn", "nope"], "error: -mn/--model_name: unknown model 'nope'"),
+    (["-mn", "mult", "--mult_heads", "7"], "error: --mult_heads: 7 heads do not divide the width --mult_d=30"),
+    (["-mn", "tfn", "--tfn_text_hidden", "0"], "error: --tfn_text_hidden: must be >= 1, got 0"),
+])
+def test_a_flag_error_is_one_line_without_the_backend(args, message):
+    proc, wall, imported, other = _run_main(*args)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert other == [other[0]] and other[0].startswith(message), other
+    assert "mmer_tf.cli_flags" in imported  # the import log is complete: the flags module is in it
+    assert _backend_modules(imported) == []
+    assert wall < WALL_LIMIT_S, f"{wall:.2f} s"
+
+
+def test_help_lists_every_flag_without_the_backend():
+    proc, wall, imported, other = _run_main("--help")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert other == []
+    # every model's hyper-parameters are flags, so the models' specs were read, without Keras
+    for flag in ("--batch_size", "--mult_heads", "--tfn_text_hidden", "--lmf_rank", "--lfan_leader",
+                 "--lr_schedule"):
+        assert flag in proc.stdout, flag
+    assert _backend_modules(imported) == []
+    assert wall < WALL_LIMIT_S, f"{wall:.2f} s"
