@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from mmer_tf.data.align import AlignReport, Stage, align_stream  # noqa: E402
-from mmer_tf.data.csd import CsdReader, _read_array, write_csd  # noqa: E402
+from mmer_tf.formats.csd import CsdReader, _read_array, write_csd  # noqa: E402
 
 FILES = {
     "glove_vectors": "CMU_MOSEI_TimestampedWordVectors.csd",

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Mapping
 
 from mmer_tf.data.align import AlignReport, Entries, Stage, align_stream, format_drop_summary
-from mmer_tf.data.csd import CsdReader, CsdWriter, list_csd_files, partial_path, remove_stale_partials
+from mmer_tf.formats.csd import CsdReader, CsdWriter, list_csd_files, partial_path, remove_stale_partials
 from mmer_tf.errors import MmerError
 
 

@@ -174,8 +174,8 @@ def featurize_segments(clips: Sequence, sidecar: Mapping, recipe=None):
 
 
 def normalize_like_training(segments, sidecar: Mapping):
-    """The training normalisation (:func:`mmer_tf.data.features.normalize_set`) with the saved statistics."""
-    from mmer_tf.data.features import normalize_set
+    """The training normalisation (:func:`mmer_tf.data.normalization.normalize_set`) with the saved statistics."""
+    from mmer_tf.data.normalization import normalize_set
 
     saved = sidecar.get("statistics") or {}
     stats = {m: {k: np.asarray(v, np.float32) for k, v in values.items()} for m, values in saved.items()}

@@ -19,7 +19,7 @@ from mmer_tf.data.align import (
     kept_ranges,
     segment_sums,
 )
-from mmer_tf.data.csd import CsdReader, write_csd
+from mmer_tf.formats.csd import CsdReader, write_csd
 from mmer_tf.errors import MmerError
 from sdk_support import (defective_dataset, load_mmdatasdk, quiet, sdk_contents, sdk_dataset,
                          sdk_words_then_labels)

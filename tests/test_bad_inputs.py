@@ -131,7 +131,7 @@ def test_a_video_folders_labels_in_utf16_are_detected_and_read_and_latin1_is_one
 def test_a_csd_with_non_numeric_features_is_one_line_naming_file_and_video(tmp_path, values):
     import h5py
 
-    from mmer_tf.data.csd import CsdReader, write_csd
+    from mmer_tf.formats.csd import CsdReader, write_csd
 
     path = tmp_path / "séquence d'essai.csd"
     rng = np.random.default_rng(0)

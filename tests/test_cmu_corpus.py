@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 import pytest
 
-from mmer_tf.data.csd import CsdReader, write_csd
+from mmer_tf.formats.csd import CsdReader, write_csd
 from mmer_tf.data.corpora.cmu import load_segments
 from mmer_tf.errors import MmerError
 from sdk_support import defective_dataset

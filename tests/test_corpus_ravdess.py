@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from mmer_tf.config import ExperimentConfig
-from mmer_tf.data.corpora import media, ravdess
+from mmer_tf.data.corpora import ravdess
+from mmer_tf.data.folds import stratified_folds
 from mmer_tf.errors import MmerError
 
 
@@ -108,9 +109,9 @@ def test_describe_errors_in_one_line(tmp_path):
 
 
 def test_group_folds_stratified_folds_properties():
-    names, _ = media.stratified_folds([0] * 10 + [1] * 10, 5, 2, seed=3)
+    names, _ = stratified_folds([0] * 10 + [1] * 10, 5, 2, seed=3)
     assert names.count("test") == 4 and names.count("valid") == 4
-    again, _ = media.stratified_folds([0] * 10 + [1] * 10, 5, 2, seed=3)
+    again, _ = stratified_folds([0] * 10 + [1] * 10, 5, 2, seed=3)
     assert names == again
     assert sum(1 for n, y in zip(names, [0] * 10 + [1] * 10) if n == "test" and y == 0) == 2
 

@@ -7,8 +7,8 @@ import h5py
 import numpy as np
 import pytest
 
-from mmer_tf.data import csd
-from mmer_tf.data.csd import CsdReader, write_csd
+from mmer_tf.formats import csd
+from mmer_tf.formats.csd import CsdReader, write_csd
 from mmer_tf.errors import MmerError
 
 

@@ -103,7 +103,7 @@ def _mosi_folder(tmp_path):
     """A tiny CMU-MOSI folder (SDK file names, real MOSI fold ids, sentiment-only labels)."""
     from sdk_support import defective_dataset
 
-    from mmer_tf.data.csd import write_csd
+    from mmer_tf.formats.csd import write_csd
     from mmer_tf.data.folds import standard_folds
 
     dataset = defective_dataset(1, n_videos=6)

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from mmer_tf.data import cache, synthetic
-from mmer_tf.data.csd import CsdReader, write_csd
+from mmer_tf.formats.csd import CsdReader, write_csd
 from mmer_tf.data.segments import SegmentSet
 from mmer_tf.errors import MmerError
 from sdk_support import defective_dataset

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmer_tf.data.features import (
+from mmer_tf.data.normalization import (
     apply_statistics,
     normalize_folds,
     pack,

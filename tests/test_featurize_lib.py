@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import media_support as ms
-from mmer_tf.data.csd import CsdReader
+from mmer_tf.formats.csd import CsdReader
 from mmer_tf.errors import MmerError
 from mmer_tf.features import Clip, Recipe, featurize, featurize_clip
 from mmer_tf.features import corpus as featurize_module

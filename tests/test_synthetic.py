@@ -11,7 +11,7 @@ from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import KFold, cross_val_score
 
 from mmer_tf.data import synthetic
-from mmer_tf.data.csd import CsdReader
+from mmer_tf.formats.csd import CsdReader
 from mmer_tf.data.folds import standard_folds
 from mmer_tf.data.synthetic import SEQUENCES, builtin_sample_folder, draw_labels, generate_sample
 from mmer_tf.errors import MmerError

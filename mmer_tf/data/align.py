@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, Mapping, Protocol, Sequence, Union
+from typing import Callable, Iterator, Mapping, Protocol, Sequence, Union
 
 import numpy as np
 
@@ -495,7 +495,7 @@ def hard_unify(video: Mapping[str, Entries]) -> tuple[dict[str, Entries], dict[s
 
 
 class Source(Protocol):
-    """What the driver reads: :class:`mmer_tf.data.csd.CsdReader` or :class:`MemorySource`."""
+    """What the driver reads: :class:`mmer_tf.formats.csd.CsdReader` or :class:`MemorySource`."""
 
     name: str
 

@@ -32,7 +32,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from mmer_tf.data.features import pack, unpack
+from mmer_tf.data.normalization import pack, unpack
 from mmer_tf.data.segments import SegmentSet
 from mmer_tf.errors import MmerError
 from mmer_tf.fileio import atomic_write, process_alive

@@ -27,7 +27,7 @@ import numpy as np
 
 from mmer_tf.config import ExperimentConfig
 from mmer_tf.data import cache
-from mmer_tf.data.features import NORMALIZATIONS, normalize_folds
+from mmer_tf.data.normalization import NORMALIZATIONS, normalize_folds
 from mmer_tf.data.folds import split_folds
 from mmer_tf.data.segments import FOLDS, MODALITIES, SegmentSet
 from mmer_tf.data.synthetic import builtin_sample_folder

@@ -1,4 +1,5 @@
-"""Standard train/valid/test folds of CMU-MOSEI and CMU-MOSI, and the Williams et al. (2018) re-split.
+"""Every fold protocol: the standard train/valid/test folds of CMU-MOSEI and CMU-MOSI, the Williams et al.
+(2018) re-split, and the protocols of corpora without standard folds (actor/speaker blocks, stratified).
 
 The standard folds are the video-id lists the CMU Multimodal SDK ships as Python lists
 (``mmsdk/mmdatasdk/dataset/standard_datasets/CMU_MOSEI/cmu_mosei_std_folds.py`` and CMU_MOSI's). They
@@ -38,6 +39,7 @@ import json
 import logging
 from functools import lru_cache
 from pathlib import Path
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -163,3 +165,68 @@ def split_folds(
             corpus, ", ".join(dropped[:3]),
         )
     return result
+
+
+# ----------------------------------------------------------------------------------------------
+# Fold protocols of corpora without standard folds (raw media: actor / speaker blocks, stratified)
+# ----------------------------------------------------------------------------------------------
+
+
+def actor_folds(rows: Sequence[Mapping[str, str]], labels: Sequence[int | None], config,
+                actor_name=lambda actor: actor) -> tuple[list[str | None], dict]:
+    """Speaker-independent folds by actor blocks (:func:`group_folds` over the labelled rows' ``actor``
+    codes, by number); the protocol names the actors with ``actor_name``. Needs at least one labelled row."""
+    actors = [row["actor"] for row, y in zip(rows, labels) if y is not None]
+    assignment, protocol = group_folds(actors, int(config.num_folds), int(config.fold), what="actor", key=int)
+    for key in ("test", "valid"):
+        protocol[key] = [actor_name(a) for a in protocol[key]]
+    protocol["blocks"] = [[actor_name(a) for a in block] for block in protocol["blocks"]]
+    return [assignment[row["actor"]] if y is not None else None for row, y in zip(rows, labels)], protocol
+
+
+def group_folds(groups: Sequence[str], num_folds: int, fold: int, *, what: str,
+                key=None) -> tuple[dict[str, str], dict]:
+    """Group-independent folds: the sorted groups are cut into ``num_folds`` contiguous blocks; block
+    ``fold`` is the test set, block ``fold + 1`` (mod k) validation, the rest training. No group is ever
+    in two folds. Returns ``{group: fold name}`` and the protocol (groups per block) for the log."""
+    unique = sorted(set(groups), key=key)
+    if num_folds < 3:
+        raise MmerError(f"--num_folds {num_folds}: need at least 3 (train, valid and test {what}s)")
+    if len(unique) < num_folds:
+        raise MmerError(f"--num_folds {num_folds}: only {len(unique)} {what}s ({', '.join(unique)}); "
+                        f"use --num_folds {len(unique)} or fewer")
+    if not 0 <= fold < num_folds:
+        raise MmerError(f"--fold {fold}: must be in 0..{num_folds - 1} (--num_folds {num_folds})")
+    blocks = [list(b) for b in np.array_split(np.asarray(unique, dtype=object), num_folds)]
+    valid = (fold + 1) % num_folds
+    assignment = {}
+    for b, members in enumerate(blocks):
+        name = "test" if b == fold else "valid" if b == valid else "train"
+        for g in members:
+            assignment[g] = name
+    protocol = {
+        "by": what, "num_folds": num_folds, "fold": fold,
+        "blocks": [[str(g) for g in b] for b in blocks],
+        "test": [str(g) for g in blocks[fold]], "valid": [str(g) for g in blocks[valid]],
+    }
+    return assignment, protocol
+
+
+def stratified_folds(labels: Sequence[int], num_folds: int, fold: int, seed: int) -> tuple[list[str], dict]:
+    """Seeded stratified k-fold over clips (no group information): per class, shuffled clips are dealt
+    round-robin into ``num_folds`` blocks; block ``fold`` tests, ``fold + 1`` validates."""
+    if num_folds < 3:
+        raise MmerError(f"--num_folds {num_folds}: need at least 3 (train, valid and test)")
+    if not 0 <= fold < num_folds:
+        raise MmerError(f"--fold {fold}: must be in 0..{num_folds - 1} (--num_folds {num_folds})")
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    block = np.zeros(len(labels), dtype=np.int64)
+    offset = 0
+    for cls in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == cls))
+        block[members] = (np.arange(len(members)) + offset) % num_folds
+        offset += len(members)  # keeps block sizes even across classes
+    valid = (fold + 1) % num_folds
+    names = ["test" if b == fold else "valid" if b == valid else "train" for b in block]
+    return names, {"by": "clip (stratified, seeded)", "num_folds": num_folds, "fold": fold, "seed": seed}

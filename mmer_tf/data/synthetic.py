@@ -50,7 +50,7 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
-from mmer_tf.data.csd import CsdReader, write_csd
+from mmer_tf.formats.csd import CsdReader, write_csd
 from mmer_tf.data.folds import standard_folds
 from mmer_tf.data.segments import FOLDS, LABEL_NAMES
 from mmer_tf.errors import MmerError

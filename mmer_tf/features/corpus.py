@@ -38,10 +38,11 @@ from mmer_tf.fileio import atomic_write, atomic_write_text
 from mmer_tf.features.extract import extract
 from mmer_tf.features.media import MediaError
 from mmer_tf.features.recipe import Clip, Recipe, hub_paths
+from mmer_tf.data.segments import MODALITIES
+from mmer_tf.formats import featurized
 
 log = logging.getLogger("mmer_tf.features")
 
-MODALITY_FILES = {"text": "text.csd", "audio": "audio.csd", "vision": "vision.csd"}
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -256,7 +257,7 @@ def featurize(clips: Sequence[Clip], out_dir: Path, recipe: Recipe, *, workers: 
         "recipe": recipe.to_dict(),
         "outputs": {m: str(p) for m, p in outputs.items()},
     }
-    atomic_write_text(out_dir / "recipe.json", json.dumps(recipe.to_dict(), indent=2, sort_keys=True) + "\n")
+    featurized.write_recipe(out_dir, recipe.to_dict())
     atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
@@ -270,10 +271,10 @@ def _progress(total: int, enabled: bool):
 
 def _write_csds(clips, records, parts, out_dir: Path, recipe: Recipe):
     """Stream every done clip's part into one writer per modality; publish the non-empty ones together."""
-    from mmer_tf.data.csd import CsdWriter
+    from mmer_tf.formats.csd import CsdWriter
 
     description = f"mmer_tf featurize recipe {json.dumps(recipe.to_dict(), sort_keys=True)}"
-    writers = {m: CsdWriter(out_dir / MODALITY_FILES[m], m,
+    writers = {m: CsdWriter(featurized.csd_file(out_dir, m), m,
                             {"computational sequence description": f"{m}: {description}",
                              "dataset name": out_dir.name})
                for m in recipe.modalities}
@@ -301,7 +302,7 @@ def _write_csds(clips, records, parts, out_dir: Path, recipe: Recipe):
         raise
     for w in written.values():
         w.publish()
-    for m, name in MODALITY_FILES.items():  # a stale sequence from an earlier recipe must not linger
+    for m in MODALITIES:  # a stale sequence from an earlier recipe must not linger
         if m not in written:
-            (out_dir / name).unlink(missing_ok=True)
+            featurized.csd_file(out_dir, m).unlink(missing_ok=True)
     return {m: w.path for m, w in written.items()}, {m: c for m, c in missing.items() if c}

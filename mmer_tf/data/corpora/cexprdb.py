@@ -30,6 +30,7 @@ import numpy as np
 
 from mmer_tf.data.corpora import media
 from mmer_tf.data.corpora.media import VIDEO_SUFFIXES, ClipRecord, Labelling, Scan
+from mmer_tf.data.folds import stratified_folds
 from mmer_tf.errors import MmerError
 
 NAME = "cexprdb"
@@ -227,7 +228,7 @@ def label(rows, config) -> Labelling:
         folds = [None] * len(rows)  # set by --split_dir (media.split_labelling)
         return Labelling(classes, labels, folds, excluded, "split from --split_dir", {"by": "--split_dir"})
     index = [i for i, y in enumerate(labels) if y is not None]
-    names, protocol = media.stratified_folds([labels[i] for i in index], int(config.num_folds), int(config.fold),
+    names, protocol = stratified_folds([labels[i] for i in index], int(config.num_folds), int(config.fold),
                                              int(config.seed))
     folds = [None] * len(rows)
     for i, name in zip(index, names):

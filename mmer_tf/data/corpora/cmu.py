@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from mmer_tf.data.align import AlignReport, Stage, align_stream, format_drop_summary
-from mmer_tf.data.csd import CsdReader, list_csd_files
+from mmer_tf.formats.csd import CsdReader, list_csd_files
 from mmer_tf.data.segments import LABEL_NAMES, SegmentSet
 from mmer_tf.errors import MmerError
 

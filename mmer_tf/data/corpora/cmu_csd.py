@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mmer_tf.data.corpora.base import CorpusInfo
-from mmer_tf.data.csd import CsdReader
+from mmer_tf.formats.csd import CsdReader
 from mmer_tf.data.segments import LABEL_NAMES
 from mmer_tf.errors import MmerError
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from mmer_tf.data.corpora import media
 from mmer_tf.data.corpora.media import ClipRecord, Labelling, Scan
+from mmer_tf.data.folds import actor_folds
 from mmer_tf.errors import MmerError
 
 NAME = "cremad"
@@ -130,7 +131,7 @@ def label(rows, config) -> Labelling:
     labels, excluded = media.emotion_labels(rows, classes)
     if all(y is None for y in labels):
         return Labelling(classes, labels, [None] * len(rows), excluded, "no clip selected")
-    folds, protocol = media.actor_folds(rows, labels, config)
+    folds, protocol = actor_folds(rows, labels, config)
     description = (f"emotions {','.join(classes)}; actor-independent fold {config.fold} of {config.num_folds}: "
                    f"test actors {'+'.join(protocol['test'])}, valid {'+'.join(protocol['valid'])}")
     return Labelling(tuple(classes), labels, folds, excluded, description, protocol)

@@ -19,7 +19,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from mmer_tf.data.corpora.media import Labelling, failed_media, modality_files
-from mmer_tf.data.csd import CsdReader
+from mmer_tf.formats.csd import CsdReader
 from mmer_tf.data.segments import SegmentSet
 from mmer_tf.errors import MmerError
 

@@ -25,15 +25,13 @@ else is here, once, so the three corpora take one data flow:
 
 Nothing here imports TensorFlow; the featurizer is imported only when media must be featurized.
 
-Why one module of ~600 lines: it is the one owner of the featurized folder's format (the files above,
-written, read and checked here and nowhere else) and of the plumbing every raw-media adapter delegates to,
-so a raw-media corpus stays one file (``docs/ARCHITECTURE.md``, "Extension points").
+The folder's format itself (file names, writers, readers) is :mod:`mmer_tf.formats.featurized`; the fold
+protocols the adapters use are in :mod:`mmer_tf.data.folds`. This module is the plumbing every raw-media
+adapter delegates to, so a raw-media corpus stays one file (``docs/ARCHITECTURE.md``, "Extension points").
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 from collections import Counter
@@ -45,16 +43,16 @@ import numpy as np
 
 from mmer_tf.data.align import AlignReport, MemorySource, Stage, align_stream
 from mmer_tf.data.corpora.base import CorpusInfo
-from mmer_tf.data.csd import CsdReader
-from mmer_tf.data.segments import MODALITIES, SegmentSet
+from mmer_tf.formats.csd import CsdReader
+from mmer_tf.formats.featurized import (  # noqa: F401  (the adapters reach the folder's format through media)
+    CLIPS_CSV, MARKER, failed_media, is_featurized, modality_files, read_clips_csv, read_marker,
+    write_clips_csv, write_marker,
+)
+from mmer_tf.data.segments import SegmentSet
 from mmer_tf.errors import MmerError
-from mmer_tf.fileio import atomic_write_text
 
 log = logging.getLogger(__name__)
 
-MARKER = "featurized.json"
-CLIPS_CSV = "clips.csv"
-RECIPE_JSON = "recipe.json"
 REFERENCE = "segments"  # name of the per-clip reference sequence in the alignment
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".flv")
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac", ".opus")
@@ -108,58 +106,8 @@ def clip_id(text: str) -> str:
 
 
 # ----------------------------------------------------------------------------------------------
-# The featurized folder
+# Featurizing a corpus into its folder (the folder's format: mmer_tf.formats.featurized)
 # ----------------------------------------------------------------------------------------------
-
-
-def is_featurized(path: Path, corpus: str | None = None) -> bool:
-    marker = Path(path) / MARKER
-    if not marker.is_file():
-        return False
-    if corpus is None:
-        return True
-    try:
-        return json.loads(marker.read_text(encoding="utf-8")).get("corpus") == corpus
-    except (OSError, ValueError):
-        return False
-
-
-def read_marker(folder: Path) -> dict:
-    try:
-        return json.loads((Path(folder) / MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise MmerError(f"{Path(folder) / MARKER}: unreadable featurized-folder marker ({exc})") from None
-
-
-def write_clips_csv(path: Path, records: Sequence[ClipRecord], root: Path) -> None:
-    """``clips.csv``: id, media (relative to the corpus root when inside it), text, then the meta columns."""
-    meta_columns: list[str] = []
-    for record in records:
-        for key in record.meta:
-            if key not in meta_columns:
-                meta_columns.append(key)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["id", "media", "text", *meta_columns])
-    for record in records:
-        try:
-            media = str(Path(record.media).resolve().relative_to(Path(root).resolve()))
-        except ValueError:
-            media = str(Path(record.media).resolve())
-        writer.writerow([record.id, media, "" if record.text is None else record.text,
-                         *[record.meta.get(c, "") for c in meta_columns]])
-    atomic_write_text(path, buffer.getvalue())
-
-
-def read_clips_csv(path: Path) -> list[dict[str, str]]:
-    try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            rows = list(csv.DictReader(handle))
-    except OSError as exc:
-        raise MmerError(f"{path}: cannot read the clip table ({exc})") from None
-    if rows and "id" not in rows[0]:
-        raise MmerError(f"{path}: not a clip table (no 'id' column)")
-    return rows
 
 
 def featurized_key(media_files: Iterable[Path], recipe_dict: Mapping, corpus: str) -> str:
@@ -244,36 +192,12 @@ def ensure_featurized(records: Sequence[ClipRecord], folder: Path, recipe, *, co
         "featurize_summary": _jsonable(summary),
         "skipped_in_layout": {k: list(v) for k, v in (scan_skipped or {}).items()},
     }
-    atomic_write_text(folder / MARKER, json.dumps(marker, indent=1, sort_keys=True, default=str))
+    write_marker(folder, marker)
     return marker
 
 
 def _jsonable(value):
     return json.loads(json.dumps(value, default=str))
-
-
-def failed_media(marker: Mapping) -> dict[str, str]:
-    """``{clip id or file: reason}`` of media the featurizer could not read, from its summary.
-
-    The featurizer lists them under ``failed``/``skipped``/``corrupt`` as a mapping or a list of
-    ``{"id"|"file", "reason"}`` / ``[name, reason]`` items; all are accepted.
-    """
-    summary = marker.get("featurize_summary") or {}
-    out: dict[str, str] = {}
-    for key in ("failed", "skipped", "corrupt", "errors"):
-        value = summary.get(key) if isinstance(summary, Mapping) else None
-        if isinstance(value, Mapping):
-            out.update({str(k): str(v) for k, v in value.items()})
-        elif isinstance(value, list):
-            for item in value:
-                if isinstance(item, Mapping):
-                    name = item.get("id") or item.get("clip") or item.get("file") or item.get("media")
-                    out[str(name)] = str(item.get("reason") or item.get("error") or key)
-                elif isinstance(item, (list, tuple)) and len(item) >= 2:
-                    out[str(item[0])] = str(item[1])
-                else:
-                    out[str(item)] = key
-    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -314,10 +238,6 @@ def align_clips(sources: Mapping[str, object], reference: Mapping[str, tuple[flo
             seq = entries[modality]
             out[modality] = np.asarray(seq.features, dtype=np.float32).reshape(len(seq.features), -1)
         yield clip, out
-
-
-def modality_files(folder: Path) -> dict[str, Path]:
-    return {m: Path(folder) / f"{m}.csd" for m in MODALITIES if (Path(folder) / f"{m}.csd").is_file()}
 
 
 def reference_for(readers: Mapping[str, CsdReader], clip_ids: Iterable[str]):
@@ -555,63 +475,3 @@ def emotion_labels(rows: Sequence[Mapping[str, str]], classes: Sequence[str],
         labels.append(None if reason else list(classes).index(row["emotion"]))
         excluded.append(reason)
     return labels, excluded
-
-
-def actor_folds(rows: Sequence[Mapping[str, str]], labels: Sequence[int | None], config,
-                actor_name=lambda actor: actor) -> tuple[list[str | None], dict]:
-    """Speaker-independent folds by actor blocks (:func:`group_folds` over the labelled rows' ``actor``
-    codes, by number); the protocol names the actors with ``actor_name``. Needs at least one labelled row."""
-    actors = [row["actor"] for row, y in zip(rows, labels) if y is not None]
-    assignment, protocol = group_folds(actors, int(config.num_folds), int(config.fold), what="actor", key=int)
-    for key in ("test", "valid"):
-        protocol[key] = [actor_name(a) for a in protocol[key]]
-    protocol["blocks"] = [[actor_name(a) for a in block] for block in protocol["blocks"]]
-    return [assignment[row["actor"]] if y is not None else None for row, y in zip(rows, labels)], protocol
-
-
-def group_folds(groups: Sequence[str], num_folds: int, fold: int, *, what: str,
-                key=None) -> tuple[dict[str, str], dict]:
-    """Group-independent folds: the sorted groups are cut into ``num_folds`` contiguous blocks; block
-    ``fold`` is the test set, block ``fold + 1`` (mod k) validation, the rest training. No group is ever
-    in two folds. Returns ``{group: fold name}`` and the protocol (groups per block) for the log."""
-    unique = sorted(set(groups), key=key)
-    if num_folds < 3:
-        raise MmerError(f"--num_folds {num_folds}: need at least 3 (train, valid and test {what}s)")
-    if len(unique) < num_folds:
-        raise MmerError(f"--num_folds {num_folds}: only {len(unique)} {what}s ({', '.join(unique)}); "
-                        f"use --num_folds {len(unique)} or fewer")
-    if not 0 <= fold < num_folds:
-        raise MmerError(f"--fold {fold}: must be in 0..{num_folds - 1} (--num_folds {num_folds})")
-    blocks = [list(b) for b in np.array_split(np.asarray(unique, dtype=object), num_folds)]
-    valid = (fold + 1) % num_folds
-    assignment = {}
-    for b, members in enumerate(blocks):
-        name = "test" if b == fold else "valid" if b == valid else "train"
-        for g in members:
-            assignment[g] = name
-    protocol = {
-        "by": what, "num_folds": num_folds, "fold": fold,
-        "blocks": [[str(g) for g in b] for b in blocks],
-        "test": [str(g) for g in blocks[fold]], "valid": [str(g) for g in blocks[valid]],
-    }
-    return assignment, protocol
-
-
-def stratified_folds(labels: Sequence[int], num_folds: int, fold: int, seed: int) -> tuple[list[str], dict]:
-    """Seeded stratified k-fold over clips (no group information): per class, shuffled clips are dealt
-    round-robin into ``num_folds`` blocks; block ``fold`` tests, ``fold + 1`` validates."""
-    if num_folds < 3:
-        raise MmerError(f"--num_folds {num_folds}: need at least 3 (train, valid and test)")
-    if not 0 <= fold < num_folds:
-        raise MmerError(f"--fold {fold}: must be in 0..{num_folds - 1} (--num_folds {num_folds})")
-    labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    block = np.zeros(len(labels), dtype=np.int64)
-    offset = 0
-    for cls in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == cls))
-        block[members] = (np.arange(len(members)) + offset) % num_folds
-        offset += len(members)  # keeps block sizes even across classes
-    valid = (fold + 1) % num_folds
-    names = ["test" if b == fold else "valid" if b == valid else "train" for b in block]
-    return names, {"by": "clip (stratified, seeded)", "num_folds": num_folds, "fold": fold, "seed": seed}

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from mmer_tf.data.corpora import media
 from mmer_tf.data.corpora.media import ClipRecord, Labelling, Scan
+from mmer_tf.data.folds import actor_folds
 from mmer_tf.errors import MmerError
 
 NAME = "ravdess"
@@ -171,7 +172,7 @@ def label(rows, config) -> Labelling:
         else f"vocal channel {row.get('vocal_channel')} (--vocal_channel {channel})")
     if all(y is None for y in labels):
         return Labelling(classes, labels, [None] * len(rows), excluded, f"{channel}, no clip selected")
-    folds, protocol = media.actor_folds(rows, labels, config, lambda actor: f"Actor_{actor}")
+    folds, protocol = actor_folds(rows, labels, config, lambda actor: f"Actor_{actor}")
     description = (f"{channel}, emotions {','.join(classes)}; speaker-independent fold {config.fold} of "
                    f"{config.num_folds}: test {'+'.join(protocol['test'])}, valid {'+'.join(protocol['valid'])}")
     return Labelling(tuple(classes), labels, folds, excluded, description, protocol)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from mmer_tf.data.corpora import media
 from mmer_tf.data.corpora.media import FOLD_ALIASES, ClipRecord, Labelling, Scan
+from mmer_tf.data.folds import group_folds, stratified_folds
 from mmer_tf.data.text_files import read_text
 from mmer_tf.errors import MmerError
 
@@ -120,13 +121,13 @@ def label(rows, config) -> Labelling:
         folds = [row["split"] for row in rows]
         return Labelling(classes, labels, folds, excluded, "split from labels.csv", {"by": "split column"})
     if rows and "speaker" in rows[0] and all(row.get("speaker") for row in rows):
-        assignment, protocol = media.group_folds([row["speaker"] for row in rows], int(config.num_folds),
+        assignment, protocol = group_folds([row["speaker"] for row in rows], int(config.num_folds),
                                                  int(config.fold), what="speaker")
         folds = [assignment[row["speaker"]] for row in rows]
         return Labelling(classes, labels, folds, excluded,
                          f"speaker-independent fold {config.fold} of {config.num_folds}: test "
                          f"{'+'.join(protocol['test'])}", protocol)
-    folds, protocol = media.stratified_folds(labels, int(config.num_folds), int(config.fold), int(config.seed))
+    folds, protocol = stratified_folds(labels, int(config.num_folds), int(config.fold), int(config.seed))
     return Labelling(classes, labels, folds, excluded,
                      f"stratified fold {config.fold} of {config.num_folds} (seed {config.seed})", protocol)
 
