@@ -394,19 +394,22 @@ def parse_config(FLAGS) -> ExperimentConfig:
         init_from=tuple(e.strip() for e in FLAGS.init_from if e.strip()),
         aux_loss=tuple(e.strip() for e in FLAGS.aux_loss if e.strip()),
     )
-    return ExperimentConfig(**values)
+    config = ExperimentConfig(**values)
+    from mmer_tf.augment.dataset import check_config as check_augmentation
+    from mmer_tf.optim import check_optimizer, check_schedule
+
+    check_optimizer(config)
+    check_schedule(config)
+    check_augmentation(config)
+    return config
 
 
 def check_backend_options(config: ExperimentConfig) -> None:
-    """The checks that ask Keras or the modules built on it: loss and activation names, optimiser,
-    schedule, augmentation, staged fusion (still before any data is read)."""
-    from mmer_tf import augment, staged, train
-    from mmer_tf.optim import check_optimizer, schedules
+    """The checks that ask Keras or the modules built on it: loss and activation names, staged fusion
+    (still before any data is read)."""
+    from mmer_tf import staged, train
 
     if config.loss_function:
         train.check_loss_name(config.loss_function)
     train.check_activation_name(config.final_activ)
-    check_optimizer(config)
-    schedules.check_schedule(config)
-    augment.check_config(config)
     staged.check_config(config)

@@ -45,6 +45,10 @@ def _backend_modules(imported):
     (["-mn", "nope"], "error: -mn/--model_name: unknown model 'nope'"),
     (["-mn", "mult", "--mult_heads", "7"], "error: --mult_heads: 7 heads do not divide the width --mult_d=30"),
     (["-mn", "tfn", "--tfn_text_hidden", "0"], "error: --tfn_text_hidden: must be >= 1, got 0"),
+    (["--nesterov"], "error: --nesterov applies to -opt sgd only"),
+    (["--lr_schedule", "step", "--lr_gamma", "2"], "error: --lr_gamma must be in (0, 1], got 2"),
+    (["--label_smoothing", "0.5", "-lf", "mean_absolute_error"],
+     "error: --label_smoothing: applies to cross-entropy losses, not -lf mean_absolute_error"),
 ])
 def test_a_flag_error_is_one_line_without_the_backend(args, message):
     proc, wall, imported, other = _run_main(*args)

@@ -6,13 +6,13 @@ binary one on ``y * (1 - s) + s / 2``. Any other loss has no smoothing, so askin
 
 from __future__ import annotations
 
-import keras
-
 from mmer_tf.errors import MmerError
 
+# loss name -> its Keras class (looked up when used: ``main.py`` checks the augmentation flags before it
+# imports Keras)
 _SMOOTHABLE = {
-    "categorical_crossentropy": keras.losses.CategoricalCrossentropy,
-    "binary_crossentropy": keras.losses.BinaryCrossentropy,
+    "categorical_crossentropy": "CategoricalCrossentropy",
+    "binary_crossentropy": "BinaryCrossentropy",
 }
 
 
@@ -26,4 +26,6 @@ def training_loss(name: str, config):
     if name not in _SMOOTHABLE:
         raise MmerError(f"--label_smoothing {smoothing:g}: applies to {' and '.join(_SMOOTHABLE)} only, "
                         f"this run trains with {name}")
-    return _SMOOTHABLE[name](label_smoothing=smoothing, name=name)
+    import keras
+
+    return getattr(keras.losses, _SMOOTHABLE[name])(label_smoothing=smoothing, name=name)

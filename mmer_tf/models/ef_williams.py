@@ -36,7 +36,7 @@ def fusion_order(modalities) -> list[str]:
           "Challenge-HML, ACL W18-3302",
     needs_aligned=True,
 )
-def build_ef_williams(dims: dict[str, int], num_outputs: int, config, hp: dict) -> keras.Model:
+def build_ef_williams(dims: dict[str, int], num_outputs: int, config, hp: dict):
     """Early-fusion BiLSTM; uses ``config.num_layers``/``num_nodes``/``dropout_rate``/``final_activ``."""
     import keras
     from keras import layers

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-# The -lr_schedule choices, here rather than in ``schedules`` so the flags are defined without Keras.
-LR_SCHEDULES = ("none", "step", "cosine", "plateau")
+from mmer_tf.optim.checks import LR_SCHEDULES, check_optimizer, check_schedule
 
 # Each public name and the submodule that defines it. The submodules build Keras objects, so they load on
 # first use: ``main.py`` defines and checks its flags before it imports the backend.
@@ -18,7 +17,6 @@ _HOMES = {
     "MinEpochsEarlyStopping": "early_stopping",
     "OPTIMIZER_NAMES": "optimizers",
     "build_optimizer": "optimizers",
-    "check_optimizer": "optimizers",
     "Ranger": "ranger",
     "EpochLearningRate": "schedules",
     "learning_rate_at": "schedules",
@@ -33,4 +31,4 @@ def __getattr__(name: str):
 
 
 __all__ = ["EpochLearningRate", "LR_SCHEDULES", "MinEpochsEarlyStopping", "OPTIMIZER_NAMES", "Ranger",
-           "build_optimizer", "check_optimizer", "learning_rate_at", "schedule_callbacks"]
+           "build_optimizer", "check_optimizer", "check_schedule", "learning_rate_at", "schedule_callbacks"]

@@ -21,23 +21,7 @@ import math
 
 import keras
 
-from mmer_tf.errors import MmerError
-from mmer_tf.optim import LR_SCHEDULES
-
-
-def check_schedule(config) -> None:
-    """One-line errors for impossible schedule settings (run before any work)."""
-    name = getattr(config, "lr_schedule", "none")
-    if name not in LR_SCHEDULES:
-        raise MmerError(f"--lr_schedule: unknown schedule {name!r}; choose one of {', '.join(LR_SCHEDULES)}")
-    if int(getattr(config, "warmup_epochs", 0)) < 0:
-        raise MmerError(f"--warmup_epochs must be >= 0, got {config.warmup_epochs}")
-    if name == "step" and int(config.lr_step) < 1:
-        raise MmerError(f"--lr_step must be >= 1 epoch, got {config.lr_step}")
-    if name in ("step", "plateau") and not 0.0 < float(config.lr_gamma) <= 1.0:
-        raise MmerError(f"--lr_gamma must be in (0, 1], got {config.lr_gamma:g}")
-    if name == "plateau" and int(config.lr_patience) < 0:
-        raise MmerError(f"--lr_patience must be >= 0, got {config.lr_patience}")
+from mmer_tf.optim.checks import check_schedule
 
 
 def learning_rate_at(config, epoch: int) -> float:
