@@ -395,18 +395,20 @@ def parse_config(FLAGS) -> ExperimentConfig:
         aux_loss=tuple(e.strip() for e in FLAGS.aux_loss if e.strip()),
     )
     config = ExperimentConfig(**values)
+    from mmer_tf import staged
     from mmer_tf.augment.dataset import check_config as check_augmentation
     from mmer_tf.optim import check_optimizer, check_schedule
 
     check_optimizer(config)
     check_schedule(config)
     check_augmentation(config)
+    staged.check_flags(config)
     return config
 
 
 def check_backend_options(config: ExperimentConfig) -> None:
-    """The checks that ask Keras or the modules built on it: loss and activation names, staged fusion
-    (still before any data is read)."""
+    """The checks that ask Keras: loss and activation names, the backend --freeze_branches needs (still
+    before any data is read)."""
     from mmer_tf import staged, train
 
     if config.loss_function:

@@ -49,6 +49,8 @@ def _backend_modules(imported):
     (["--lr_schedule", "step", "--lr_gamma", "2"], "error: --lr_gamma must be in (0, 1], got 2"),
     (["--label_smoothing", "0.5", "-lf", "mean_absolute_error"],
      "error: --label_smoothing: applies to cross-entropy losses, not -lf mean_absolute_error"),
+    (["--freeze_branches", "2"], "error: --freeze_branches: freezes the --init_from branches; give --init_from"),
+    (["--aux_loss", "foo=1"], "error: --aux_loss foo=1: foo is not among --modalities text,audio,vision"),
 ])
 def test_a_flag_error_is_one_line_without_the_backend(args, message):
     proc, wall, imported, other = _run_main(*args)

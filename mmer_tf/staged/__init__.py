@@ -12,12 +12,24 @@ from __future__ import annotations
 import logging
 
 from mmer_tf.errors import MmerError
-from mmer_tf.staged.freeze import FreezeBranches
 from mmer_tf.staged.init_from import load_branches, parse_init_from
 from mmer_tf.staged.triplet import batch_hard_triplet_loss, parse_margin
-from mmer_tf.staged.view import TrainingView
 
 log = logging.getLogger("mmer_tf")
+
+
+def __getattr__(name: str):
+    # The Keras layers and callbacks load on first use: main.py checks these flags (check_flags) before it
+    # imports the backend.
+    if name == "FreezeBranches":
+        from mmer_tf.staged.freeze import FreezeBranches
+
+        return FreezeBranches
+    if name == "TrainingView":
+        from mmer_tf.staged.view import TrainingView
+
+        return TrainingView
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def parse_aux_loss(entries, modalities) -> dict[str, float]:
@@ -40,14 +52,25 @@ def parse_aux_loss(entries, modalities) -> dict[str, float]:
     return found
 
 
-def check_config(config) -> None:
-    """One-line errors for the staged-fusion and triplet flags (run before any data is read)."""
+def check_flags(config) -> None:
+    """One-line errors for the staged-fusion and triplet flags that need no backend (imports no Keras)."""
     sources = parse_init_from(config.init_from, config.modalities)
     parse_aux_loss(config.aux_loss, config.modalities)
     if int(config.freeze_branches) < 0:
         raise MmerError(f"--freeze_branches must be >= 0, got {config.freeze_branches}")
     if int(config.freeze_branches) > 0 and not sources:
         raise MmerError("--freeze_branches: freezes the --init_from branches; give --init_from")
+    if config.triplet_margin:
+        parse_margin(config.triplet_margin)
+        if config.label_type != "category":
+            raise MmerError("--triplet_margin: the triplet loss needs one class per segment (-lt category)")
+    if float(config.triplet_weight) < 0:
+        raise MmerError(f"--triplet_weight must be >= 0, got {config.triplet_weight:g}")
+
+
+def check_config(config) -> None:
+    """One-line errors for the staged-fusion and triplet flags (run before any data is read)."""
+    check_flags(config)
     if int(config.freeze_branches) > 0:
         import keras
 
@@ -55,12 +78,6 @@ def check_config(config) -> None:
             # Keras' JAX optimiser insists on the variable list it was built with: no mid-fit freezing there
             raise MmerError(f"--freeze_branches: needs the TensorFlow backend (this run uses "
                             f"{keras.backend.backend()})")
-    if config.triplet_margin:
-        parse_margin(config.triplet_margin)
-        if config.label_type != "category":
-            raise MmerError("--triplet_margin: the triplet loss needs one class per segment (-lt category)")
-    if float(config.triplet_weight) < 0:
-        raise MmerError(f"--triplet_weight must be >= 0, got {config.triplet_weight:g}")
 
 
 def prepare(model, config, output_kind: str, num_outputs: int, loss):
@@ -83,6 +100,8 @@ def prepare(model, config, output_kind: str, num_outputs: int, loss):
     if len(model.output.shape) != 2:
         raise MmerError("--aux_loss/--triplet_margin: need one prediction per segment; this run predicts every "
                         "frame (a corpus labelled per frame)")
+    from mmer_tf.staged.view import TrainingView
+
     return TrainingView(model, aux_weights=aux, aux_loss=loss, num_outputs=num_outputs,
                         final_activ=config.final_activ,
                         triplet_margin=parse_margin(config.triplet_margin) if triplet else None,
@@ -93,8 +112,10 @@ def callbacks(config) -> list:
     """``--freeze_branches N``: the callback freezing the ``--init_from`` branches (none otherwise)."""
     if int(config.freeze_branches) <= 0 or not config.init_from:
         return []
+    from mmer_tf.staged.freeze import FreezeBranches
+
     return [FreezeBranches(parse_init_from(config.init_from, config.modalities), int(config.freeze_branches))]
 
 
-__all__ = ["FreezeBranches", "TrainingView", "batch_hard_triplet_loss", "callbacks", "check_config",
+__all__ = ["FreezeBranches", "TrainingView", "batch_hard_triplet_loss", "callbacks", "check_config", "check_flags",
            "load_branches", "parse_aux_loss", "parse_init_from", "parse_margin", "prepare"]

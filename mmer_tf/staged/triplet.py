@@ -18,8 +18,6 @@ adaptive margin's formula, which is ours).
 
 from __future__ import annotations
 
-from keras import ops
-
 from mmer_tf.errors import MmerError
 
 
@@ -38,6 +36,8 @@ def parse_margin(value) -> float | None:
 
 
 def _pairwise_distances(embeddings):
+    from keras import ops  # here, not at the top: main.py calls parse_margin before Keras is imported
+
     squared = ops.sum(ops.square(embeddings), axis=-1)
     gram = ops.matmul(embeddings, ops.transpose(embeddings))
     d2 = ops.maximum(squared[:, None] + squared[None, :] - 2.0 * gram, 0.0)
@@ -48,6 +48,8 @@ def _pairwise_distances(embeddings):
 
 def batch_hard_triplet_loss(targets, embeddings, margin: float | None):
     """Scalar loss for ``targets`` ``[B, K]`` (one-hot or mixed) and ``embeddings`` ``[B, F]``."""
+    from keras import ops  # here, not at the top: main.py calls parse_margin before Keras is imported
+
     embeddings = ops.cast(embeddings, "float32")
     norms = ops.sqrt(ops.maximum(ops.sum(ops.square(embeddings), axis=-1, keepdims=True), 1e-12))
     unit = embeddings / norms
