@@ -42,13 +42,11 @@ class ExperimentConfig:
     video_recipe: str = "offline"
     featurize_workers: int = 1  # parallel featurizing processes
     emotions: tuple[str, ...] = ()  # RAVDESS: subset of its 8 emotions (empty: all)
-    iemocap_protocol: str = "4class"  # IEMOCAP: 4class (excited merged into happy) or 6class
-    iemocap_dialogs: str = "all"  # IEMOCAP: all, improvised or scripted dialogs
+    vocal_channel: str = "speech"  # RAVDESS: speech or song
+    meld_labels: str = "emotion"  # MELD: emotion (7), sentiment (3) or joint (seed 000's 8 pairs)
     iemocap_protocol: str = "4class"  # IEMOCAP: 4class (excited merged into happy) or 6class
     iemocap_dialogs: str = "all"  # IEMOCAP: all, improvised or scripted dialogs
     sentiment_scheme: str = "mosi"  # -lt sentiment: mosi ([-3, 3], MMSA's MOSI metrics) or sims (CH-SIMS)
-    vocal_channel: str = "speech"  # RAVDESS: speech or song
-    meld_labels: str = "emotion"  # MELD: emotion (7), sentiment (3) or joint (seed 000's 8 pairs)
     fold: int = 0  # RAVDESS/videos: test fold (its next fold validates); speaker-independent blocks
     num_folds: int = 6  # RAVDESS/videos: number of folds (RAVDESS: 6 blocks of 4 actors)
     recipe_options: tuple[str, ...] = ()  # raw media: other Recipe fields as "key=value" (fps=5, hub_frame_hop=0.96)
