@@ -41,16 +41,15 @@ JAX_SCRIPT = textwrap.dedent(
     assert keras.backend.backend() == "jax", keras.backend.backend()
     from mmer_tf.config import ExperimentConfig
     from mmer_tf.models import registry
-    import mmer_tf.models.layers  # custom layers must be registered before loading
+    from mmer_tf.train import load_model  # the one loader: registers every serialisable layer first
 
     folder, names, tiny, dims, outputs = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3]), \\
         json.loads(sys.argv[4]), int(sys.argv[5])
-    registry.available()  # import every model module (registers their layers)
     report = {}
     for name in names:
         data = np.load(f"{folder}/{name}.npz")
         batch = {k: data[k] for k in data.files if k != "expected"}
-        loaded = keras.saving.load_model(f"{folder}/{name}.keras")
+        loaded = load_model(f"{folder}/{name}.keras")
         reloaded_error = float(np.abs(np.asarray(loaded(batch, training=False)) - data["expected"]).max())
 
         spec = registry.get(name)
