@@ -23,7 +23,7 @@ if __name__ == "__main__":
 
     filter_native_stderr(sys.argv)
 
-# distribution (issue 12): before Keras is imported, choose JAX for --distribution data_parallel and
+# Distribution: before Keras is imported, choose JAX for --distribution data_parallel and
 # turn on GPU memory growth (mmer_tf.distributed.prepare_environment).
 from mmer_tf import distributed as _distributed  # noqa: E402
 from mmer_tf.errors import MmerError as _MmerError  # noqa: E402
