@@ -163,3 +163,17 @@ class Cluster:
                 return
             time.sleep(1.0)
         raise TimeoutError(f"jobs still queued after {timeout:.0f} s: {out}; {self.log_tail()}")
+
+
+def started_cluster(folder: Path):
+    """A started single-node cluster in ``folder`` for a module-scoped fixture to yield and stop; the calling
+    test module is skipped, with the reason, where SLURM cannot be started."""
+    import pytest
+
+    cluster = Cluster(folder)
+    try:
+        cluster.start()
+    except (Unavailable, OSError, subprocess.SubprocessError) as exc:
+        cluster.stop()
+        pytest.skip(f"SLURM cannot be started here: {exc}")
+    return cluster

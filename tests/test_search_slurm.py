@@ -7,14 +7,13 @@ The cluster is the one ``tests/slurm_support.py`` starts (skipped, with the reas
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from slurm_support import Cluster, Unavailable
+from slurm_support import started_cluster
 from test_search import disagreeing_corpus
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,12 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    cluster = Cluster(tmp_path_factory.mktemp("slurm"))
-    try:
-        cluster.start()
-    except (Unavailable, OSError, subprocess.SubprocessError) as exc:
-        cluster.stop()
-        pytest.skip(f"SLURM cannot be started here: {exc}")
+    cluster = started_cluster(tmp_path_factory.mktemp("slurm"))
     yield cluster
     cluster.stop()
 

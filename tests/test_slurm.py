@@ -8,26 +8,19 @@ and torn down afterwards; the test is skipped, with the reason, only where SLURM
 from __future__ import annotations
 
 import csv
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from slurm_support import Cluster, Unavailable
+from slurm_support import started_cluster
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    cluster = Cluster(tmp_path_factory.mktemp("slurm"))
-    try:
-        cluster.start()
-    except (Unavailable, OSError, subprocess.SubprocessError) as exc:
-        cluster.stop()
-        pytest.skip(f"SLURM cannot be started here: {exc}")
+    cluster = started_cluster(tmp_path_factory.mktemp("slurm"))
     yield cluster
     cluster.stop()
 
