@@ -3,8 +3,9 @@
 Speech is espeak-ng and faces are drawn (``raw_media_support``: the emotion in pitch/rate and in the
 mouth), so a model can learn the planted emotion on unseen speakers. CREMA-D: ``AudioWAV/*.wav`` (16 kHz)
 and ``VideoFlash/*.flv`` (Flash video + AAC, what the release ships). IEMOCAP: per session the
-split-screen dialog video (``dialog/avi/DivX/<dialog>.avi``: the female actor on the left half, the male
-on the right, each half drawn with its own face; the speaking actor's face shows the emotion),
+split-screen dialog video (``dialog/avi/DivX/<dialog>.avi``: the actor wearing the markers, the dialog
+id's letter, on the left half, the other on the right, each half drawn with its own face; the speaking
+actor's face shows the emotion),
 ``sentences/wav/<dialog>/<utterance>.wav``, ``dialog/transcriptions/<dialog>.txt`` and
 ``dialog/EmoEvaluation/<dialog>.txt`` in the release's line formats.
 """
@@ -79,11 +80,13 @@ FULL_NAMES = {"ang": "Anger", "hap": "Happiness", "exc": "Excited", "sad": "Sadn
               "fru": "Frustration", "xxx": "Other", "oth": "Other"}
 
 
-def split_frame(speaking: str, emotion: str, session: int, t: int) -> np.ndarray:
-    """The split-screen picture: the female actor's face on the left half, the male's on the right; the
-    speaker's mouth shows ``emotion``, the listener's is neutral."""
-    left = face_frame(emotion if speaking == "F" else "neutral", 2 * session, t)
-    right = face_frame(emotion if speaking == "M" else "neutral", 2 * session + 1, t)
+def split_frame(speaking: str, emotion: str, session: int, t: int, marked: str) -> np.ndarray:
+    """The split-screen picture: the face of the actor wearing the markers (``marked``, the dialog id's
+    letter) on the left half, the other actor's on the right; the speaker's mouth shows ``emotion``, the
+    listener's is neutral. Each actor keeps one drawn identity (female ``2 * session``, male ``+ 1``)."""
+    other = "M" if marked == "F" else "F"
+    left, right = (face_frame(emotion if speaking == actor else "neutral", 2 * session + (actor == "M"), t)
+                   for actor in (marked, other))
     return np.concatenate([left, right], axis=1)
 
 
@@ -115,8 +118,9 @@ def make_iemocap(root: Path, sessions=(1, 2, 3, 4, 5), dialogs=("impro01", "scri
                 end = start + len(wave) / sr
                 audio.extend([gap, wave])
                 n0, n1 = int(round(t * FPS)), int(round(end * FPS))
-                frames.extend(split_frame(speaker, "neutral", session, k) for k in range(n0, int(round(start * FPS))))
-                frames.extend(split_frame(speaker, IEMOCAP_STYLE[code], session, k)
+                frames.extend(split_frame(speaker, "neutral", session, k, gender)
+                              for k in range(n0, int(round(start * FPS))))
+                frames.extend(split_frame(speaker, IEMOCAP_STYLE[code], session, k, gender)
                               for k in range(int(round(start * FPS)), n1))
                 t = n1 / FPS
                 v, a, d = {"hap": (4.0, 3.5, 3.0), "exc": (4.5, 4.0, 3.5), "sad": (1.5, 2.0, 2.0),

@@ -83,8 +83,14 @@ def test_transcriptions_and_utterance_ids():
         "Ses01F_impro01_F000": "Excuse me.", "Ses01F_impro01_M001": "Do you have your forms?",
         "Ses01F_impro01_MXX0": "[LAUGHTER]"}
     assert iemocap.utterance_fields("Ses05M_script01_1b_F012") == {
-        "dialog": "Ses05M_script01_1b", "session": "5", "kind": "scripted", "gender": "F", "speaker": "Ses05F"}
+        "dialog": "Ses05M_script01_1b", "session": "5", "kind": "scripted", "gender": "F", "speaker": "Ses05F",
+        "marked_gender": "M"}
     assert iemocap.utterance_fields("Ses01F_impro01_M001")["speaker"] == "Ses01M"
+    # the actor wearing the markers (the dialog id's letter) is on the left half, the other on the right
+    halves = {utt: iemocap.speaker_half(iemocap.utterance_fields(utt)) for utt in (
+        "Ses01F_impro01_F000", "Ses01F_impro01_M001", "Ses02M_script01_1_M003", "Ses02M_script01_1_F004")}
+    assert halves == {"Ses01F_impro01_F000": "left", "Ses01F_impro01_M001": "right",
+                      "Ses02M_script01_1_M003": "left", "Ses02M_script01_1_F004": "right"}
 
 
 def _layout(root: Path) -> Path:
@@ -139,7 +145,7 @@ def test_speaking_actors_half_of_the_dialog_video(tmp_path):
     from mmer_tf.features.media import iter_frames
     from mmer_tf.features.video import region_of
 
-    frames = [split_frame("F" if t < 20 else "M", "happy", 1, t) for t in range(40)]  # 4 s at 10 fps
+    frames = [split_frame("F" if t < 20 else "M", "happy", 1, t, marked="F") for t in range(40)]  # 4 s, 10 fps
     video = _write_av(tmp_path / "d.avi", frames, np.zeros(16000 * 4, np.float32), 16000, fmt="avi",
                       vcodec="mpeg4")
     got = list(iter_frames(video, 5, start=2.5, end=3.5))
@@ -148,7 +154,7 @@ def test_speaking_actors_half_of_the_dialog_video(tmp_path):
     assert left.shape[1] == right.shape[1] == got[0][1].shape[1] // 2
     # at 2.5 s the male actor (right half) speaks with the happy mouth: the right half differs from the
     # neutral left half and matches the drawn speaker's half
-    drawn = split_frame("M", "happy", 1, 25)
+    drawn = split_frame("M", "happy", 1, 25, marked="F")
     half = drawn.shape[1] // 2
     assert np.abs(right.astype(int) - drawn[:, half:].astype(int)).mean() < np.abs(
         right.astype(int) - drawn[:, :half].astype(int)).mean()

@@ -15,9 +15,11 @@ them), each with
 
 An utterance id is ``Ses<SS><F|M>_<impro|script><NN>[_<k>]_<F|M><NNN>``: the last ``F``/``M`` says which
 actor speaks. The utterance's picture is the ``[START, END]`` stretch of the dialog video, restricted to
-the speaking actor's half: ``SIDE`` maps the speaker's gender to a half (female left, male right, how the
-miniature draws it; check a frame of the real videos before relying on it). Without the video
-(``dialog/avi`` absent) the clip is the WAV alone.
+the speaking actor's half (:func:`speaker_half`): the dialog id's own ``F``/``M`` (``Ses01F_…``) names the
+actor who wears the motion-capture markers in that dialog, shown on the left half; the other actor is on
+the right. So the speaker is on the left when their letter equals the dialog's, else on the right (the
+rule public IEMOCAP preprocessing scripts crop by; not checked here against a frame of the release, which
+this project does not have). Without the video (``dialog/avi`` absent) the clip is the WAV alone.
 
 Labels (``--iemocap_protocol``): ``4class`` (the common one: neutral, happy with excited merged in, sad,
 angry; other labels left out and counted) or ``6class`` (neutral, happy, excited, sad, angry,
@@ -58,7 +60,6 @@ CLASS_ORDER = {"4class": ("angry", "happy", "neutral", "sad"),
                "dimensional": CODES}
 DIMENSIONS = ("valence", "activation", "dominance")
 DIALOGS = ("all", "improvised", "scripted")
-SIDE = {"F": "left", "M": "right"}
 NUM_SESSIONS = 5
 
 _SESSION = re.compile(r"^Session([1-9])$")
@@ -136,9 +137,15 @@ def utterance_fields(utt: str) -> dict[str, str]:
     match = _UTTERANCE.match(utt)
     if not match:
         raise MmerError(f"{utt}: not an IEMOCAP utterance id (Ses01F_impro01_F000)")
-    dialog, session, _, kind, speaker_gender, _ = match.groups()
+    dialog, session, marked_gender, kind, speaker_gender, _ = match.groups()
     return {"dialog": dialog, "session": str(int(session)), "kind": "improvised" if kind == "impro" else "scripted",
-            "gender": speaker_gender, "speaker": f"Ses{session}{speaker_gender}"}
+            "gender": speaker_gender, "speaker": f"Ses{session}{speaker_gender}", "marked_gender": marked_gender}
+
+
+def speaker_half(fields: dict[str, str]) -> str:
+    """The half of the split-screen dialog video that shows the speaker: ``left`` for the actor wearing
+    the markers in that dialog (the dialog id's letter), ``right`` for the other (see the module doc)."""
+    return "left" if fields["gender"] == fields["marked_gender"] else "right"
 
 
 def session_dirs(path: Path) -> list[Path]:
@@ -211,7 +218,7 @@ def scan(path: Path) -> Scan:
                 }
                 if video is not None:
                     meta.update(video=str(video), video_start=f"{turn.start:.4f}", video_end=f"{turn.end:.4f}",
-                                video_region=SIDE[fields["gender"]])
+                                video_region=speaker_half(fields))
                 result.records.append(ClipRecord(id=turn.id, media=wav, text=words.get(turn.id), meta=meta))
     return result
 
