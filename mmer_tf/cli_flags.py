@@ -118,6 +118,10 @@ def define_flags(FLAGS) -> None:
                       "Raw media: other recipe fields as key=value, e.g. fps=5,face_crop=false,hub_frame_hop=0.96,"
                       "hub_output_key=1,text_output_key=sequence_output,image_size=224.", **kw)
     flags.DEFINE_string("split_dir", d.split_dir,
+    flags.DEFINE_list("finetune", list(d.finetune),
+                      "Raw media: vision=kh:<preset>:<N> fine-tunes that KerasHub image backbone inside the model "
+                      "(its top N blocks; ResNet, ViT) on cached face crops, followed by a transformer over time; "
+                      "the other modalities keep their features.", **kw)
                         "Raw media: a split definition folder, train.txt, val.txt and test.txt listing clips "
                         "(seed 002's folds/<corpus>/split-K: 'Class/clip,class_id,transcript' lines) and "
                         "optionally class_id.yaml; replaces the corpus's own split.", **kw)
@@ -390,6 +394,7 @@ def parse_config(FLAGS) -> ExperimentConfig:
         emotions=tuple(e.strip() for e in FLAGS.emotions if e.strip()),
         recipe_options=tuple(o.strip() for o in FLAGS.recipe_options if o.strip()),
         # training recipe (mmer_tf/optim, augment, staged)
+        finetune=tuple(o.strip() for o in FLAGS.finetune if o.strip()),
         mask_modalities=tuple(m.strip() for m in FLAGS.mask_modalities if m.strip()),
         init_from=tuple(e.strip() for e in FLAGS.init_from if e.strip()),
         aux_loss=tuple(e.strip() for e in FLAGS.aux_loss if e.strip()),
@@ -407,6 +412,9 @@ def parse_config(FLAGS) -> ExperimentConfig:
 
 
 def check_backend_options(config: ExperimentConfig) -> None:
+    from mmer_tf import finetune
+
+    finetune.check_config(config)
     """The checks that ask Keras: loss and activation names, the backend --freeze_branches needs (still
     before any data is read)."""
     from mmer_tf import staged, train

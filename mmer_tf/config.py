@@ -50,6 +50,7 @@ class ExperimentConfig:
     fold: int = 0  # RAVDESS/videos: test fold (its next fold validates); speaker-independent blocks
     num_folds: int = 6  # RAVDESS/videos: number of folds (RAVDESS: 6 blocks of 4 actors)
     recipe_options: tuple[str, ...] = ()  # raw media: other Recipe fields as "key=value" (fps=5, hub_frame_hop=0.96)
+    finetune: tuple[str, ...] = ()  # raw media: "vision=kh:<preset>:<N>": that encoder trained inside the model
     split_dir: str = ""  # raw media: a split definition folder (train.txt, val.txt, test.txt[, class_id.yaml])
     use_other_class: bool = False  # C-EXPR-DB: keep the 8th class, Other
     # corpora labelled per frame (mmer_tf.frame_level, mmer_tf.data.windows): seed 002

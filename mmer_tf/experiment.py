@@ -106,8 +106,12 @@ def _run(config: ExperimentConfig, held, *, callbacks=(), tags=None) -> RunResul
     paths = results.RunPaths.for_config(config)
     results.check_tables(paths, task.tables(config))
 
-    folds, info = dataset.load_folds(config, progress=config.verbose > 0, opened=opened)
+    from mmer_tf.finetune import run as finetune
+
+    # --finetune: the fine-tuned modality comes as cached frames, not features (folds, model: below)
+    folds, info = dataset.load_folds(finetune.feature_config(config), progress=config.verbose > 0, opened=opened)
     _log_load_summary(info)
+    folds, encoders, streams = finetune.prepare(config, folds, info)
     train_set, valid_set, test_set = folds["train"], folds["valid"], folds["test"]
     schema = tasks.LabelSchema.of(info)
     if spec.needs_aligned and not train_set.aligned:
@@ -146,13 +150,17 @@ def _run(config: ExperimentConfig, held, *, callbacks=(), tags=None) -> RunResul
                                 "segments, less than one global batch under --distribution data_parallel")
     # Seed before any dataset exists: tf.data shuffles combine their own seed with the global one.
     train.seed_everything(config.seed)
-    make = dict(batch_size=config.batch_size, fixed_steps=config.fixed_num_steps, modalities=config.modalities)
+    make = dict(batch_size=config.batch_size, fixed_steps=config.fixed_num_steps,
+                modalities=finetune.feature_config(config).modalities)
     if frames is None:
         train_ds = pipeline.make_dataset(train_set, y_train, shuffle=True, seed=config.seed,
-                                         drop_remainder=placement.drop_remainder, **make)
+                                         drop_remainder=placement.drop_remainder, streams=streams.get("train", ()),
+                                         **make)
         valid_ds = pipeline.make_dataset(valid_set, y_valid, shuffle=False, seed=config.seed,
-                                         drop_remainder=placement.drop_remainder, **make)
-        test_ds = pipeline.make_dataset(test_set, y_test, shuffle=False, seed=config.seed, **make)
+                                         drop_remainder=placement.drop_remainder, streams=streams.get("valid", ()),
+                                         **make)
+        test_ds = pipeline.make_dataset(test_set, y_test, shuffle=False, seed=config.seed,
+                                        streams=streams.get("test", ()), **make)
     else:  # windows with per-step targets and weights
         train_ds, valid_ds, test_ds = frames.datasets(pipeline, batch_size=config.batch_size, seed=config.seed,
                                                       modalities=config.modalities,
@@ -180,7 +188,10 @@ def _run(config: ExperimentConfig, held, *, callbacks=(), tags=None) -> RunResul
 
     train.configure_precision(config)
     with placement.scope():
-        model = registry.build_model(config, train_set.dims(), num_outputs, per_step=frames is not None)
+        if encoders:  # the fine-tuned encoders inside, then the chosen model
+            model = finetune.build_model(config, train_set.dims(), encoders, num_outputs, aligned=train_set.aligned)
+        else:
+            model = registry.build_model(config, train_set.dims(), num_outputs, per_step=frames is not None)
         # --init_from loads branches; --aux_loss/--triplet_margin train through a view sharing the model's layers
         trainer = staged.prepare(model, config, output_kind, num_outputs,
                                  augment.training_loss(train.resolve_loss(config, output_kind), config))

@@ -82,6 +82,7 @@ def save_model_sidecar(model_path, config, info: Mapping, train_set=None, statis
         "model_name": config.model_name,
         "modalities": list(config.modalities),
         "aligned": bool(getattr(train_set, "aligned", info.get("aligned", True))),
+        "finetune": info.get("finetune") or None,  # fine-tuned modalities: frame parameters (mmer_tf.finetune)
         "fixed_num_steps": int(config.fixed_num_steps),
         "normalization": config.normalization,
         "statistics": {m: {k: np.asarray(v, np.float32).tolist() for k, v in s.items()}
@@ -182,14 +183,17 @@ def normalize_like_training(segments, sidecar: Mapping):
     return normalize_set(segments, sidecar.get("normalization", "train"), stats, source="sidecar")
 
 
-def model_scores(model, segments, sidecar: Mapping, batch_size: int = 32) -> np.ndarray:
-    """``[N, classes]`` outputs of ``model`` on ``segments`` through the training input pipeline."""
+def model_scores(model, segments, sidecar: Mapping, batch_size: int = 32, streams=()) -> np.ndarray:
+    """``[N, classes]`` outputs of ``model`` on ``segments`` through the training input pipeline
+    (``streams``: the fine-tuned modalities' frames, read per batch; see ``mmer_tf.finetune``)."""
     from mmer_tf.data import pipeline
 
+    tuned = sidecar.get("finetune") or {}
     classes = sidecar["classes"]
     ds = pipeline.make_dataset(segments, np.zeros((len(segments), len(classes)), np.float32),
                                batch_size=batch_size, shuffle=False, seed=0,
-                               fixed_steps=int(sidecar.get("fixed_num_steps", 0)), modalities=sidecar["modalities"])
+                               fixed_steps=int(sidecar.get("fixed_num_steps", 0)), streams=streams,
+                               modalities=[m for m in sidecar["modalities"] if m not in tuned])
     scores = np.asarray(model.predict(ds, verbose=0), dtype=np.float32)
     if scores.ndim != 2:  # a model trained on a frame-labelled corpus (per-step outputs)
         raise MmerError(f"model {model.name}: predicts one output per frame (trained on per-frame labels); "
@@ -200,15 +204,23 @@ def model_scores(model, segments, sidecar: Mapping, batch_size: int = 32) -> np.
 def predict_clips(model_path, clips: Sequence, sidecar: Mapping | None = None, model=None):
     """``(ids, scores [N, K], failed {id: reason})`` for ``clips`` (:class:`mmer_tf.features.Clip`)."""
     sidecar = sidecar or load_sidecar(model_path)
-    segments, failed = featurize_segments(clips, sidecar)
+    streams = ()
+    if sidecar.get("finetune"):  # frames decoded as training cached them, the other modalities featurized
+        from mmer_tf.finetune import run as finetune
+
+        segments, streams, failed = finetune.predict_segments(clips, sidecar, featurize_segments,
+                                                              normalize_like_training)
+    else:
+        segments, failed = featurize_segments(clips, sidecar)
     if not len(segments):
         return [], np.zeros((0, len(sidecar["classes"])), np.float32), failed
-    segments = normalize_like_training(segments, sidecar)
+    if not streams:
+        segments = normalize_like_training(segments, sidecar)
     if model is None:
         from mmer_tf import train
 
         model = train.load_model(model_path)
-    return [s.split("[")[0] for s in segments.ids], model_scores(model, segments, sidecar), failed
+    return [s.split("[")[0] for s in segments.ids], model_scores(model, segments, sidecar, streams=streams), failed
 
 
 # ----------------------------------------------------------------------------------------------

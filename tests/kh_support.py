@@ -41,6 +41,19 @@ def resnet(folder: Path, seed: int = 0) -> Path:
     return Path(folder)
 
 
+def vit(folder: Path, seed: int = 0) -> Path:
+    import keras
+    from keras_hub.layers import ViTImageConverter
+    from keras_hub.models import ViTBackbone
+
+    keras.utils.set_random_seed(seed)
+    backbone = ViTBackbone(image_shape=(IMAGE_SIZE, IMAGE_SIZE, 3), patch_size=8, num_layers=3, num_heads=2,
+                           hidden_dim=8, mlp_dim=16)
+    backbone.save_to_preset(str(folder))
+    ViTImageConverter(image_size=(IMAGE_SIZE, IMAGE_SIZE), scale=1 / 255.0).save_to_preset(str(folder))
+    return Path(folder)
+
+
 def whisper(folder: Path, seed: int = 0) -> Path:
     import keras
     from keras_hub.layers import WhisperAudioConverter

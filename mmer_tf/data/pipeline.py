@@ -28,9 +28,9 @@ from mmer_tf.data.segments import SegmentSet
 from mmer_tf.errors import MmerError
 
 
-def _resolve_modalities(segments: SegmentSet, modalities: Iterable[str] | None) -> tuple[str, ...]:
+def _resolve_modalities(segments: SegmentSet, modalities: Iterable[str] | None, streams=None) -> tuple[str, ...]:
     chosen = tuple(segments.modalities if modalities is None else modalities)
-    if not chosen:
+    if not chosen and not streams:
         raise MmerError("modalities: no modality selected for the input pipeline")
     missing = [m for m in chosen if m not in segments.features]
     if missing:
@@ -102,7 +102,8 @@ def ragged_storage(sequences: Sequence[np.ndarray], fixed_steps: int = 0) -> tup
 
 def make_dataset(segments: SegmentSet, targets, *, batch_size: int, shuffle: bool, seed: int,
                  fixed_steps: int = 0, modalities: Iterable[str] | None = None,
-                 drop_remainder: bool = False, step_weights: Sequence[np.ndarray] | None = None):
+                 drop_remainder: bool = False, step_weights: Sequence[np.ndarray] | None = None,
+                 streams: Sequence = ()):
     """Batches ``({m: [B,T,D], m_mask: [B,T]}, targets [B, outputs])``, all float32, prefetched.
 
     Per-step targets (a corpus labelled per frame): ``targets`` is one ``[T_i, outputs]`` array per
@@ -115,10 +116,13 @@ def make_dataset(segments: SegmentSet, targets, *, batch_size: int, shuffle: boo
     order is :func:`epoch_order` ``(n, seed, k)``; iterations count epochs 0, 1, 2, ... unless
     :func:`set_epoch` says which epoch comes next (the training loop does, so a resumed run matches).
     ``shuffle=False`` keeps the segment order (use it for evaluation and prediction).
+
+    ``streams``: inputs read per batch rather than held in memory (``mmer_tf.finetune``'s cached frames):
+    each is called with the batch's segment indices and the static batch size and returns more inputs.
     """
     import tensorflow as tf
 
-    chosen = _resolve_modalities(segments, modalities)
+    chosen = _resolve_modalities(segments, modalities, streams)
     per_step = step_weights is not None
     if per_step:
         _check_inputs(segments, np.zeros((len(segments), 1), np.float32), chosen, int(fixed_steps), int(batch_size))
@@ -155,6 +159,8 @@ def make_dataset(segments: SegmentSet, targets, *, batch_size: int, shuffle: boo
             inputs[f"{m}_mask"] = tf.ensure_shape(
                 tf.sequence_mask(rows.row_lengths(), maxlen=tf.shape(dense)[1], dtype=tf.float32),
                 [rows_per_batch, steps])
+        for stream in streams:
+            inputs.update(stream(index, rows_per_batch))
         if per_step:
             padded_steps = tf.shape(inputs[chosen[0]])[1]
             y = tf.gather(target_table, index).to_tensor(shape=[rows_per_batch, steps, outputs])

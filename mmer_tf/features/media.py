@@ -16,11 +16,16 @@ from typing import Iterator
 import numpy as np
 
 SAMPLE_RATE = 16000
+SKIP_RATIO = 4  # source frames per sample from which non-reference frames are left undecoded
 WAV_SUFFIXES = (".wav", ".flac", ".ogg")
 
 
 class MediaError(Exception):
     """A media file that cannot be decoded; the message is the reason recorded for the skip."""
+
+
+class NoVideoStream(MediaError):
+    """The file holds no picture (a WAV, an audio-only container): its vision modality is missing, not broken."""
 
 
 def load_audio(path: Path) -> np.ndarray | None:
@@ -119,7 +124,7 @@ def container_duration(path: Path) -> float | None:
         container.close()
 
 
-def iter_frames(path: Path, fps: float, start: float = 0.0, end: float | None = None
+def iter_frames(path: Path, fps: float, start: float = 0.0, end: float | None = None, *, grey: bool = False
                 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(k, rgb uint8 [H, W, 3])`` for the first frame at or after each sample time ``k / fps``.
 
@@ -128,14 +133,26 @@ def iter_frames(path: Path, fps: float, start: float = 0.0, end: float | None = 
     With ``start``/``end`` only that stretch of the file is read (seeking to the key frame before
     ``start``, so a clip late in a long dialog video does not decode its beginning) and times are
     counted from ``start``.
+
+    ``grey``: yield the decoded picture's luma plane instead, ``uint8 [H, W]`` in full range (what
+    ``cvtColor(rgb, RGB2GRAY)`` gives, within 3 levels): a recipe that only needs grey levels then skips the
+    colour conversion, which costs more than decoding a 720p H.264 frame.
+
+    When the source has at least ``SKIP_RATIO`` frames per sample, frames no other frame refers to
+    (H.264's non-reference B-frames) are not decoded at all: a sample then takes the next decoded frame,
+    at most a frame or two later, still inside its ``1 / fps`` interval.
     """
+    if Path(path).suffix.lower() in WAV_SUFFIXES:
+        raise NoVideoStream("no video stream")
     container = _open(Path(path))
     try:
         streams = _video_streams(container)
         if not streams:
-            raise MediaError("no video stream")
+            raise NoVideoStream("no video stream")
         stream = streams[0]
         rate = float(stream.average_rate) if stream.average_rate else 25.0
+        if stream.average_rate and rate >= SKIP_RATIO * fps:
+            stream.codec_context.skip_frame = "NONREF"
         last_k = -1
         try:
             if start > 0 and stream.time_base:
@@ -151,10 +168,31 @@ def iter_frames(path: Path, fps: float, start: float = 0.0, end: float | None = 
                 if k <= last_k:
                     continue
                 last_k = k
-                yield k, frame.to_ndarray(format="rgb24")
+                yield k, (luma(frame) if grey else frame.to_ndarray(format="rgb24"))
         except MediaError:
             raise
         except Exception as exc:
             raise MediaError(f"video decoding failed ({type(exc).__name__}: {exc})") from None
     finally:
         container.close()
+
+
+_PLANAR_8BIT = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "gray"}
+_LIMITED_TO_FULL = np.clip(np.round((np.arange(256) - 16) * 255 / 219), 0, 255).astype(np.uint8)
+
+
+def luma(frame) -> np.ndarray:
+    """A decoded frame's grey levels, ``uint8 [H, W]`` full range, read from its Y plane without conversion.
+
+    Studio-range video (Y in 16..235, H.264's usual) is stretched to 0..255 by a lookup table, so the result
+    matches the grey of the RGB picture; formats other than 8-bit planar YUV go through FFmpeg's converter.
+    """
+    import cv2
+
+    name = frame.format.name
+    if name not in _PLANAR_8BIT:
+        return frame.to_ndarray(format="gray")
+    plane = frame.planes[0]
+    y = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)[:, :frame.width]
+    full = name.startswith("yuvj") or name == "gray" or int(frame.color_range or 0) == 2  # AVCOL_RANGE_JPEG
+    return y.copy() if full else cv2.LUT(y, _LIMITED_TO_FULL)

@@ -4,11 +4,17 @@ Face crop: OpenCV's bundled frontal-face Haar cascade (``cv2.data``; no download
 scaled to at most 320 px wide; the largest face, squared and widened by 10 %, then levelled: when the
 bundled eye cascade finds both eyes, the square is rotated about its centre so they lie on one
 horizontal line (roll alignment; scale and position are already normalised by the crop). Within one video the search
-follows the face (:class:`FaceTracker`): after a full search, each next frame is searched only at window
-sizes near the last box's, which skips the small windows that make most of a full search's cost (the same
-boxes within a few pixels: tests/test_features_video.py). When no face is found
+follows the face (:class:`FaceTracker`): after a full search, each next search looks only at window
+sizes near the last box's, which skips the small windows that make most of a full search's cost; and the
+featurizer searches (face and eyes) only on every ``DETECT_EVERY``-th sampled frame, holding the box and
+the eyes' roll in between (the same boxes within a few pixels as a full-resolution search of every frame
+of a real face: tests/test_face_tracking.py). When no face is found
 the centre square is used instead and counted (the summary reports the fallback rate, so a corpus
 where detection fails is visible rather than silently featurized from backgrounds).
+
+Grey is all the offline recipe needs (face search, eyes and HOG), so its frames are read as the decoded
+luma plane (``iter_frames(grey=True)``), never converted to RGB; encoders that need colour say so
+(``FrameEncoder.grey``) and get RGB crops.
 
 Offline default (``offline``): HOG of the histogram-equalised 64x64 grey face crop (8x8-pixel cells,
 9 orientation bins, 2x2-cell blocks without overlap: 4x4 blocks x 36 = 576 dims). HOG of the face is
@@ -44,6 +50,7 @@ EYE_WIDTH = 128  # eyes are searched on the face crop scaled to at most this wid
 MAX_ROLL = 30.0
 BATCH = 16
 TRACK_RANGE = 1.5  # a followed face is searched at window sizes within this factor of its last box
+DETECT_EVERY = 3  # the featurizer searches faces and eyes on every this many sampled frames, holding them between
 
 
 @lru_cache(maxsize=1)
@@ -63,8 +70,19 @@ def _hog():
     return cv2.HOGDescriptor((FACE_SIZE, FACE_SIZE), (16, 16), (16, 16), (8, 8), 9)
 
 
-def face_box(rgb: np.ndarray, near: tuple[int, int, int, int] | None = None) -> tuple[int, int, int, int] | None:
+def _grey(image: np.ndarray) -> np.ndarray:
+    """A grey ``[H, W]`` picture as it is, an RGB one converted."""
+    import cv2
+
+    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+
+
+def face_box(rgb: np.ndarray, near: tuple[int, int, int, int] | None = None, *, width: int = DETECT_WIDTH
+             ) -> tuple[int, int, int, int] | None:
     """``(x, y, side, side)`` of the largest detected face (squared, +10 %), or ``None``.
+
+    The search runs on the frame scaled to at most ``width`` pixels wide (the box is mapped back to the
+    frame's pixels); a full-resolution search (``width`` = the frame's) of a 720p frame costs ~20x more.
 
     ``near``: a box found in the previous frame; only window sizes within ``TRACK_RANGE`` of its size are
     tried. The image and the cascade's scale steps are those of a full search, so a face still about that
@@ -74,8 +92,8 @@ def face_box(rgb: np.ndarray, near: tuple[int, int, int, int] | None = None) -> 
     import cv2
 
     h, w = rgb.shape[:2]
-    scale = min(1.0, DETECT_WIDTH / w)
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    scale = min(1.0, width / w)
+    grey = _grey(rgb)  # ``rgb`` may be the grey frame already
     if scale < 1.0:
         grey = cv2.resize(grey, (int(round(w * scale)), int(round(h * scale))), interpolation=cv2.INTER_AREA)
     sizes = {"minSize": (24, 24)}
@@ -98,17 +116,42 @@ def face_box(rgb: np.ndarray, near: tuple[int, int, int, int] | None = None) -> 
 
 class FaceTracker:
     """Face boxes for the consecutive frames of one video: a full search until a face is found, then a
-    search near the last box (:func:`face_box`'s ``near``), and a full search again whenever that fails."""
+    search near the last box (:func:`face_box`'s ``near``), and a full search again whenever that fails.
 
-    def __init__(self):
+    ``every``: search only on every ``every``-th frame given (the first included) and return the last
+    search's box (and, through :meth:`pose`, its eyes' roll) for the frames between: a face moves little
+    in a few fifths of a second, while the face and eye cascades cost several times the decoding of a
+    720p frame. ``fresh`` says whether the last box came from a search of the last frame."""
+
+    def __init__(self, every: int = 1):
+        if every < 1:
+            raise ValueError(f"every={every}: must be at least 1")
+        self.every = every
+        self.seen = 0
+        self.fresh = False
         self.last: tuple[int, int, int, int] | None = None
+        self.angle: float | None = None
 
     def box(self, rgb: np.ndarray) -> tuple[int, int, int, int] | None:
+        self.fresh = self.seen % self.every == 0
+        self.seen += 1
+        if not self.fresh:
+            return self.last
         found = face_box(rgb, near=self.last) if self.last is not None else None
         if found is None:
             found = face_box(rgb)
         self.last = found
         return found
+
+    def pose(self, frame: np.ndarray) -> tuple[tuple[int, int, int, int] | None, float | None]:
+        """``(box, eye roll)`` for the next frame: both searched on the frames :meth:`box` searches, else held."""
+        box = self.box(frame)
+        if box is None:
+            self.angle = None
+        elif self.fresh:
+            x, y, bw, bh = box
+            self.angle = eye_angle(frame[y:y + bh, x:x + bw])
+        return box, self.angle
 
 
 def centre_box(rgb: np.ndarray) -> tuple[int, int, int, int]:
@@ -135,7 +178,7 @@ def eye_angle(face_rgb: np.ndarray) -> float | None:
     """
     import cv2
 
-    grey = cv2.cvtColor(face_rgb, cv2.COLOR_RGB2GRAY)
+    grey = _grey(face_rgb)
     side = grey.shape[1]
     scale = min(1.0, EYE_WIDTH / side)
     if scale < 1.0:
@@ -143,7 +186,9 @@ def eye_angle(face_rgb: np.ndarray) -> float | None:
                           interpolation=cv2.INTER_AREA)
     upper = grey[: int(grey.shape[0] * 0.6)]
     least = max(6, grey.shape[1] // 10)
-    eyes = _eye_cascade().detectMultiScale(upper, scaleFactor=1.1, minNeighbors=5, minSize=(least, least))
+    most = max(least + 1, int(grey.shape[1] * 0.4))  # an eye is far narrower than the face: bigger windows are waste
+    eyes = _eye_cascade().detectMultiScale(upper, scaleFactor=1.1, minNeighbors=5, minSize=(least, least),
+                                           maxSize=(most, most))
     if len(eyes) < 2:
         return None
     two = sorted((tuple(float(v) for v in e) for e in eyes), key=lambda e: e[2] * e[3], reverse=True)[:2]
@@ -171,25 +216,33 @@ def crop(rgb: np.ndarray, face_crop: bool, tracker: FaceTracker | None = None) -
     """The face square of a frame, levelled by its eyes when both are found; or the centre square.
 
     Returns the crop and how it was made: ``"aligned"``, ``"face"`` (no eye pair) or ``"centre"``.
-    ``tracker``: the video's :class:`FaceTracker` (frames in order), else a full search of this frame.
+    ``tracker``: the video's :class:`FaceTracker` (frames in order; its box and eye roll), else a full
+    search of this frame. ``rgb`` may be a grey ``[H, W]`` frame: the crop is then grey too.
     """
-    box = (tracker.box(rgb) if tracker is not None else face_box(rgb)) if face_crop else None
+    if not face_crop:
+        return crop_at(rgb, None, None)
+    if tracker is not None:
+        return crop_at(rgb, *tracker.pose(rgb))
+    box = face_box(rgb)
+    return crop_at(rgb, box, None if box is None else eye_angle(rgb[box[1]:box[1] + box[3], box[0]:box[0] + box[2]]))
+
+
+def crop_at(frame: np.ndarray, box: tuple[int, int, int, int] | None, angle: float | None) -> tuple[np.ndarray, str]:
+    """:func:`crop` for a known face ``box`` (``None``: the centre square) and eye roll (``None``: not levelled)."""
     if box is None:
-        x, y, bw, bh = centre_box(rgb)
-        return rgb[y:y + bh, x:x + bw], "centre"
+        x, y, bw, bh = centre_box(frame)
+        return frame[y:y + bh, x:x + bw], "centre"
     x, y, bw, bh = box
-    face = rgb[y:y + bh, x:x + bw]
-    angle = eye_angle(face)
+    face = frame[y:y + bh, x:x + bw]
     if angle is None:
         return face, "face"
-    return (rotated_crop(rgb, box, angle) if abs(angle) >= 1.0 else face), "aligned"
+    return (rotated_crop(frame, box, angle) if abs(angle) >= 1.0 else face), "aligned"
 
 
 def hog_descriptor(face_rgb: np.ndarray) -> np.ndarray:
     import cv2
 
-    grey = cv2.cvtColor(face_rgb, cv2.COLOR_RGB2GRAY)
-    grey = cv2.resize(grey, (FACE_SIZE, FACE_SIZE), interpolation=cv2.INTER_AREA)
+    grey = cv2.resize(_grey(face_rgb), (FACE_SIZE, FACE_SIZE), interpolation=cv2.INTER_AREA)
     grey = cv2.equalizeHist(grey)
     return _hog().compute(grey).reshape(-1).astype(np.float32)
 
@@ -244,13 +297,13 @@ def encode_video(path: Path, recipe: Recipe, duration: float | None, *, start: f
     ks: list[int] = []
     batch: list = []
     fallback = aligned = 0
-    tracker = FaceTracker()
+    tracker = FaceTracker(every=DETECT_EVERY)
 
     def flush() -> None:
         rows.extend(np.asarray(encoder.encode(batch)).reshape(len(batch), -1))
         batch.clear()
 
-    for k, rgb in iter_frames(path, recipe.fps, start, end):
+    for k, rgb in iter_frames(path, recipe.fps, start, end, grey=encoder.grey):
         face, how = crop(region_of(rgb, region), recipe.face_crop, tracker)
         fallback += int(recipe.face_crop and how == "centre")
         aligned += int(how == "aligned")

@@ -12,7 +12,7 @@ A kind serves any of the three modalities by giving a function for it:
 
 * ``audio(wave, recipe) -> (intervals [T, 2] s, features [T, D])`` for a 16 kHz mono float32 waveform;
 * ``text(text, duration, recipe) -> (intervals, features)`` for a transcript and the clip's duration;
-* ``video(recipe) -> FrameEncoder``: ``prepare(face_rgb)`` per sampled (cropped) frame, then
+* ``video(recipe) -> FrameEncoder``: ``prepare(face_rgb)`` (grey when the encoder says ``grey``) per sampled (cropped) frame, then
   ``encode([prepared, ...]) -> [B, D]`` per batch of frames; the frame sampling, face crop and
   timestamps are shared (``features/video.py``).
 
@@ -34,10 +34,14 @@ MODALITIES = ("audio", "text", "video")  # the Recipe's fields, in flag order
 
 @dataclass(frozen=True)
 class FrameEncoder:
-    """A video kind's encoder for one recipe: ``prepare`` one face crop (uint8 RGB), ``encode`` a batch."""
+    """A video kind's encoder for one recipe: ``prepare`` one face crop (uint8 RGB), ``encode`` a batch.
+
+    ``grey``: the encoder needs grey levels only; its frames are then read as the decoded luma plane and
+    its crops are grey ``[H, W]`` (the RGB conversion of a 720p frame costs more than decoding it)."""
 
     prepare: Callable[[Any], Any]
     encode: Callable[[list], Any]
+    grey: bool = False
 
 
 @dataclass(frozen=True)

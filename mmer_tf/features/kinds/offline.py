@@ -20,7 +20,7 @@ def _video(recipe) -> FrameEncoder:
 
     from mmer_tf.features.video import hog_descriptor
 
-    return FrameEncoder(prepare=hog_descriptor, encode=np.stack)
+    return FrameEncoder(prepare=hog_descriptor, encode=np.stack, grey=True)
 
 
 KIND = RecipeKind(name="offline", syntax={"text": "offline", "video": "offline"}, text=_text, video=_video,
