@@ -39,11 +39,10 @@ from absl import flags  # noqa: E402
 from mmer_tf.native_logs import import_backend_quietly  # noqa: E402
 
 from mmer_tf import cli_flags  # noqa: E402
-from mmer_tf.errors import MmerError  # noqa: E402
+from mmer_tf.errors import EXIT_INTERRUPTED, MmerError, report_errors  # noqa: E402
 
 HELP_ARGS = ("-h", "-help", "--help", "--helpshort", "--helpfull", "-?")
 THRESHOLD_FLAGS = ("-tp", "--tp", "-threshold_emo_present", "--threshold_emo_present")
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a Ctrl-C'd command
 
 
 def _is_value(arg: str) -> bool:
@@ -82,12 +81,6 @@ def join_list_values(argv: list[str]) -> list[str]:
     return out
 
 
-def _os_error_line(exc: OSError) -> str:
-    where = exc.filename or ""
-    what = exc.strerror or str(exc)
-    return f"error: {where}: {what}" if where else f"error: {what}"
-
-
 def main(argv: list[str]) -> int:
     FLAGS = flags.FlagValues()
     try:
@@ -107,7 +100,8 @@ def main(argv: list[str]) -> int:
     if len(rest) > 1:
         print(f"error: unexpected arguments {rest[1:]}: every option is a flag (see --help)", file=sys.stderr)
         return 2
-    try:
+
+    def run() -> int:
         # Flags first (no Keras: a typo or --help answers well under a second), then the backend, quietly,
         # and the checks that need it, still before any data is read.
         config = cli_flags.parse_config(FLAGS)
@@ -121,18 +115,10 @@ def main(argv: list[str]) -> int:
         from mmer_tf import experiment
 
         experiment.run(config)
-    except MmerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except OSError as exc:
-        # A file system refusal no check foresaw (read-only folder, full disk, a file where a folder
-        # should be): one line naming the path, as for every other user-facing failure.
-        print(_os_error_line(exc), file=sys.stderr)
-        return 2
-    return 0
+        return 0
+
+    # user errors and file system refusals (read-only folder, full disk): one line; Ctrl-C: exit 130
+    return report_errors(run)
 
 
 if __name__ == "__main__":

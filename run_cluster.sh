@@ -10,7 +10,7 @@
 #   ./run_cluster.sh --sweep FILE [--seeds ...] --local N
 #                                                  the same runs on this machine, N at a time
 #   ./run_cluster.sh --search SPACE.yaml --trials N --array K [sbatch options] [-- search options, main.py flags]
-#                                                  a hyper-parameter search (python -m mmer_tf.search) as K array
+#                                                  a hyper-parameter search (python -m mmer_tf search) as K array
 #                                                  tasks sharing one study journal: N trials between them, then
 #                                                  the chosen configuration's final seeds; --local K runs the K
 #                                                  processes here instead
@@ -90,11 +90,11 @@ if [ "${1:-}" = "--sweep" ]; then
   seed_args=()
   [ -n "$seeds" ] && seed_args=(--seeds "$seeds")
   if [ -n "$local_jobs" ]; then
-    exec "$python_bin" -m mmer_tf.sweep "$sweep" "${seed_args[@]}" --local "$local_jobs" --logs logs
+    exec "$python_bin" -m mmer_tf sweep "$sweep" "${seed_args[@]}" --local "$local_jobs" --logs logs
   fi
   command -v sbatch >/dev/null || { echo "error: sbatch not found: run on a SLURM login node, or use --local N" >&2; exit 2; }
   lines="logs/sweep_$(date +%Y%m%d-%H%M%S)_$$.lines"
-  "$python_bin" -m mmer_tf.sweep "$sweep" "${seed_args[@]}" --pending --out "$lines"
+  "$python_bin" -m mmer_tf sweep "$sweep" "${seed_args[@]}" --pending --out "$lines"
   count=$(grep -c . "$lines" || true)
   if [ "$count" -eq 0 ]; then
     echo "nothing to submit: every run of $sweep already has a row"
@@ -134,7 +134,7 @@ if [ "${1:-}" = "--search" ]; then
   if [ -n "$local_jobs" ]; then  # K processes here sharing the study's journal, as K array tasks would
     stamp="$(date +%Y%m%d-%H%M%S)" pids=()
     for i in $(seq 0 $((local_jobs - 1))); do
-      "$python_bin" -m mmer_tf.search "${search_args[@]}" > "logs/search_${stamp}_$i.out" 2>&1 &
+      "$python_bin" -m mmer_tf search "${search_args[@]}" > "logs/search_${stamp}_$i.out" 2>&1 &
       pids+=($!)
     done
     rc=0
@@ -150,8 +150,8 @@ fi
 
 if [ "${1:-}" = "--search-task" ]; then  # one array task: one search process; the study's journal joins them
   shift
-  entry=(-m mmer_tf.search)
-  echo "search task ${SLURM_ARRAY_TASK_ID:-0}: python -m mmer_tf.search $*"
+  entry=(-m mmer_tf search)
+  echo "search task ${SLURM_ARRAY_TASK_ID:-0}: python -m mmer_tf search $*"
 fi
 
 if [ "${1:-}" = "--sweep-task" ]; then

@@ -12,7 +12,7 @@ Generates N videos (2-3 min each; words at ~2.5/s with 300-d vectors, COVAREP 74
    warmed once, then read and align alternate ``--repeats`` times; medians and per-pair ratios);
 3. our peak resident memory (a fresh subprocess running the CLI's streaming aligner, writing its
    output) at two corpus sizes, to show it stays flat as the corpus grows;
-4. (``--cli-videos N``, default 120; ``--only-cli`` runs just this) the whole ``python -m mmer_tf.align``
+4. (``--cli-videos N``, default 120; ``--only-cli`` runs just this) the whole ``python -m mmer_tf align``
    process against a whole SDK process doing load + align + impute + deploy, on N shorter MOSEI-shaped
    videos (~125 words each; glove_vectors, COVAREP, FACET aligned to words: the SDK's word-level layout,
    one HDF5 group per word and sequence), both timed as fresh processes (wall and CPU, medians), and
@@ -185,7 +185,7 @@ def cli_vs_sdk(base: Path, videos: int, sdk_path: str | None, repeats: int, sdk_
     generate_word_level(folder, videos)
     with CsdReader(folder / WORD_LEVEL["glove_vectors"]) as reader:
         words = sum(len(iv) for _, iv, _ in reader.items())
-    ours_cmd = [sys.executable, "-m", "mmer_tf.align", str(folder), str(base / "ours_out"),
+    ours_cmd = [sys.executable, "-m", "mmer_tf", "align", str(folder), str(base / "ours_out"),
                 "--reference", "glove_vectors", "--quiet"]
     print(f"whole process, {videos} videos, {words} words, glove_vectors + COVAREP + FACET aligned to words")
     mmdatasdk, why = load_mmdatasdk(sdk_path)

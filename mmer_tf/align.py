@@ -1,5 +1,6 @@
-"""``python -m mmer_tf.align IN_DIR OUT_DIR --reference glove_vectors [--collapse mean|none]
-[--labels "All Labels"] [--jobs N]``: align every ``.csd`` of a CSD dataset, the SDK way, without the SDK.
+"""``python -m mmer_tf align IN_DIR OUT_DIR --reference glove_vectors [--collapse mean|none]
+[--labels "All Labels"] [--jobs N]`` (:mod:`mmer_tf.cli.align`): align every ``.csd`` of a CSD dataset,
+the SDK way, without the SDK.
 
 All sequences in IN_DIR are aligned to the reference (with the collapse, then ``impute`` of missing
 reference entries when collapsing), then, with ``--labels``, to that labels sequence, after which
@@ -20,11 +21,9 @@ sequence's entries to its own writer process (``--jobs``), so the files are writ
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing
 import os
 import signal
-import sys
 from pathlib import Path
 from typing import Mapping
 
@@ -302,46 +301,3 @@ def align_folder(
         for reader in readers.values():
             reader.close()
     return report
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m mmer_tf.align",
-        description="Align every computational sequence (.csd) of IN_DIR to a reference sequence "
-        "(CMU Multimodal SDK semantics) and write the aligned sequences to OUT_DIR.",
-    )
-    parser.add_argument("in_dir", help="folder of .csd files")
-    parser.add_argument("out_dir", help="folder for the aligned .csd files (same file names); must hold no input")
-    parser.add_argument("--reference", default="glove_vectors", help="root name of the reference sequence")
-    parser.add_argument("--collapse", choices=("mean", "none"), default="mean",
-                        help="collapse other sequences to one row per reference interval (default: mean)")
-    parser.add_argument("--labels", default=None,
-                        help="root name of a labels sequence to align to afterwards (e.g. 'All Labels')")
-    parser.add_argument("--jobs", type=int, default=None,
-                        help="0: write every output in this process; any other value: each sequence in its "
-                        "own process (the default on a multi-core machine)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
-    try:
-        if args.jobs is not None and args.jobs < 0:
-            raise MmerError(f"--jobs {args.jobs}: must be >= 0")
-        report = align_folder(args.in_dir, args.out_dir, args.reference,
-                              None if args.collapse == "none" else args.collapse, args.labels,
-                              progress=not args.quiet, jobs=args.jobs)
-    except MmerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("error: interrupted; nothing written (earlier outputs are unchanged)", file=sys.stderr)
-        return 130
-    for line in report.lines():
-        print(line)
-    print(f"written to: {args.out_dir}")
-    return 0
-
-
-if __name__ == "__main__":
-    from mmer_tf.native_logs import filter_native_stderr
-
-    filter_native_stderr(sys.argv)  # native libraries' log lines off the terminal, workers included
-    sys.exit(main())

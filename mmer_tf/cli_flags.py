@@ -15,6 +15,7 @@ from mmer_tf.config import IMAGE_FEATURES, OPTIMIZERS, VAL_METRICS, ExperimentCo
 from mmer_tf.data.folds import CUSTOM_SPLITS
 from mmer_tf.data.segments import MODALITIES
 from mmer_tf.errors import MmerError
+from mmer_tf.keras_names import check_activation_name, check_loss_name
 
 _DEFAULTS = ExperimentConfig()
 SEED_MAX = 2**32 - 1  # NumPy's (and so Keras') seed range
@@ -117,11 +118,11 @@ def define_flags(FLAGS) -> None:
     flags.DEFINE_list("recipe_options", list(d.recipe_options),
                       "Raw media: other recipe fields as key=value, e.g. fps=5,face_crop=false,hub_frame_hop=0.96,"
                       "hub_output_key=1,text_output_key=sequence_output,image_size=224.", **kw)
-    flags.DEFINE_string("split_dir", d.split_dir,
     flags.DEFINE_list("finetune", list(d.finetune),
                       "Raw media: vision=kh:<preset>:<N> fine-tunes that KerasHub image backbone inside the model "
                       "(its top N blocks; ResNet, ViT) on cached face crops, followed by a transformer over time; "
                       "the other modalities keep their features.", **kw)
+    flags.DEFINE_string("split_dir", d.split_dir,
                         "Raw media: a split definition folder, train.txt, val.txt and test.txt listing clips "
                         "(seed 002's folds/<corpus>/split-K: 'Class/clip,class_id,transcript' lines) and "
                         "optionally class_id.yaml; replaces the corpus's own split.", **kw)
@@ -393,13 +394,16 @@ def parse_config(FLAGS) -> ExperimentConfig:
         # raw media corpora
         emotions=tuple(e.strip() for e in FLAGS.emotions if e.strip()),
         recipe_options=tuple(o.strip() for o in FLAGS.recipe_options if o.strip()),
-        # training recipe (mmer_tf/optim, augment, staged)
         finetune=tuple(o.strip() for o in FLAGS.finetune if o.strip()),
+        # training recipe (mmer_tf/optim, augment, staged)
         mask_modalities=tuple(m.strip() for m in FLAGS.mask_modalities if m.strip()),
         init_from=tuple(e.strip() for e in FLAGS.init_from if e.strip()),
         aux_loss=tuple(e.strip() for e in FLAGS.aux_loss if e.strip()),
     )
     config = ExperimentConfig(**values)
+    if config.loss_function:
+        check_loss_name(config.loss_function)
+    check_activation_name(config.final_activ)
     from mmer_tf import staged
     from mmer_tf.augment.dataset import check_config as check_augmentation
     from mmer_tf.optim import check_optimizer, check_schedule
@@ -408,18 +412,14 @@ def parse_config(FLAGS) -> ExperimentConfig:
     check_schedule(config)
     check_augmentation(config)
     staged.check_flags(config)
+    from mmer_tf import finetune
+
+    finetune.check_config(config)
     return config
 
 
 def check_backend_options(config: ExperimentConfig) -> None:
-    from mmer_tf import finetune
+    """The checks that ask Keras: the backend --freeze_branches needs (still before any data is read)."""
+    from mmer_tf import staged
 
-    finetune.check_config(config)
-    """The checks that ask Keras: loss and activation names, the backend --freeze_branches needs (still
-    before any data is read)."""
-    from mmer_tf import staged, train
-
-    if config.loss_function:
-        train.check_loss_name(config.loss_function)
-    train.check_activation_name(config.final_activ)
     staged.check_config(config)

@@ -1,4 +1,5 @@
-"""Rank the runs recorded in result tables: ``python -m mmer_tf.compare [MODELS_DIR ...]``.
+"""Rank the runs recorded in result tables: ``python -m mmer_tf compare [MODELS_DIR ...]``
+(:mod:`mmer_tf.cli.compare`).
 
 Reads every table set under the given folders (default ``models``): a ``*model_ids.csv`` found at
 ``<dir>/<model>/<csv folder>/`` (also accepted: ``<dir>/<csv folder>/`` when ``dir`` is one model
@@ -24,18 +25,16 @@ tests (Wilcoxon signed-rank and paired t) when both ran the same seeds, Welch's 
 
 Examples::
 
-    python -m mmer_tf.compare                                  # dominant table, f1_macro
-    python -m mmer_tf.compare runs/ --table regression          # by mae, lowest first
-    python -m mmer_tf.compare --by model_name,seed --top 5 --plot best.png --csv best.csv
-    python -m mmer_tf.compare --by model_name --test tfn ef_williams     # seeds paired by --seed
-    python -m mmer_tf.compare --test 1,2,3 4,5,6                          # two sets of run ids
+    python -m mmer_tf compare                                  # dominant table, f1_macro
+    python -m mmer_tf compare runs/ --table regression          # by mae, lowest first
+    python -m mmer_tf compare --by model_name,seed --top 5 --plot best.png --csv best.csv
+    python -m mmer_tf compare --by model_name --test tfn ef_williams     # seeds paired by --seed
+    python -m mmer_tf compare --test 1,2,3 4,5,6                          # two sets of run ids
 """
 
 from __future__ import annotations
 
-import argparse
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -44,7 +43,6 @@ import pandas as pd
 
 from mmer_tf import stats
 from mmer_tf.errors import MmerError
-from mmer_tf.fileio import atomic_write_text
 from mmer_tf import tasks
 from mmer_tf.results import BOOKKEEPING_COLUMNS, MODEL_IDS_FILE, consistent_read
 
@@ -287,103 +285,22 @@ def test_runs(frame: pd.DataFrame, metric: str, a: str, b: str, by: Sequence[str
     return results, groups
 
 
-def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m mmer_tf.compare", description="Rank runs recorded in mmer_tf result tables.")
-    parser.add_argument("models_dirs", nargs="*", default=["models"], metavar="MODELS_DIR",
-                        help="folders holding <model>/<csv folder>/ tables (default: models)")
-    parser.add_argument("--table", choices=sorted(tasks.default_metrics()), default="dominant",
-                        help="which metric table to rank (default: dominant)")
-    parser.add_argument("--metric", help="metric column to rank by (default: " + ", ".join(
-        f"{metric} for {table}" for table, metric in tasks.default_metrics().items()) + ")")
-    parser.add_argument("--top", type=int, default=20, help="rows to print and plot (default: 20)")
-    parser.add_argument("--by", default="", help="comma-separated columns: rank groups of runs by their mean")
-    parser.add_argument("--plot", help="write a PNG bar chart of the ranking here")
-    parser.add_argument("--csv", help="write the full ranked table here")
-    parser.add_argument("--decimals", type=int, default=4, help="decimals printed (default: 4)")
-    parser.add_argument("--test", nargs=2, metavar=("A", "B"),
-                        help="test two groups: values of the --by columns, or run-id sets (3,4 or ef#3,tfn#1)")
-    parser.add_argument("--threshold", type=float, help="presence table: only the rows of this threshold")
-    parser.add_argument("--bootstrap", type=int, default=1000,
-                        help="resamples of the bootstrap interval of a one-run group with -sp predictions "
-                             "(default: 1000; 0: no bootstrap, the interval is n/a)")
-    return parser.parse_args(argv)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parse_args(argv)
-    try:
-        if args.top < 1:
-            raise MmerError(f"--top {args.top}: must be at least 1")
-        frame, metrics, params = load(args.models_dirs, args.table)
-        metric = args.metric or tasks.default_metrics()[args.table]
-        if metric not in metrics:
-            raise MmerError(f"--metric {metric}: not in the {args.table} table; available: {', '.join(metrics)}")
-        by = [c.strip() for c in args.by.split(",") if c.strip()]
-        unknown = [c for c in by if c not in frame.columns]
-        if unknown:
-            choices = ["model", *params]
-            raise MmerError(f"--by {','.join(unknown)}: no such column; available: {', '.join(choices)}")
-        if args.bootstrap < 0 or 0 < args.bootstrap < 10:
-            raise MmerError(f"--bootstrap {args.bootstrap}: 0 (off) or at least 10 resamples")
-        if args.threshold is not None:
-            if "threshold" not in frame.columns:
-                raise MmerError(f"--threshold: the {args.table} table has no threshold column")
-            frame = frame[pd.to_numeric(frame["threshold"], errors="coerce") == args.threshold]
-            if frame.empty:
-                raise MmerError(f"--threshold {args.threshold:g}: no rows at that threshold")
-        if args.test:
-            return _print_test(frame, metric, args.test, by, args.decimals)
-        single = None
-        if by and args.bootstrap:
-            from mmer_tf import segment_bootstrap
-
-            family = TableSet(Path("."), "", "").path(args.table).stem
-
-            def single(row):
-                return segment_bootstrap.interval(row, family, metric, resamples=args.bootstrap)
-
-        ranking = rank(frame, metric, params, by=by, top=args.top, decimals=args.decimals, single_interval=single)
-        direction = "lower" if lower_is_better(metric) else "higher"
-        sets = frame["model"].nunique()
-        print(f"{args.table}: {metric} ({direction} is better), {len(frame)} rows from {sets} table set(s)"
-              + (f", grouped by {','.join(by)}" if by else ""))
-        print(ranking.shown.to_string(index=False))
-        if by:
-            print("± is the sample std (ddof=1); 95% CI: Student t over the group's runs, a bootstrap over test "
-                  "segments for one run with saved predictions (-sp), else n/a")
-        if args.csv:
-            text = ranking.full.to_csv(index=False, float_format=None)
-            atomic_write_text(args.csv, text)
-        if args.plot:
-            from mmer_tf.plots import plot_compare
-
-            plot_compare(ranking.labels, ranking.values, args.plot, metric=metric, errors=ranking.errors,
-                         points=ranking.points, title=f"{args.table}: {metric}")
-    except MmerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def _print_test(frame: pd.DataFrame, metric: str, names: Sequence[str], by: Sequence[str], decimals: int) -> int:
+def describe_test(frame: pd.DataFrame, metric: str, names: Sequence[str], by: Sequence[str], decimals: int) -> list[str]:
+    """What ``compare --test A B`` prints: each group's runs, then every test's statistic and interval."""
     a, b = names
     results, groups = test_runs(frame, metric, a, b, by)
+    lines = []
     for name, rows in groups.items():
         values = rows[metric].astype(float)
-        print(f"{name}: n={len(values)}, mean {_fmt(values.mean(), decimals)}, runs "
-              + " ".join(f"{m}#{r}" for m, r in zip(rows["model"], rows["run_id"])))
+        lines.append(f"{name}: n={len(values)}, mean {_fmt(values.mean(), decimals)}, runs "
+                     + " ".join(f"{m}#{r}" for m, r in zip(rows["model"], rows["run_id"])))
     paired = results[0].test != "Welch's t-test"
-    print(f"{metric}: {'same seeds on both sides, paired by seed' if paired else 'seeds differ or are unknown: unpaired'}")
+    lines.append(f"{metric}: {'same seeds on both sides, paired by seed' if paired else 'seeds differ or are unknown: unpaired'}")
     for result in results:
-        print(f"{result.test}: statistic {_fmt(result.statistic, decimals)}, p-value {result.p_value:.4g}, "
-              f"mean difference {a} - {b} = {_fmt(result.mean_difference, decimals)}, 95% CI "
-              f"[{_fmt(result.ci_low, decimals)}, {_fmt(result.ci_high, decimals)}]")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        lines.append(f"{result.test}: statistic {_fmt(result.statistic, decimals)}, p-value {result.p_value:.4g}, "
+                     f"mean difference {a} - {b} = {_fmt(result.mean_difference, decimals)}, 95% CI "
+                     f"[{_fmt(result.ci_low, decimals)}, {_fmt(result.ci_high, decimals)}]")
+    return lines
 
 
 def __getattr__(name: str):

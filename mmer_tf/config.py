@@ -174,7 +174,7 @@ def config_digest(columns: Mapping[str, object]) -> str:
     """16 hex digits of SHA-256 over the parameter columns (seed included), independent of their order.
 
     Two runs share a digest exactly when every parameter column (hence the seed) is equal; it names the
-    run's resume folder and tells ``python -m mmer_tf.sweep`` which sweep lines already have a row.
+    run's resume folder and tells ``python -m mmer_tf sweep`` which sweep lines already have a row.
     """
     import hashlib
     import json

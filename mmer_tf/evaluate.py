@@ -1,6 +1,7 @@
-"""Re-score a saved model on its own test fold, clean and perturbed: ``python -m mmer_tf.evaluate``.
+"""Re-score a saved model on its own test fold, clean and perturbed: ``python -m mmer_tf evaluate``
+(:mod:`mmer_tf.cli.evaluate`).
 
-``python -m mmer_tf.evaluate --model M.keras [--robustness] [--baseline B.keras] [--out R.csv]``
+``python -m mmer_tf evaluate --model M.keras [--robustness] [--baseline B.keras] [--out R.csv]``
 
 The run's configuration comes from the config sidecar beside the model, else from its ``model_ids.csv``
 row (:mod:`mmer_tf.runconfig`); the folds come through the runner's own data path and caches, so the
@@ -22,7 +23,6 @@ columns (``test_loss`` on the clean rows only: it costs a second pass per condit
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import math
 import re
@@ -219,73 +219,51 @@ def summarize(model_curves, baseline_curves=None) -> list[dict]:
     return rows
 
 
-def _parse_args(argv):
-    parser = argparse.ArgumentParser(prog="python -m mmer_tf.evaluate",
-                                     description="Re-score a saved model on its test fold, clean and perturbed.")
-    parser.add_argument("--model", required=True, help="a model_<...>_run<id>.keras written by main.py")
-    parser.add_argument("--robustness", action="store_true",
-                        help="also missing modalities and noise/drop/structured drop at levels 0.0-0.9")
-    parser.add_argument("--baseline", help="a second saved model scored on the same conditions (effective "
-                                           "robustness, dashed in the figure); needs --robustness")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the perturbations (default: 0)")
-    parser.add_argument("--metric", help="metric of the summaries and figure (default: the task's ranking metric)")
-    parser.add_argument("--out", help="robustness CSV path (default: robustness_<run>.csv beside the model)")
-    parser.add_argument("--pickle_folder", help="where the run's caches are, if not where it recorded them")
-    return parser.parse_args(argv)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parse_args(argv)
-    try:
-        if args.baseline and not args.robustness:
-            raise MmerError("--baseline: compares robustness curves; add --robustness")
-        if args.seed < 0:
-            raise MmerError(f"--seed {args.seed}: must be >= 0")
-        return _run(args)
-    except MmerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-
-
-def _run(args) -> int:
+def evaluate_model(model: str | Path, *, robustness: bool = False, baseline: str | None = None, seed: int = 0,
+                   metric: str | None = None, out: str | Path | None = None, pickle_folder: str | None = None) -> int:
+    """What ``python -m mmer_tf evaluate`` does (the flags are its arguments): score, write, print; 0 when done."""
     import pandas as pd
 
     from mmer_tf.fileio import atomic_write_text
 
-    model_path = Path(args.model)
+    if baseline and not robustness:
+        raise MmerError("--baseline: compares robustness curves; add --robustness")
+    if seed < 0:
+        raise MmerError(f"--seed {seed}: must be >= 0")
+    model_path = Path(model)
     stem = output_stem(model_path)
-    out = Path(args.out) if args.out else model_path.parent / f"robustness_{stem}.csv"
-    if args.baseline and not Path(args.baseline).is_file():
-        raise MmerError(f"--baseline {args.baseline}: no such model file")
-    scorer = Scorer(model_path, args.pickle_folder)
-    if args.metric:  # refused before the long evaluation, not after it
+    out = Path(out) if out else model_path.parent / f"robustness_{stem}.csv"
+    if baseline and not Path(baseline).is_file():
+        raise MmerError(f"--baseline {baseline}: no such model file")
+    scorer = Scorer(model_path, pickle_folder)
+    if metric:  # refused before the long evaluation, not after it
         names = {k for rows in scorer.score().values() for row in rows for k in row} - {"threshold"}
-        if args.metric not in names:
-            raise MmerError(f"--metric {args.metric}: not a metric of this task; available: "
+        if metric not in names:
+            raise MmerError(f"--metric {metric}: not a metric of this task; available: "
                             f"{', '.join(sorted(names))}")
-    frame = pd.DataFrame.from_records(evaluate_all(scorer, args.robustness, args.seed))
+    frame = pd.DataFrame.from_records(evaluate_all(scorer, robustness, seed))
     atomic_write_text(out, frame.to_csv(index=False))
-    table, metric = default_metric(scorer)
-    metric = args.metric or metric
+    table, default = default_metric(scorer)
+    metric = metric or default
     if metric not in frame.columns:
         raise MmerError(f"--metric {metric}: not a metric of this task; available: "
                         f"{', '.join(c for c in frame.columns if c not in ('condition', 'modality', 'level', 'table'))}")
     clean = frame[(frame["condition"] == "clean") & (frame["table"] == table)]
     print(f"{model_path.name}: clean {table} {metric} = {clean[metric].iloc[0]} ({len(scorer.test)} test segments)")
     print(f"wrote {out} ({len(frame)} rows)")
-    if not args.robustness:
+    if not robustness:
         return 0
     model_curves = curves(frame, table, metric)
     baseline_curves = None
-    if args.baseline:
-        base = Scorer(args.baseline, args.pickle_folder)
+    if baseline:
+        base = Scorer(baseline, pickle_folder)
         if list(base.test.ids) != list(scorer.test.ids):
-            raise MmerError(f"--baseline {args.baseline}: tested on other segments than --model; "
+            raise MmerError(f"--baseline {baseline}: tested on other segments than --model; "
                             "robustness curves compare only on the same test fold")
         if base.modalities != scorer.modalities:
-            raise MmerError(f"--baseline {args.baseline}: uses modalities {','.join(base.modalities)}, "
+            raise MmerError(f"--baseline {baseline}: uses modalities {','.join(base.modalities)}, "
                             f"--model {','.join(scorer.modalities)}; the conditions would differ")
-        base_frame = pd.DataFrame.from_records(evaluate_all(base, True, args.seed))
+        base_frame = pd.DataFrame.from_records(evaluate_all(base, True, seed))
         baseline_curves = curves(base_frame, table, metric)
     summary = pd.DataFrame.from_records(summarize(model_curves, baseline_curves))
     numeric = summary.select_dtypes("number").columns
@@ -305,10 +283,3 @@ def _run(args) -> int:
                     title=f"{scorer.config.model_name} {stem}")
     print(f"wrote {figure}")
     return 0
-
-
-if __name__ == "__main__":
-    from mmer_tf.native_logs import filter_native_stderr
-
-    filter_native_stderr(sys.argv)  # native libraries' log lines off the terminal, workers included
-    sys.exit(main())

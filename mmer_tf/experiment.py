@@ -240,11 +240,11 @@ def _run(config: ExperimentConfig, held, *, callbacks=(), tags=None) -> RunResul
     unsaved: list[str] = []
     _save_artefact(unsaved, "history plot", plots.plot_history, history.history, paths.history_plot(run_id),
                    monitor=monitor, title=f"{config.model_name} run {run_id}", display=config.display_fig)
-    # What `python -m mmer_tf.predict` needs to featurize new clips as this model's training data was.
+    # What `python -m mmer_tf predict` needs to featurize new clips as this model's training data was.
     from mmer_tf import predict as predict_cli
 
     _save_artefact(unsaved, "predict sidecar", predict_cli.save_model_sidecar, checkpoint, config, info, train_set)
-    # What `python -m mmer_tf.evaluate` needs to rebuild this run's test fold: every config field.
+    # What `python -m mmer_tf evaluate` needs to rebuild this run's test fold: every config field.
     from mmer_tf import runconfig
 
     _save_artefact(unsaved, "config sidecar", runconfig.save_config_sidecar, checkpoint, config)

@@ -1,4 +1,4 @@
-"""Figures a run and ``mmer_tf.compare`` leave behind: training history, confusion matrices, rankings.
+"""Figures a run and ``python -m mmer_tf compare`` leave behind: training history, confusion matrices, rankings.
 
 Matplotlib runs on the non-interactive Agg backend (cluster nodes have no display) unless a figure is
 explicitly shown (``display=True``, the ``display_fig`` option). Every PNG is written to a temporary

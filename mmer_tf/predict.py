@@ -1,6 +1,6 @@
-"""Emotion of new clips with a trained model: ``python -m mmer_tf.predict``.
+"""Emotion of new clips with a trained model: ``python -m mmer_tf predict`` (:mod:`mmer_tf.cli.predict`).
 
-    python -m mmer_tf.predict --model models/<m>/<file>.keras [--out captioned.mp4] CLIP_OR_FOLDER ...
+    python -m mmer_tf predict --model models/<m>/<file>.keras [--out captioned.mp4] CLIP_OR_FOLDER ...
 
 A model trained on a raw-media corpus (RAVDESS, MELD, a video folder) has a sidecar beside it,
 ``<file>.keras.recipe.json`` (:func:`save_model_sidecar`, written by the runner): the featurization
@@ -20,7 +20,6 @@ media here) or without a sidecar are refused in one line.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -82,8 +81,8 @@ def save_model_sidecar(model_path, config, info: Mapping, train_set=None, statis
         "model_name": config.model_name,
         "modalities": list(config.modalities),
         "aligned": bool(getattr(train_set, "aligned", info.get("aligned", True))),
-        "finetune": info.get("finetune") or None,  # fine-tuned modalities: frame parameters (mmer_tf.finetune)
         "fixed_num_steps": int(config.fixed_num_steps),
+        "finetune": info.get("finetune") or None,  # fine-tuned modalities: frame parameters (mmer_tf.finetune)
         "normalization": config.normalization,
         "statistics": {m: {k: np.asarray(v, np.float32).tolist() for k, v in s.items()}
                        for m, s in (statistics or {}).items()},
@@ -188,8 +187,8 @@ def model_scores(model, segments, sidecar: Mapping, batch_size: int = 32, stream
     (``streams``: the fine-tuned modalities' frames, read per batch; see ``mmer_tf.finetune``)."""
     from mmer_tf.data import pipeline
 
-    tuned = sidecar.get("finetune") or {}
     classes = sidecar["classes"]
+    tuned = sidecar.get("finetune") or {}
     ds = pipeline.make_dataset(segments, np.zeros((len(segments), len(classes)), np.float32),
                                batch_size=batch_size, shuffle=False, seed=0,
                                fixed_steps=int(sidecar.get("fixed_num_steps", 0)), streams=streams,
@@ -197,7 +196,7 @@ def model_scores(model, segments, sidecar: Mapping, batch_size: int = 32, stream
     scores = np.asarray(model.predict(ds, verbose=0), dtype=np.float32)
     if scores.ndim != 2:  # a model trained on a frame-labelled corpus (per-step outputs)
         raise MmerError(f"model {model.name}: predicts one output per frame (trained on per-frame labels); "
-                        "mmer_tf.predict scores models trained on one label per clip")
+                        "python -m mmer_tf predict scores models trained on one label per clip")
     return scores
 
 
@@ -410,33 +409,3 @@ def run(model_path: Path, inputs: Sequence[str], out: str | None = None, text: s
         atomic_write_text(csv_path, buffer.getvalue())
         print(f"wrote {csv_path}", file=stream)
     return {"rows": rows, "failed": failed, "csv": csv_path}
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mmer_tf.predict", description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, help=f"a .keras model trained on {raw_media_corpora()}")
-    parser.add_argument("--out", default=None, help="captioned copy (one clip) or folder (several clips / a folder; "
-                                                     "default ./captioned/)")
-    parser.add_argument("--text", default=None, help="transcript given to every clip (models using text)")
-    parser.add_argument("--transcripts", default=None,
-                        help="CSV with columns file,text: each clip's transcript (overrides --text)")
-    parser.add_argument("inputs", nargs="+", metavar="CLIP_OR_FOLDER")
-    args = parser.parse_args(argv)
-    try:
-        load_sidecar(Path(args.model))  # refuse before paying for TensorFlow
-        from mmer_tf.native_logs import import_backend_quietly
-
-        import_backend_quietly()
-        transcripts = read_transcripts(Path(args.transcripts)) if args.transcripts else None
-        result = run(Path(args.model), args.inputs, args.out, args.text, transcripts=transcripts)
-    except MmerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0 if result["rows"] else 1
-
-
-if __name__ == "__main__":
-    from mmer_tf.native_logs import filter_native_stderr
-
-    filter_native_stderr(sys.argv)  # native libraries' log lines off the terminal, workers included
-    sys.exit(main())

@@ -1,10 +1,11 @@
-"""One self-contained HTML page of findings: ``python -m mmer_tf.report [MODELS_DIR ...] --out report.html``.
+"""One self-contained HTML page of findings: ``python -m mmer_tf report [MODELS_DIR ...] --out report.html``
+(:mod:`mmer_tf.cli.report`).
 
 Per metric table found (the tables ``compare`` reads): the ranked runs, the groups of runs that differ
 only by seed (mean ± sample std, 95% interval; :mod:`mmer_tf.stats` through :func:`mmer_tf.compare.rank`),
 per-class bars of the top runs, their learning curves and confusion matrices (the PNGs each run saved),
-the parameters that differ. Then the robustness evaluations (``python -m mmer_tf.evaluate``) and the
-searches (``python -m mmer_tf.search``: trials against their validation value, the chosen configuration
+the parameters that differ. Then the robustness evaluations (``python -m mmer_tf evaluate``) and the
+searches (``python -m mmer_tf search``: trials against their validation value, the chosen configuration
 and its final seeds).
 
 The page needs no network: figures are inline base64 PNGs, styles inline, no scripts. Tables of any
@@ -14,13 +15,11 @@ out with one line saying why).
 
 from __future__ import annotations
 
-import argparse
 import base64
 import html
 import io
 import json
 import re
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
@@ -290,7 +289,7 @@ def robustness_section(dirs: Sequence[str]) -> str | None:
                         parts.append(table_html(pick[keep], left=["condition", "modality", "table"]))
     if not parts:
         return None
-    return ('<h2 id="robustness">Robustness</h2><p class="note">From <code>python -m mmer_tf.evaluate --robustness'
+    return ('<h2 id="robustness">Robustness</h2><p class="note">From <code>python -m mmer_tf evaluate --robustness'
             "</code>. Relative robustness: trapezoid area under the metric-vs-level curve (levels 0.0-0.9, step "
             "0.1); effective robustness: Σ[(f<sub>i</sub>−f<sub>0</sub>)−(b<sub>i</sub>−b<sub>0</sub>)] against "
             "the baseline (dashed). Raw values: MultiBench min-max normalises against curves stored in its own "
@@ -429,37 +428,5 @@ def build(dirs: Sequence[str], top: int = 5, title: str = "mmer_tf findings", bo
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}</title>'
             f"<style>{STYLE}</style></head><body><h1>{_esc(title)}</h1>"
-            f'<p class="meta">{_esc(", ".join(map(str, dirs)))} · generated {stamp} by python -m mmer_tf.report</p>'
+            f'<p class="meta">{_esc(", ".join(map(str, dirs)))} · generated {stamp} by python -m mmer_tf report</p>'
             f"<nav>{''.join(nav)}</nav>" + "\n".join(sections) + "</body></html>")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mmer_tf.report",
-                                     description="One self-contained HTML page of the runs' findings.")
-    parser.add_argument("models_dirs", nargs="*", default=["models"], metavar="MODELS_DIR",
-                        help="folders holding <model>/<csv folder>/ tables (default: models)")
-    parser.add_argument("--out", default="report.html", help="HTML file to write (default: report.html)")
-    parser.add_argument("--top", type=int, default=5, help="runs shown per table (default: 5)")
-    parser.add_argument("--title", default="mmer_tf findings", help="page title")
-    parser.add_argument("--bootstrap", type=int, default=1000,
-                        help="resamples of the interval of a one-run group with -sp predictions (default: 1000; "
-                             "0: n/a, faster)")
-    args = parser.parse_args(argv)
-    try:
-        if args.top < 1:
-            raise MmerError(f"--top {args.top}: must be at least 1")
-        if args.bootstrap < 0 or 0 < args.bootstrap < 10:
-            raise MmerError(f"--bootstrap {args.bootstrap}: 0 (off) or at least 10 resamples")
-        page = build(args.models_dirs, top=args.top, title=args.title, bootstrap=args.bootstrap)
-        from mmer_tf.fileio import atomic_write_text
-
-        atomic_write_text(args.out, page)
-    except MmerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(f"wrote {args.out} ({len(page) // 1024} KiB)")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """Recover the :class:`~mmer_tf.config.ExperimentConfig` a saved model was trained with.
 
-``python -m mmer_tf.evaluate`` re-scores a model on the exact test fold it was trained with, and
+``python -m mmer_tf evaluate`` re-scores a model on the exact test fold it was trained with, and
 ``compare`` bootstraps a single run's score from its saved predictions; both need the run's
 configuration. Two sources, best first:
 

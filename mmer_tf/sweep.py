@@ -1,7 +1,9 @@
 """Sweeps: a file of runs -> lines of ``main.py`` flags, repeated per seed, minus the runs already recorded.
 
-    python -m mmer_tf.sweep FILE [--seeds 1,2,3] [--pending] [--out LINES]   print / write the lines
-    python -m mmer_tf.sweep FILE [--seeds 1,2,3] --local N [--logs logs]       run them here, N at a time
+    python -m mmer_tf sweep FILE [--seeds 1,2,3] [--pending] [--out LINES]   print / write the lines
+    python -m mmer_tf sweep FILE [--seeds 1,2,3] --local N [--logs logs]       run them here, N at a time
+
+(the command line is :mod:`mmer_tf.cli.sweep`).
 
 ``run_cluster.sh --sweep FILE`` calls this to build one SLURM job array (one task per line), and
 ``run_cluster.sh --sweep FILE --local N`` to run the same lines without SLURM.
@@ -23,7 +25,6 @@ row in their ``model_ids.csv`` (matched on the ``config_digest`` column,
 
 from __future__ import annotations
 
-import argparse
 import csv
 import itertools
 import os
@@ -271,42 +272,3 @@ def run_local(lines: Sequence[str], jobs: int, *, logs: str | os.PathLike = "log
             print(f"[{done}/{len(lines)}] task {index} {'ok' if code == 0 else f'FAILED (exit {code})'} "
                   f"{time.time() - started:.0f} s: {line}", flush=True)
     return failed
-
-
-# ------------------------------------------------------------------------------------------- CLI
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mmer_tf.sweep", description=__doc__.splitlines()[0])
-    parser.add_argument("sweep", help="sweep file: .yaml/.yml or .csv grid, or lines of main.py flags")
-    parser.add_argument("--seeds", default="", help="comma-separated seeds: every line once per seed")
-    parser.add_argument("--pending", action="store_true", help="drop lines that already have a row")
-    parser.add_argument("--out", default="", help="write the lines to this file (atomically) instead of stdout")
-    parser.add_argument("--local", type=int, default=0, metavar="N", help="run the pending lines here, N at a time")
-    parser.add_argument("--logs", default="logs", help="folder for the per-task logs of --local")
-    args = parser.parse_args(argv)
-    try:
-        lines = with_seeds(read_sweep(args.sweep), parse_seeds(args.seeds) if args.seeds else None)
-        total = len(lines)
-        if args.pending or args.local:
-            lines = pending(lines)
-            print(f"{args.sweep}: {total} runs, {total - len(lines)} already recorded, {len(lines)} to run",
-                  file=sys.stderr)
-        if args.local:
-            return 1 if run_local(lines, args.local, logs=args.logs) else 0
-        text = "".join(line + "\n" for line in lines)
-        if args.out:
-            from mmer_tf.fileio import atomic_write_text
-
-            atomic_write_text(args.out, text)
-        else:
-            sys.stdout.write(text)
-    except MmerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    from mmer_tf.native_logs import filter_native_stderr
-
-    filter_native_stderr(sys.argv)  # native libraries' log lines off the terminal, workers included
-    sys.exit(main())

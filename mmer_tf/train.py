@@ -34,6 +34,7 @@ from keras import ops
 from mmer_tf.config import ExperimentConfig
 from mmer_tf.errors import MmerError
 from mmer_tf.fileio import file_mode
+from mmer_tf.keras_names import check_loss_name
 
 log = logging.getLogger("mmer_tf.train")
 
@@ -122,26 +123,6 @@ def resolve_loss(config: ExperimentConfig, output_kind: str) -> str:
 def default_loss(output_kind: str) -> str:
     """The loss a run trains with when ``-lf`` is not given (recorded in ``model_ids.csv``)."""
     return _KIND_DEFAULT_LOSS[_check_kind(output_kind)]
-
-
-def check_loss_name(name: str) -> str:
-    """``name`` if Keras knows the loss, else a one-line user error (run before any work)."""
-    try:
-        keras.losses.get(name)
-    except (ValueError, TypeError):
-        raise MmerError(f"-lf/--loss_function: unknown Keras loss {name!r} (e.g. mean_absolute_error, "
-                        "mean_squared_error, binary_crossentropy)") from None
-    return name
-
-
-def check_activation_name(name: str) -> str:
-    """``name`` if Keras knows the activation, else a one-line user error (run before any work)."""
-    try:
-        keras.activations.get(name)
-    except (ValueError, TypeError):
-        raise MmerError(f"-a/--final_activ: unknown Keras activation {name!r} (e.g. linear, sigmoid, softmax)") \
-            from None
-    return name
 
 
 def accuracy_metric(output_kind: str):

@@ -1,4 +1,4 @@
-"""CMU-MOSEI/MOSI adapter (load_segments) and the ``python -m mmer_tf.align`` CLI, end to end."""
+"""CMU-MOSEI/MOSI adapter (load_segments) and the ``python -m mmer_tf align`` CLI, end to end."""
 
 from __future__ import annotations
 
@@ -158,7 +158,7 @@ def test_length_mismatch_and_dims_between_videos(tmp_path):
 
 def run_cli(*args):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "mmer_tf.align", *map(str, args)], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "mmer_tf", "align", *map(str, args)], capture_output=True,
                           text=True, cwd=ROOT, env=env, timeout=120)
 
 

@@ -1,4 +1,4 @@
-"""``python -m mmer_tf.compare``: golden rankings of hand-made tables, grouping, plot/CSV outputs, errors."""
+"""``python -m mmer_tf compare``: golden rankings of hand-made tables, grouping, plot/CSV outputs, errors."""
 
 import csv
 import subprocess
@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mmer_tf import compare, results
+from mmer_tf.cli import compare as cli_compare
 from mmer_tf.results import store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,7 +67,7 @@ def ranked_csv(path):
 
 
 def run_compare(capsys, *argv):
-    code = compare.main([str(a) for a in argv])
+    code = cli_compare.main([str(a) for a in argv])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -176,10 +177,10 @@ def test_missing_or_empty_folders_are_one_line_errors(tmp_path, capsys):
 
 def test_command_line_entry_point(models, tmp_path):
     env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
-    ok = subprocess.run([sys.executable, "-m", "mmer_tf.compare", str(models), "--top", "1"],
+    ok = subprocess.run([sys.executable, "-m", "mmer_tf", "compare", str(models), "--top", "1"],
                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert ok.returncode == 0 and ok.stdout.splitlines()[2].split()[:3] == ["1", "ef", "3"]
-    bad = subprocess.run([sys.executable, "-m", "mmer_tf.compare", str(models), "--metric", "x"],
+    bad = subprocess.run([sys.executable, "-m", "mmer_tf", "compare", str(models), "--metric", "x"],
                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert bad.returncode == 1 and bad.stdout == ""
     assert bad.stderr.startswith("error: --metric x:") and bad.stderr.count("\n") == 1

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from mmer_tf import compare, stats
+from mmer_tf import stats
+from mmer_tf.cli import compare as cli_compare
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -58,7 +59,7 @@ def models(tmp_path):
 
 
 def _run(capsys, *argv):
-    code = compare.main([str(a) for a in argv])
+    code = cli_compare.main([str(a) for a in argv])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -154,7 +155,7 @@ def test_one_run_group_gets_a_bootstrap_over_its_saved_test_predictions(tmp_path
 
 
 def test_cli_test_in_a_fresh_process(models):
-    done = subprocess.run([sys.executable, "-m", "mmer_tf.compare", str(models), "--by", "model",
+    done = subprocess.run([sys.executable, "-m", "mmer_tf", "compare", str(models), "--by", "model",
                            "--test", "ef", "tfn"], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "Welch's t-test: statistic" in done.stdout  # ef repeats seeds 1, 2: not a pairing

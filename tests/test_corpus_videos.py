@@ -1,4 +1,4 @@
-"""A user's folder of clips + ``labels.csv``: parsing and splits, then ``python -m mmer_tf.featurize`` and
+"""A user's folder of clips + ``labels.csv``: parsing and splits, then ``python -m mmer_tf featurize`` and
 ``main.py`` on the featurized folder (a corrupt clip is skipped, named and counted, never fatal)."""
 
 from __future__ import annotations
@@ -98,14 +98,14 @@ def test_featurize_cli_then_train_on_the_featurized_folder(tmp_path):
 
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     out = tmp_path / "feats"
-    result = subprocess.run([sys.executable, "-m", "mmer_tf.featurize", "--corpus", "videos", str(root), str(out),
+    result = subprocess.run([sys.executable, "-m", "mmer_tf", "featurize", "--corpus", "videos", str(root), str(out),
                              "--quiet"], cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "skipped (unreadable): s0__broken" in result.stderr
     assert "16 of 17 clips featurized" in result.stdout
     assert {p.name for p in out.iterdir()} >= {"text.csd", "audio.csd", "vision.csd", "recipe.json", "clips.csv",
                                                 "featurized.json"}
-    bad = subprocess.run([sys.executable, "-m", "mmer_tf.featurize", "--corpus", "videos", str(root), str(out),
+    bad = subprocess.run([sys.executable, "-m", "mmer_tf", "featurize", "--corpus", "videos", str(root), str(out),
                           "--audio", "opensmile:eGeMAPSv02", "--quiet"], cwd=REPO, capture_output=True, text=True,
                          timeout=300, env=env)
     assert bad.returncode == 2 and bad.stderr.strip().startswith("error: OUT") and len(bad.stderr.strip().splitlines()) == 1

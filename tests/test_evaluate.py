@@ -1,4 +1,4 @@
-"""``python -m mmer_tf.evaluate``: a saved model re-scored on its own test fold equals its table row;
+"""``python -m mmer_tf evaluate``: a saved model re-scored on its own test fold equals its table row;
 robustness conditions, summaries and figure from a fresh process; config recovered without the sidecar."""
 
 import csv
@@ -16,7 +16,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 def _cli(*argv, cwd):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
-    return subprocess.run([sys.executable, "-m", "mmer_tf.evaluate", *map(str, argv)], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "mmer_tf", "evaluate", *map(str, argv)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=900)
 
 

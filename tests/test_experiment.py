@@ -157,7 +157,7 @@ def test_cmu_mosi_trains_the_sentiment_task_into_the_mmsa_table(tmp_path, capsys
     assert ids.loc[0, "corpus"] == "mosi" and ids.loc[0, "task"] == "sentiment"
     assert result.paths.table("sentiment").name == "mosi_sentiment.csv"
     # the new tables rank like the old ones
-    from mmer_tf import compare
+    from mmer_tf.cli import compare
 
     assert compare.main([str(tmp_path / "models"), "--table", "sentiment"]) == 0
     assert "lf_dnn" in capsys.readouterr().out

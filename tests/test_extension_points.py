@@ -59,9 +59,9 @@ def test_plugins_appear_in_every_derived_list():
     assert "first_class" in helps.split("--label_type")[1].split("--")[0]
     assert "zcr:<ms>" in helps.split("--audio_recipe")[1].split("--")[0]
     assert "--pooled_linear_hidden" in helps  # the model's hyper-parameter flags come from the model registry
-    featurize = _run(["-m", "mmer_tf.featurize", "--help"], env).stdout
+    featurize = _run(["-m", "mmer_tf", "featurize", "--help"], env).stdout
     assert "tones" in featurize and "zcr:<ms>" in featurize
-    compare = _run(["-m", "mmer_tf.compare", "--help"], env).stdout
+    compare = _run(["-m", "mmer_tf", "compare", "--help"], env).stdout
     assert "first_class" in compare
     # without the variable none of them exists: the package itself was not changed
     plain = _run(["main.py", "--help"], _env("")).stdout
@@ -93,5 +93,5 @@ def test_a_plugin_corpus_recipe_task_and_model_train_end_to_end(tmp_path):
     assert float(rows[0]["acc"]) >= 0.75  # low vs high tone: the zero-crossing rate separates them
     featurized = [p for p in cache.iterdir() if p.name.startswith("featurized_tones_")]
     assert len(featurized) == 1 and (featurized[0] / "audio.csd").is_file()
-    ranked = _run(["-m", "mmer_tf.compare", str(models), "--table", "first_class"], _env())
+    ranked = _run(["-m", "mmer_tf", "compare", str(models), "--table", "first_class"], _env())
     assert ranked.returncode == 0 and "acc" in ranked.stdout, ranked.stderr[-1500:]

@@ -51,6 +51,8 @@ def _backend_modules(imported):
      "error: --label_smoothing: applies to cross-entropy losses, not -lf mean_absolute_error"),
     (["--freeze_branches", "2"], "error: --freeze_branches: freezes the --init_from branches; give --init_from"),
     (["--aux_loss", "foo=1"], "error: --aux_loss foo=1: foo is not among --modalities text,audio,vision"),
+    (["-lf", "nope"], "error: -lf/--loss_function: unknown Keras loss 'nope'"),
+    (["-a", "sigmoidd"], "error: -a/--final_activ: unknown Keras activation 'sigmoidd'"),
 ])
 def test_a_flag_error_is_one_line_without_the_backend(args, message):
     proc, wall, imported, other = _run_main(*args)
@@ -71,3 +73,26 @@ def test_help_lists_every_flag_without_the_backend():
         assert flag in proc.stdout, flag
     assert _backend_modules(imported) == []
     assert wall < WALL_LIMIT_S, f"{wall:.2f} s"
+
+
+def test_the_loss_and_activation_names_checked_without_keras_are_exactly_keras_own():
+    """``-lf``/``-a`` are checked against tables kept without Keras: they must be what this Keras resolves."""
+    import keras
+
+    from mmer_tf.keras_names import ACTIVATIONS, LOSSES
+
+    from keras.src import activations, losses  # the tables keras.losses.get / keras.activations.get read
+
+    def resolved(get, names):
+        ok = set()
+        for name in names:
+            try:
+                get(name)
+                ok.add(name)
+            except (ValueError, TypeError):
+                pass
+        return ok
+
+    assert set(LOSSES) == resolved(keras.losses.get, losses.ALL_OBJECTS_DICT)
+    assert set(ACTIVATIONS) == resolved(keras.activations.get, activations.ALL_OBJECTS_DICT)
+    assert resolved(keras.losses.get, ["mean_absolute_errror"]) == set()  # a typo is refused by Keras too

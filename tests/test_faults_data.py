@@ -1,5 +1,5 @@
 """Fault injection for the data side: a full disk (a 2 MB tmpfs), a read-only folder, Ctrl-C and SIGKILL at
-each write stage of ``python -m mmer_tf.align``, and the built-in sample and the cache on a full disk.
+each write stage of ``python -m mmer_tf align``, and the built-in sample and the cache on a full disk.
 
 Every case checks what a user relies on: one ``error:`` line and a non-zero exit, no ``.partial`` file or
 hidden temporary folder left behind, earlier outputs untouched, and a rerun that succeeds. Mounting a
@@ -76,7 +76,7 @@ def read_only(tmp_path):
 
 def align_cli(*args, env=None, **kwargs):
     env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "mmer_tf.align", *map(str, args)], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "mmer_tf", "align", *map(str, args)], capture_output=True,
                           text=True, cwd=ROOT, env=env, timeout=120, preexec_fn=default_signals, **kwargs)
 
 

@@ -1,7 +1,7 @@
 """Every registered model, trained and saved by one process, reloads and predicts the same in a fresh one.
 
 A ``.keras`` file names its custom layers; a process that has not imported the module defining one cannot
-rebuild it (``could not be deserialized properly``). ``python -m mmer_tf.predict`` is such a process: it
+rebuild it (``could not be deserialized properly``). ``python -m mmer_tf predict`` is such a process: it
 imports ``mmer_tf.train`` and nothing of the model. So each model (the registry is iterated, a new model is
 covered without touching this file) is trained for one epoch on tiny random data here, saved, and then one
 fresh interpreter reloads every file through ``mmer_tf.train.load_model`` alone and predicts the same batch.

@@ -1,4 +1,4 @@
-"""``python -m mmer_tf.predict``: a model trained on raw media captions new clips with their emotion.
+"""``python -m mmer_tf predict``: a model trained on raw media captions new clips with their emotion.
 
 One RAVDESS miniature is trained on once (``main.py``, lf_dnn, a speaker-independent fold); then:
 the CLI on one clip writes a video with the same frame count, the caption in its bottom band (pixel
@@ -98,7 +98,7 @@ def test_cli_captions_one_clip_and_scores_match_the_model(trained, tmp_path):
 
     clip = trained["root"] / "Actor_03" / "01-01-03-01-01-01-03.mp4"  # test actor, happy
     out = tmp_path / "captioned.mp4"
-    result = subprocess.run([sys.executable, "-m", "mmer_tf.predict", "--model", str(trained["model"]), "--out",
+    result = subprocess.run([sys.executable, "-m", "mmer_tf", "predict", "--model", str(trained["model"]), "--out",
                              str(out), "--text", STATEMENT, str(clip)], cwd=REPO, capture_output=True, text=True,
                             timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     assert result.returncode == 0, result.stderr[-2000:]
@@ -192,7 +192,7 @@ def test_unaligned_model_featurizes_new_clips_like_its_fold(trained):
 
 
 def _refusal(args, capsys):
-    from mmer_tf import predict
+    from mmer_tf.cli import predict
 
     code = predict.main(args)
     err = capsys.readouterr().err.strip()

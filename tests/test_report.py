@@ -1,4 +1,4 @@
-"""``python -m mmer_tf.report``: one self-contained page from generated tables (current and old layouts,
+"""``python -m mmer_tf report``: one self-contained page from generated tables (current and old layouts,
 a robustness evaluation, a search), rendered in headless Chromium and checked not blank."""
 
 import re
@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from mmer_tf import plots, report
+from mmer_tf.cli import report as cli_report
 
 REPO = Path(__file__).resolve().parents[1]
 EMOTIONS = ("happy", "sad", "anger", "surprise", "disgust", "fear")
@@ -89,10 +90,10 @@ def test_page_without_searches_or_robustness(models, tmp_path):
 
 
 def test_errors_are_one_line(tmp_path, capsys):
-    assert report.main([str(tmp_path), "--out", str(tmp_path / "r.html")]) == 1
+    assert cli_report.main([str(tmp_path), "--out", str(tmp_path / "r.html")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "no result tables" in err and err.count("\n") == 1
-    assert report.main([str(tmp_path / "nope"), "--out", str(tmp_path / "r.html")]) == 1
+    assert cli_report.main([str(tmp_path / "nope"), "--out", str(tmp_path / "r.html")]) == 1
     assert "no such folder" in capsys.readouterr().err
 
 
@@ -103,7 +104,7 @@ def _chromium():
 @pytest.mark.slow
 def test_cli_page_renders_in_headless_chromium(models, tmp_path):
     out = tmp_path / "report.html"
-    done = subprocess.run([sys.executable, "-m", "mmer_tf.report", str(models), "--out", str(out)],
+    done = subprocess.run([sys.executable, "-m", "mmer_tf", "report", str(models), "--out", str(out)],
                           capture_output=True, text=True, cwd=REPO, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"wrote {out}")

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from mmer_tf import plots, results
+from mmer_tf.cli import results as cli_results
 from mmer_tf.results import store
 from mmer_tf.config import ExperimentConfig, parameter_columns
 from mmer_tf.errors import MmerError
@@ -292,7 +293,7 @@ def test_a_write_failure_changes_no_table_and_saves_the_rows(tmp_path, monkeypat
     assert _hidden_leftovers(paths.csv_dir) == []
     # once the disk has room again, the saved rows go into the tables, all of them, once
     monkeypatch.setattr(store, "_stage_file", real_stage)
-    assert results.main(["record", str(moved)]) == 0 and not moved.exists()
+    assert cli_results.main(["record", str(moved)]) == 0 and not moved.exists()
     for table in ("regression", "classification_presence", "classification_dominant", "model_ids"):
         assert [r["run_id"] for r in read_table(paths.table(table))[1]] == ["1", "2"], table
     assert read_table(paths.table("regression"))[1][1]["mae"] == "0.75"

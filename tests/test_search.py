@@ -1,4 +1,4 @@
-"""``python -m mmer_tf.search`` as a user runs it: the choice is made on validation only, processes share a
+"""``python -m mmer_tf search`` as a user runs it: the choice is made on validation only, processes share a
 study, a killed search resumes, and a bad space file is one line before any trial.
 
 The end-to-end searches run on a constructed feature-folder corpus where validation and test disagree on
@@ -57,7 +57,7 @@ def corpus(tmp_path_factory):
 
 def _search(args, cwd=REPO, **popen):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    command = [sys.executable, "-m", "mmer_tf.search", *map(str, args)]
+    command = [sys.executable, "-m", "mmer_tf", "search", *map(str, args)]
     if popen:
         return subprocess.Popen(command, cwd=cwd, env=env, **popen)
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)

@@ -8,6 +8,7 @@ import shlex
 import pytest
 
 from mmer_tf import sweep
+from mmer_tf.cli import sweep as cli_sweep
 from mmer_tf.errors import MmerError
 
 
@@ -90,10 +91,10 @@ def test_pending_drops_exactly_the_recorded_config_and_seed(tmp_path):
 def test_cli_prints_lines_and_writes_them_atomically(tmp_path, capsys):
     path = tmp_path / "s.yaml"
     path.write_text("b: [8, 16]\n")
-    assert sweep.main([str(path), "--seeds", "5"]) == 0
+    assert cli_sweep.main([str(path), "--seeds", "5"]) == 0
     assert capsys.readouterr().out.splitlines() == ["--b 8 --seed 5", "--b 16 --seed 5"]
     out = tmp_path / "lines"
-    assert sweep.main([str(path), "--out", str(out)]) == 0
+    assert cli_sweep.main([str(path), "--out", str(out)]) == 0
     assert [shlex.split(l) for l in out.read_text().splitlines()] == [["--b", "8"], ["--b", "16"]]
-    assert sweep.main([str(tmp_path / "nope.yaml")]) == 2
+    assert cli_sweep.main([str(tmp_path / "nope.yaml")]) == 2
     assert "error: " in capsys.readouterr().err

@@ -1,8 +1,8 @@
-"""``python -m mmer_tf.search``: search on validation, rerun the choice with fresh seeds, print its test metrics.
+"""Search main.py flags on validation (Optuna), rerun the choice with fresh seeds, print its test metrics.
 
 ::
 
-    python -m mmer_tf.search --space SPACE.yaml --trials N [--final_seeds K] [--study NAME] [--storage PATH]
+    python -m mmer_tf search --space SPACE.yaml --trials N [--final_seeds K] [--study NAME] [--storage PATH]
                              [--sampler tpe|random|grid] [--no_pruning] [main.py flags ...]
 
 - Every other argument is a ``main.py`` flag and applies to every run (``-mn lf_dnn -e 30 -df DATA``);
@@ -31,9 +31,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from mmer_tf.errors import MmerError
-
-EXIT_INTERRUPTED = 130
+from mmer_tf.errors import MmerError, report_errors
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,7 +40,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m mmer_tf.search", allow_abbrev=False,
+    parser = _Parser(prog="python -m mmer_tf search", allow_abbrev=False,
                      description="Search main.py flags on the validation metric, rerun the chosen configuration "
                                  "with fresh seeds, print its test metrics with intervals.",
                      epilog="Every other argument is a main.py flag (python main.py --help).")
@@ -142,37 +140,33 @@ def run(search) -> int:
     return 1 if failed else 0
 
 
-def entry(argv: Sequence[str]) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """The command: one ``error:`` line for bad input, ``interrupted`` (exit 130) on Ctrl-C."""
-    from mmer_tf import distributed
-
+    argv = sys.argv[1:] if argv is None else list(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        distributed.prepare_environment(["search"] + list(argv))
-    except MmerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    from mmer_tf.native_logs import import_backend_quietly
 
-    import_backend_quietly()
-    from mmer_tf import resume
+    def body() -> int:
+        from mmer_tf import distributed
 
-    resume.install_preemption_handler()
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s search: %(message)s", "%H:%M:%S"))
-    search_log = logging.getLogger("mmer_tf.search")
-    search_log.addHandler(handler)
-    search_log.propagate = False
-    try:
-        search = prepare(argv)
-        return run(search)
-    except MmerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except OSError as exc:
-        where = exc.filename or ""
-        print(f"error: {where + ': ' if where else ''}{exc.strerror or exc}", file=sys.stderr)
-        return 2
+        _check_numbers(_parser().parse_known_args(argv)[0])  # --help and typos answer before the backend loads
+        distributed.prepare_environment(["search"] + argv)  # before Keras: the backend data_parallel needs
+        from mmer_tf.native_logs import import_backend_quietly
+
+        import_backend_quietly()
+        from mmer_tf import resume
+
+        resume.install_preemption_handler()
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s search: %(message)s", "%H:%M:%S"))
+        search_log = logging.getLogger("mmer_tf.search")
+        search_log.addHandler(handler)
+        search_log.propagate = False
+        return run(prepare(argv))
+
+    return report_errors(body)
+
+
+if __name__ == "__main__":
+    from mmer_tf.cli import script
+
+    script(main)

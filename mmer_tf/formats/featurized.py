@@ -1,6 +1,6 @@
 """The featurized folder: what a raw-media corpus becomes, written by ``features/`` and read by ``data/``.
 
-A featurized folder (``<pickle_folder>/featurized_<corpus>_<key>/``, or what ``python -m mmer_tf.featurize``
+A featurized folder (``<pickle_folder>/featurized_<corpus>_<key>/``, or what ``python -m mmer_tf featurize``
 writes) holds:
 
 - ``text.csd``, ``audio.csd``, ``vision.csd``: SDK-format computational sequences (:mod:`mmer_tf.formats.csd`),

@@ -4,8 +4,8 @@ One job per module: :mod:`~mmer_tf.results.paths` (file names, :class:`RunPaths`
 :mod:`~mmer_tf.results.run_ids` (reserve, release, discard; :func:`holding`, the context manager
 ``experiment.run`` keeps a run's id in), :mod:`~mmer_tf.results.store` (the journaled, locked CSV store),
 :mod:`~mmer_tf.results.record` (:func:`write_run`) and :mod:`~mmer_tf.results.unrecorded` (the
-``unrecorded_run<id>.json`` fallback and ``python -m mmer_tf.results record``). Everything other modules use
-is importable from here.
+``unrecorded_run<id>.json`` fallback; its command is ``python -m mmer_tf results record``). Everything
+other modules use is importable from here.
 
 Layout (``-mf`` = ``config.model_folder``, ``-mn`` = ``config.model_name``, ``-cf`` = ``config.csv_folder``)::
 
@@ -48,7 +48,7 @@ from mmer_tf.results.run_ids import (DISCARD_ON, RESERVATION_DIR, HeldRuns, disc
                                      reserve_run_id, run_artefacts, run_id_state)
 from mmer_tf.results.store import (FOLDER_LOCK, JOURNAL_FILE, LOCK_TIMEOUT_S, TXN_SUFFIX, append_rows, check_tables,
                                    commit_tables, consistent_read, folder_lock, recover_tables)
-from mmer_tf.results.unrecorded import main, record_unrecorded
+from mmer_tf.results.unrecorded import record_unrecorded
 
 
 def __getattr__(name: str):
@@ -61,6 +61,6 @@ def __getattr__(name: str):
 
 __all__ = ["BOOKKEEPING_COLUMNS", "DISCARD_ON", "FOLDER_LOCK", "HeldRuns", "JOURNAL_FILE", "LOCK_TIMEOUT_S",
            "MODEL_IDS_FILE", "RESERVATION_DIR", "RunPaths", "TXN_SUFFIX", "append_rows", "check_name", "check_tables",
-           "commit_tables", "consistent_read", "discard_run", "folder_lock", "holding", "main", "record_unrecorded",
+           "commit_tables", "consistent_read", "discard_run", "folder_lock", "holding", "record_unrecorded",
            "recover_tables", "release_run_id", "reserve_run_id", "run_artefacts", "run_id_state", "save_predictions",
            "table_filename", "write_run"]

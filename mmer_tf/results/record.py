@@ -111,5 +111,5 @@ def write_run(paths: RunPaths, run_id: int, params: Mapping[str, object],
             f"{exc.filename or paths.csv_dir}: {exc.strerror or exc}")
         saved = fallback_record(paths, run_id, tables, exc)
         raise MmerError(f"run {run_id}: tables not written ({reason}); every table is as it was, and the "
-                        f"run's rows are saved in {saved} (python -m mmer_tf.results record FILE adds them "
+                        f"run's rows are saved in {saved} (python -m mmer_tf results record FILE adds them "
                         "later)") from None

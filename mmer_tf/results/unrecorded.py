@@ -1,5 +1,6 @@
 """A run whose tables could not be written keeps its rows in ``unrecorded_run<id>.json``;
-``python -m mmer_tf.results record FILE...`` adds them once the tables can be written again."""
+``python -m mmer_tf results record FILE...`` (:mod:`mmer_tf.cli.results`) adds them once the tables can be
+written again."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Sequence
 
 from mmer_tf.errors import MmerError
 from mmer_tf.fileio import atomic_write_text
@@ -38,7 +38,7 @@ def record_unrecorded(path: str | os.PathLike) -> int:
     """Append the rows of an ``unrecorded_run<id>.json`` to the tables it names (all or nothing), then
     delete it; returns the run id. Refused when ``model_ids`` already holds that run (a rerun recorded it).
 
-    ``python -m mmer_tf.results record FILE...`` calls it, once the tables can be written again.
+    ``python -m mmer_tf results record FILE...`` calls it, once the tables can be written again.
     """
     path = Path(path)
     try:
@@ -63,23 +63,3 @@ def _run_ids_in(table: Path) -> set[str]:
             return {(row.get("run_id") or "").strip() for row in csv.DictReader(handle)}
     except FileNotFoundError:
         return set()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m mmer_tf.results record FILE...``: add saved runs' rows to their tables."""
-    import argparse
-    import sys
-
-    parser = argparse.ArgumentParser(prog="python -m mmer_tf.results",
-                                     description="Add the rows of unrecorded_run<id>.json files to their tables.")
-    parser.add_argument("command", choices=["record"])
-    parser.add_argument("files", nargs="+")
-    args = parser.parse_args(argv)
-    for file in args.files:
-        try:
-            run_id = record_unrecorded(file)
-        except MmerError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        print(f"run {run_id}: rows added from {file}")
-    return 0

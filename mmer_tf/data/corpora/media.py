@@ -11,7 +11,7 @@ else is here, once, so the three corpora take one data flow:
    (``recipe.json``), every clip's metadata (``clips.csv``) and ``featurized.json`` (written last: its
    presence means the folder is complete). Featurizing is resumable; label choices (``--emotions``,
    ``--meld_labels``, ``--fold``) never re-featurize, because labels are derived when the folder is read.
-   ``python -m mmer_tf.featurize`` writes the same folder, and ``-df`` may point at one.
+   ``python -m mmer_tf featurize`` writes the same folder, and ``-df`` may point at one.
 2. **Align** (:func:`align_clips`), exactly as CMU-MOSEI: the computational sequences are aligned with
    :func:`mmer_tf.data.align.align_stream` to a reference sequence holding one interval per clip -- the
    utterance's text interval (the hull of the clip's text rows; of all its rows when it has no text).
@@ -168,11 +168,13 @@ def clip_of(record: ClipRecord):
 
 def ensure_featurized(records: Sequence[ClipRecord], folder: Path, recipe, *, corpus: str, root: Path,
                       scan_skipped: Mapping[str, list[str]] | None = None, workers: int = 1,
-                      progress: bool = True) -> dict:
+                      progress: bool = True, shard: tuple[int, int] | None = None) -> dict:
     """Featurize ``records`` into ``folder`` unless it is already complete; returns its marker.
 
     The featurizer writes per-clip outputs atomically and skips finished clips, so an interrupted run
-    resumes; the marker is written last, after ``clips.csv``.
+    resumes; the marker is written last, after ``clips.csv``. ``shard=(i, n)``: this job-array task's
+    share only (:func:`mmer_tf.features.featurize`); the shard completing the set writes the folder, the
+    others return the featurizer's ``{"merged": False, "pending_shards": [...]}`` and write no marker.
     """
     folder = Path(folder)
     if is_featurized(folder, corpus):
@@ -181,7 +183,9 @@ def ensure_featurized(records: Sequence[ClipRecord], folder: Path, recipe, *, co
 
     folder.mkdir(parents=True, exist_ok=True)
     clips = [clip_of(r) for r in records]
-    summary = featurize(clips, folder, recipe, workers=workers, progress=progress)
+    summary = featurize(clips, folder, recipe, workers=workers, progress=progress, shard=shard)
+    if summary.get("merged") is False:
+        return summary
     write_clips_csv(folder / CLIPS_CSV, records, root)
     marker = {
         "corpus": corpus,
