@@ -1,0 +1,179 @@
+"""``--finetune vision=kh:<preset>:<N>``: a KerasHub image backbone trained inside the model on cached frames.
+
+Tiny ResNet and ViT presets (random weights, ``save_to_preset``; ``kh_support``) are fine-tuned through
+``kh:<folder>:<N>``. Checked: only the top N blocks' weights change in training (the others, batch-norm
+statistics included, stay bit-identical); frames are decoded once into a uint8 cache keyed by their size;
+bad flags and backbones are one line; and, end to end, a RAVDESS miniature reaches its table through
+``main.py`` in a fresh process and ``python -m mmer_tf predict`` scores a clip with the saved model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import kh_support
+from raw_media_support import have_tools, make_ravdess, write_clip
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def presets(tmp_path_factory):
+    root = tmp_path_factory.mktemp("presets")
+    return {"resnet": kh_support.resnet(root / "resnet"), "vit": kh_support.vit(root / "vit"),
+            "bert": kh_support.bert(root / "bert")}
+
+
+def _config(tmp_path, entry, **changes):
+    from mmer_tf.config import ExperimentConfig
+
+    values = dict(pickle_folder=str(tmp_path / "cache"), label_type="category", modalities=("vision",),
+                  model_name="lf_dnn", finetune=(entry,), num_epochs=1, final_activ="softmax")
+    return ExperimentConfig(**{**values, **changes})
+
+
+def _backbone_weights(backbone) -> dict[str, np.ndarray]:
+    """Every variable of the backbone (trainable or not: batch-norm statistics too) by its path."""
+    return {variable.path: np.array(variable.numpy()) for variable in backbone.weights}
+
+
+def _fit_on_noise(config, encoders):
+    """One epoch of the whole model (backbone, transformer over time, lf_dnn) on random frames."""
+    import keras
+
+    from mmer_tf import train
+    from mmer_tf.finetune import run
+
+    train.seed_everything(0)
+    model = run.build_model(config, {}, encoders, 2, aligned=True)
+    train.compile_model(model, config, "classes")
+    rng = np.random.default_rng(0)
+    x = {"vision": rng.integers(0, 256, (8, 3, 32, 32, 3), dtype=np.uint8), "vision_mask": np.ones((8, 3), np.float32)}
+    y = keras.utils.to_categorical(rng.integers(0, 2, 8), 2)
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)  # one step: every trainable weight moves
+    return model
+
+
+@pytest.mark.parametrize("family, entry, trained_prefixes", [
+    ("resnet", "1", ("stack1_block0_",)),
+    ("vit", "1", ("vit_encoder/transformer_block_3/", "vit_encoder/ln/")),
+    pytest.param("resnet", "0", (), marks=pytest.mark.slow),
+])
+def test_only_the_top_n_blocks_change(presets, tmp_path, family, entry, trained_prefixes):
+    from mmer_tf.finetune import run
+
+    config = _config(tmp_path, f"vision=kh:{presets[family]}:{entry}")
+    encoders = run.load_encoders(config)
+    backbone = encoders["vision"].backbone
+    before = _backbone_weights(backbone)
+    _fit_on_noise(config, encoders)
+    after = _backbone_weights(backbone)
+    assert before.keys() == after.keys() and before
+    changed = {k for k in before if not np.array_equal(before[k], after[k])}
+    def in_top(key):
+        return key.startswith(tuple(trained_prefixes)) if trained_prefixes else False
+
+    assert not {k for k in changed if not in_top(k)}, "weights below the top block(s) changed"
+    for prefix in trained_prefixes:  # every trained block learned something
+        assert any(k.startswith(prefix) for k in changed), (prefix, sorted(changed)[:5])
+    assert len([k for k in before if not in_top(k)]) > len(before) // 3  # the frozen part is not empty
+
+
+def test_bad_flags_and_backbones_are_one_line(presets, tmp_path):
+    from mmer_tf.errors import MmerError
+    from mmer_tf.finetune import parse, run
+
+    for entry, words in (("vision=kh:resnet", "number of top blocks"), ("vision=hub:/x:1", "only KerasHub"),
+                         ("text=kh:bert:1", "cannot be fine-tuned"), ("vision", "expected vision=kh:"),
+                         ("audio=kh:whisper:1", "not available yet")):
+        with pytest.raises(MmerError, match=words):
+            parse(entry)
+    with pytest.raises(MmerError, match="has only 2 blocks"):
+        run.load_encoders(_config(tmp_path, f"vision=kh:{presets['resnet']}:3"))
+    with pytest.raises(MmerError, match="BertBackbone is not a supported backbone"):
+        run.load_encoders(_config(tmp_path, f"vision=kh:{presets['bert']}:1"))
+    with pytest.raises(MmerError, match="not among --modalities"):
+        run.load_encoders(_config(tmp_path, f"vision=kh:{presets['resnet']}:1", modalities=("audio",)))
+    result = subprocess.run([sys.executable, "main.py", "--finetune", "vision=kh:resnet_18_imagenet", "-e", "1"],
+                            cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1].startswith("error: --finetune vision=kh:resnet_18_imagenet: needs")
+
+
+@pytest.mark.skipif(not have_tools(), reason="espeak-ng is not installed")
+def test_frames_are_decoded_once_and_keyed_by_size(tmp_path):
+    from mmer_tf.features import Clip
+    from mmer_tf.finetune import frames
+
+    clip = Clip(id="a", media=write_clip(tmp_path / "a.mp4", "Kids are talking", "happy", 1))
+    small = frames.FrameParams(size=16, fps=5.0, face_crop=True)
+    paths, failed = frames.ensure([clip, Clip(id="bad", media=tmp_path / "missing.mp4")], small, tmp_path)
+    assert set(paths) == {"a"} and "bad" in failed
+    array = np.load(paths["a"])
+    assert array.dtype == np.uint8 and array.shape[1:] == (16, 16, 3) and 3 <= len(array) <= frames.MAX_FRAMES
+    assert np.array_equal(array, frames.decode(clip, small))
+    stamp = paths["a"].stat().st_mtime_ns
+    again, _ = frames.ensure([clip], small, tmp_path)
+    assert again["a"].stat().st_mtime_ns == stamp  # read back, not decoded again
+    other, _ = frames.ensure([clip], frames.FrameParams(size=24, fps=5.0, face_crop=True), tmp_path)
+    assert other["a"].parent != paths["a"].parent and np.load(other["a"]).shape[1:] == (24, 24, 3)
+
+
+def _run(args, timeout=300):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run([sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True,
+                            timeout=timeout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not have_tools(), reason="espeak-ng is not installed")
+def test_ravdess_finetuned_to_table_then_predict(presets, tmp_path):
+    """main.py fine-tunes the top ResNet block with audio features beside it; the saved model reloads in a
+    fresh process (predict) and its frozen blocks are the preset's, bit for bit."""
+    import pandas as pd
+
+    root = make_ravdess(tmp_path / "RAVDESS", repetitions=(1,))
+    _run(["main.py", "-df", str(root), "--emotions", "happy,sad", "--num_folds", "4", "--fold", "2",
+          "-mn", "lf_dnn", "-e", "2", "-b", "4", "--seed", "1", "--verbose", "0", "--text_recipe", "none",
+          "--video_recipe", "none", "--finetune", f"vision=kh:{presets['resnet']}:1",
+          "-pf", str(tmp_path / "cache"), "-mf", str(tmp_path / "models")])
+    table = pd.read_csv(tmp_path / "models" / "lf_dnn" / "csv" / "classification_category.csv")
+    assert len(table) == 1 and 0.0 <= table.iloc[0]["acc"] <= 1.0
+    ids = pd.read_csv(tmp_path / "models" / "lf_dnn" / "csv" / "model_ids.csv")
+    assert ids.iloc[0]["finetune"] == f"vision=kh:{presets['resnet']}:1" and ids.iloc[0]["n_test"] == 4
+    (cached,) = (tmp_path / "cache").glob("finetune_frames_*")
+    arrays = [np.load(p) for p in cached.glob("*.npy")]
+    assert len(arrays) == 16 and all(a.dtype == np.uint8 and a.shape[1:] == (32, 32, 3) for a in arrays)
+
+    (model_file,) = (tmp_path / "models" / "lf_dnn").glob("*.keras")
+    sidecar = json.loads(Path(str(model_file) + ".recipe.json").read_text())
+    assert sidecar["finetune"]["vision"]["size"] == 32 and sidecar["modalities"] == ["audio", "vision"]
+    clip = root / "Actor_03" / "01-01-03-01-01-01-03.mp4"
+    out = _run(["-m", "mmer_tf", "predict", "--model", str(model_file), "--out", str(tmp_path / "captioned.mp4"),
+                str(clip)]).stdout
+    assert out.startswith(f"{clip}: ") and "happy=" in out and "sad=" in out
+    assert (tmp_path / "captioned.mp4").stat().st_size > 0
+
+    check = ("import sys, numpy as np, keras_hub\n"
+             "from mmer_tf import train\n"
+             "model = train.load_model(sys.argv[1])\n"
+             "tuned = model.get_layer('vision_backbone').backbone\n"
+             "preset = keras_hub.models.Backbone.from_preset(sys.argv[2])\n"
+             "for layer in [layer for layer in preset.layers if layer.get_weights()]:\n"
+             "    mine = tuned.get_layer(layer.name)\n"
+             "    same = all(np.array_equal(a, b) for a, b in zip(layer.get_weights(), mine.get_weights()))\n"
+             "    print(layer.name, same, mine.trainable)\n")
+    lines = _run(["-c", check, str(model_file), str(presets["resnet"])]).stdout.split("\n")
+    rows = [line.split() for line in lines if line.strip()]
+    assert rows and all((same == "True") != name.startswith("stack1_block0") for name, same, _ in rows
+                        if "conv" in name), rows
+    assert all((trainable == "True") == name.startswith("stack1_block0") for name, _, trainable in rows), rows
