@@ -148,15 +148,21 @@ def _audio_encoder(preset: str):
     return encoder, converter
 
 
+def _named_output(out, keys: tuple[str, ...], what: str, flag: str):
+    """The first of ``keys`` in a backbone's dict output (any other output as it is); a one-line error
+    naming the outputs when none is there."""
+    if not isinstance(out, dict):
+        return out
+    for key in keys:
+        if key in out:
+            return out[key]
+    raise MmerError(f"{flag}: the backbone returns {sorted(out)}; none is {what}")
+
+
 def _pool(out) -> np.ndarray:
     """Backbone output -> ``[N, D]``: feature maps averaged over space, token sequences over tokens."""
-    if isinstance(out, dict):
-        for key in ("pooled_output", "sequence_output", "encoder_sequence_output"):
-            if key in out:
-                out = out[key]
-                break
-        else:
-            raise MmerError(f"kh: the backbone returns {sorted(out)}; none is an image embedding")
+    out = _named_output(out, ("pooled_output", "sequence_output", "encoder_sequence_output"), "an image embedding",
+                        "kh")
     out = np.asarray(out, dtype=np.float32)
     if out.ndim == 4:
         return out.mean(axis=(1, 2))
@@ -201,13 +207,7 @@ def _text_inputs(backbone, ids: np.ndarray) -> dict:
 
 def _token_states(backbone, ids: list[int]) -> np.ndarray:
     out = backbone.predict_on_batch(_text_inputs(backbone, np.asarray([ids], dtype=np.int32)))
-    if isinstance(out, dict):
-        for key in ("sequence_output", "encoder_sequence_output"):
-            if key in out:
-                out = out[key]
-                break
-        else:
-            raise MmerError(f"--text kh: the backbone returns {sorted(out)}; none is a token sequence")
+    out = _named_output(out, ("sequence_output", "encoder_sequence_output"), "a token sequence", "--text kh")
     out = np.asarray(out, dtype=np.float32)
     if out.ndim != 3:
         raise MmerError(f"--text kh: the backbone returns shape {out.shape}, not token states")

@@ -110,6 +110,17 @@ def modality_files(folder: Path) -> dict[str, Path]:
     return {m: csd_file(folder, m) for m in MODALITIES if csd_file(folder, m).is_file()}
 
 
+def open_sequences(folder: Path) -> dict:
+    """``{modality: CsdReader}`` of the folder's sequences (the caller closes them); a folder without any
+    is a one-line error."""
+    from mmer_tf.formats.csd import CsdReader
+
+    files = modality_files(folder)
+    if not files:
+        raise MmerError(f"{folder}: no text.csd, audio.csd or vision.csd (featurizing wrote nothing?)")
+    return {m: CsdReader(p) for m, p in files.items()}
+
+
 def write_marker(folder: Path, marker: Mapping) -> None:
     """``featurized.json``, the last file written: the folder is complete once it exists."""
     atomic_write_text(Path(folder) / MARKER, json.dumps(dict(marker), indent=1, sort_keys=True, default=str))

@@ -20,9 +20,8 @@ import re
 import sys
 from pathlib import Path
 
-from mmer_tf.data.corpora import media
+from mmer_tf.data.corpora import layout, media
 from mmer_tf.data.corpora.media import ClipRecord, Labelling, Scan
-from mmer_tf.data.folds import actor_folds
 from mmer_tf.errors import MmerError
 
 NAME = "cremad"
@@ -61,22 +60,10 @@ def parse_name(stem: str) -> dict[str, str]:
 
 def media_dirs(path: Path, depth: int = 3) -> dict[str, list[Path]]:
     """``{"VideoFlash": [...], "AudioWAV": [...]}`` at ``path`` or up to ``depth`` levels below."""
-    path = Path(path)
     found: dict[str, list[Path]] = {name: [] for name in FOLDERS}
-    if not path.is_dir():
-        return found
-    level = [path]
-    for _ in range(depth):
-        below = []
-        for folder in level:
-            try:
-                entries = [e for e in os.scandir(folder) if e.is_dir()]
-            except OSError:
-                continue
-            for entry in entries:
-                (found[entry.name] if entry.name in FOLDERS else below).append(Path(entry.path))
-        level = below
-    return {name: sorted(dirs) for name, dirs in found.items()}
+    for folder in layout.find_dirs(path, lambda name: name in FOLDERS, depth):
+        found[folder.name].append(folder)
+    return found
 
 
 def detect(path: Path) -> bool:
@@ -97,14 +84,7 @@ def scan(path: Path) -> Scan:
     chosen: dict[str, tuple[Path, dict]] = {}
     for name, suffix in FOLDERS.items():  # VideoFlash first: its copy wins
         for folder in media_dirs(path)[name]:
-            for file in sorted(folder.iterdir()):
-                if not file.is_file() or file.suffix.lower() != suffix:
-                    continue
-                try:
-                    fields = parse_name(file.stem)
-                except MmerError:
-                    result.skip("not a CREMA-D file name", file.name)
-                    continue
+            for file, fields in layout.named_files(folder, (suffix,), parse_name, result, "CREMA-D"):
                 if file.stem in chosen:
                     result.skip("second copy of a recording", f"{name}/{file.name}")
                     continue
@@ -124,17 +104,7 @@ def params(config) -> dict:
 
 def label(rows, config) -> Labelling:
     """Classes = the selected emotions (sorted; without ``--emotions``, those present); folds by actor blocks."""
-    classes = selected_emotions(config)
-    if not getattr(config, "emotions", ()):
-        present = {row.get("emotion") for row in rows}
-        classes = tuple(e for e in classes if e in present) or classes
-    labels, excluded = media.emotion_labels(rows, classes)
-    if all(y is None for y in labels):
-        return Labelling(classes, labels, [None] * len(rows), excluded, "no clip selected")
-    folds, protocol = actor_folds(rows, labels, config)
-    description = (f"emotions {','.join(classes)}; actor-independent fold {config.fold} of {config.num_folds}: "
-                   f"test actors {'+'.join(protocol['test'])}, valid {'+'.join(protocol['valid'])}")
-    return Labelling(tuple(classes), labels, folds, excluded, description, protocol)
+    return media.actor_emotion_labelling(rows, config, selected_emotions(config))
 
 
 def describe(path: Path, config):

@@ -18,8 +18,8 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from mmer_tf.data.corpora.media import Labelling, failed_media, modality_files
-from mmer_tf.formats.csd import CsdReader
+from mmer_tf.data.corpora.dropped import Dropped
+from mmer_tf.data.corpora.media import Labelling, failed_media, open_sequences
 from mmer_tf.data.segments import SegmentSet
 from mmer_tf.errors import MmerError
 
@@ -54,18 +54,10 @@ def frame_segments(folder: Path, rows: Sequence[Mapping[str, str]], labelling: L
     """One segment per labelled video of ``rows`` on its frame axis; ``frame_labels(row, mid_times)`` gives
     the class index per step (NaN: unlabelled)."""
     folder = Path(folder)
-    files = modality_files(folder)
-    if not files:
-        raise MmerError(f"{folder}: no text.csd, audio.csd or vision.csd (featurizing wrote nothing?)")
-    dropped: Counter = Counter()
-    examples: dict[str, list[str]] = {}
-
-    def drop(reason: str, name: str) -> None:
-        dropped[reason] += 1
-        examples.setdefault(reason, []).append(name)
-
+    readers = open_sequences(folder)
+    dropped = Dropped()
+    drop = dropped.add
     failed = failed_media(marker)
-    readers = {m: CsdReader(p) for m, p in files.items()}
     modalities = [m for m in AXIS_ORDER if m in readers]
     ids, labels, folds, features, per_frame = [], [], [], {m: [] for m in modalities}, []
     try:
@@ -110,10 +102,8 @@ def frame_segments(folder: Path, rows: Sequence[Mapping[str, str]], labelling: L
     labelled = int(sum(np.isfinite(y).sum() for y in per_frame))
     summary = {"segments": len(ids), "folds": {f: counts.get(f, 0) for f in ("train", "valid", "test")},
                "frames": int(sum(len(y) for y in per_frame)), "labelled_frames": labelled,
-               "dropped": dict(dropped), "dropped_examples": {k: v[:5] for k, v in examples.items()},
-               "featurized": str(folder), "recipe": marker.get("recipe"), "aligned": True}
-    for reason, count in sorted(dropped.items()):
-        log.info("dropped %d video(s): %s (e.g. %s)", count, reason, ", ".join(examples[reason][:3]))
+               **dropped.summary(), "featurized": str(folder), "recipe": marker.get("recipe"), "aligned": True}
+    dropped.log(log, "video(s)")
     return segments, summary
 
 

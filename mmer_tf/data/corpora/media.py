@@ -43,9 +43,10 @@ import numpy as np
 
 from mmer_tf.data.align import AlignReport, MemorySource, Stage, align_stream
 from mmer_tf.data.corpora.base import CorpusInfo
+from mmer_tf.data.corpora.dropped import Dropped
 from mmer_tf.formats.csd import CsdReader
 from mmer_tf.formats.featurized import (  # noqa: F401  (the adapters reach the folder's format through media)
-    CLIPS_CSV, MARKER, failed_media, is_featurized, modality_files, read_clips_csv, read_marker,
+    CLIPS_CSV, MARKER, failed_media, is_featurized, modality_files, open_sequences, read_clips_csv, read_marker,
     write_clips_csv, write_marker,
 )
 from mmer_tf.data.segments import SegmentSet
@@ -363,24 +364,14 @@ def load_segments(adapter, corpus: CorpusInfo, config, progress: bool) -> tuple[
 def segments_from_folder(folder: Path, rows: Sequence[Mapping[str, str]], labelling: Labelling, *, aligned: bool,
                          marker: Mapping, progress: bool = False) -> tuple[SegmentSet, dict]:
     folder = Path(folder)
-    files = modality_files(folder)
-    if not files:
-        raise MmerError(f"{folder}: no text.csd, audio.csd or vision.csd (featurizing wrote nothing?)")
-    dropped: Counter = Counter()
-    examples: dict[str, list[str]] = {}
-
-    def drop(reason: str, name: str, count: int = 1) -> None:
-        dropped[reason] += count
-        examples.setdefault(reason, [])
-        if len(examples[reason]) < 5:
-            examples[reason].append(name)
-
+    readers = open_sequences(folder)
+    dropped = Dropped()
+    drop = dropped.add
     for reason, names in (marker.get("skipped_in_layout") or {}).items():
         for name in names:
             drop(reason, name)
     failed = failed_media(marker)
     by_id = {row["id"]: row for row in rows}
-    readers = {m: CsdReader(p) for m, p in files.items()}
     try:
         selected = []
         for row, y, fold, why in zip(rows, labelling.label, labelling.fold, labelling.excluded):
@@ -434,14 +425,12 @@ def segments_from_folder(folder: Path, rows: Sequence[Mapping[str, str]], labell
     summary = {
         "segments": len(ids),
         "folds": {f: counts.get(f, 0) for f in ("train", "valid", "test")},
-        "dropped": dict(dropped),
-        "dropped_examples": examples,
+        **dropped.summary(),
         "featurized": str(folder),
         "recipe": marker.get("recipe"),
         "aligned": aligned,
     }
-    for reason, count in sorted(dropped.items()):
-        log.info("dropped %d clip(s): %s (e.g. %s)", count, reason, ", ".join(examples.get(reason, [])[:3]))
+    dropped.log(log, "clip(s)")
     return segments, summary
 
 
@@ -479,3 +468,25 @@ def emotion_labels(rows: Sequence[Mapping[str, str]], classes: Sequence[str],
         labels.append(None if reason else list(classes).index(row["emotion"]))
         excluded.append(reason)
     return labels, excluded
+
+
+def actor_emotion_labelling(rows: Sequence[Mapping[str, str]], config, classes: Sequence[str], *,
+                            left_out=lambda row: None, actor_name=lambda actor: actor, prefix: str = "") -> Labelling:
+    """The acted-emotion corpora's labels (RAVDESS, CREMA-D): one class per clip from its ``emotion``
+    column, folds by actor blocks (:func:`mmer_tf.data.folds.actor_folds`).
+
+    ``classes`` are the selected emotions (:func:`selected_emotions`); without ``--emotions`` only those
+    present among the rows ``left_out`` keeps. ``prefix`` opens the log's description (RAVDESS: its channel).
+    """
+    from mmer_tf.data.folds import actor_folds
+
+    if not getattr(config, "emotions", ()):
+        present = {row.get("emotion") for row in rows if left_out(row) is None}
+        classes = tuple(e for e in classes if e in present) or tuple(classes)
+    labels, excluded = emotion_labels(rows, classes, left_out)
+    if all(y is None for y in labels):
+        return Labelling(tuple(classes), labels, [None] * len(rows), excluded, f"{prefix}no clip selected")
+    folds, protocol = actor_folds(rows, labels, config, actor_name)
+    description = (f"{prefix}emotions {','.join(classes)}; speaker-independent fold {config.fold} of "
+                   f"{config.num_folds}: test {'+'.join(protocol['test'])}, valid {'+'.join(protocol['valid'])}")
+    return Labelling(tuple(classes), labels, folds, excluded, description, protocol)

@@ -23,14 +23,12 @@ actors 1-4, 5-8, 9-12, 13-16, 17-20, 21-24 (two men and two women each): ``--fol
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from pathlib import Path
 
-from mmer_tf.data.corpora import media
+from mmer_tf.data.corpora import layout, media
 from mmer_tf.data.corpora.media import ClipRecord, Labelling, Scan
-from mmer_tf.data.folds import actor_folds
 from mmer_tf.errors import MmerError
 
 NAME = "ravdess"
@@ -81,25 +79,10 @@ def parse_name(stem: str) -> dict[str, str]:
 
 
 def actor_dirs(path: Path, depth: int = 3) -> list[Path]:
-    """``Actor_XX`` folders at ``path`` or up to ``depth`` levels below it (directory entries only, so
-    detection stays cheap on a folder of thousands of files)."""
-    path = Path(path)
-    if not path.is_dir():
-        return []
-    if _ACTOR_DIR.match(path.name):
-        return [path]
-    found, level = [], [path]
-    for _ in range(depth):
-        below = []
-        for folder in level:
-            try:
-                entries = [e for e in os.scandir(folder) if e.is_dir()]
-            except OSError:
-                continue
-            for entry in entries:
-                (found if _ACTOR_DIR.match(entry.name) else below).append(Path(entry.path))
-        level = below
-    return sorted(found)
+    """``Actor_XX`` folders: ``path`` itself, or those up to ``depth`` levels below it."""
+    if Path(path).is_dir() and _ACTOR_DIR.match(Path(path).name):
+        return [Path(path)]
+    return layout.find_dirs(path, _ACTOR_DIR.match, depth)
 
 
 def detect(path: Path) -> bool:
@@ -118,14 +101,7 @@ def scan(path: Path) -> Scan:
     preference = {"audio-video": 0, "audio-only": 1}
     for folder in actor_dirs(path):
         folder_actor = _ACTOR_DIR.match(folder.name).group(1)
-        for file in sorted(folder.iterdir()):
-            if not file.is_file() or file.suffix.lower() not in (".mp4", ".wav"):
-                continue
-            try:
-                fields = parse_name(file.stem)
-            except MmerError:
-                result.skip("not a RAVDESS file name", file.name)
-                continue
+        for file, fields in layout.named_files(folder, (".mp4", ".wav"), parse_name, result, "RAVDESS"):
             if fields["actor"] != folder_actor:
                 result.skip("actor code differs from its Actor_XX folder", f"{folder.name}/{file.name}")
                 continue
@@ -159,23 +135,16 @@ def params(config) -> dict:
 
 
 def label(rows, config) -> Labelling:
-    """Classes = the selected emotions (RAVDESS order); folds by actor blocks (see the module doc)."""
-    classes = selected_emotions(config)
+    """Classes = the selected emotions (RAVDESS order; without ``--emotions``, all the channel has: song has
+    no disgust, surprised); folds by actor blocks (see the module doc)."""
     channel = config.vocal_channel
     if channel not in CHANNELS.values():
         raise MmerError(f"--vocal_channel {channel!r}: expected speech or song")
-    if not getattr(config, "emotions", ()):  # all emotions the channel has (song: no disgust, surprised)
-        present = {row.get("emotion") for row in rows if row.get("vocal_channel") == channel}
-        classes = tuple(e for e in classes if e in present) or classes
-    labels, excluded = media.emotion_labels(
-        rows, classes, lambda row: None if row.get("vocal_channel") == channel
-        else f"vocal channel {row.get('vocal_channel')} (--vocal_channel {channel})")
-    if all(y is None for y in labels):
-        return Labelling(classes, labels, [None] * len(rows), excluded, f"{channel}, no clip selected")
-    folds, protocol = actor_folds(rows, labels, config, lambda actor: f"Actor_{actor}")
-    description = (f"{channel}, emotions {','.join(classes)}; speaker-independent fold {config.fold} of "
-                   f"{config.num_folds}: test {'+'.join(protocol['test'])}, valid {'+'.join(protocol['valid'])}")
-    return Labelling(tuple(classes), labels, folds, excluded, description, protocol)
+    return media.actor_emotion_labelling(
+        rows, config, selected_emotions(config),
+        left_out=lambda row: None if row.get("vocal_channel") == channel
+        else f"vocal channel {row.get('vocal_channel')} (--vocal_channel {channel})",
+        actor_name=lambda actor: f"Actor_{actor}", prefix=f"{channel}, ")
 
 
 def describe(path: Path, config):
