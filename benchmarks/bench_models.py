@@ -144,6 +144,8 @@ def layer_flops(layer, steps: int) -> int:
         return 2 * layer.kernel_size[0] * int(shape[-1]) * layer.filters * _concrete(shape, steps)[0]
     if name == "LSTM":
         return _lstm_flops(layer, _input_shape(layer), steps)
+    if name == "ProjectedLSTM":
+        return _lstm_flops(layer, _input_shape(layer), steps) * layer.directions
     if name == "Bidirectional":
         shape = _input_shape(layer)
         return _lstm_flops(layer.forward_layer, shape, steps) + _lstm_flops(layer.backward_layer, shape, steps)

@@ -452,10 +452,23 @@ def worker(args) -> int:
     return 0
 
 
-class Worker:
-    """A running worker process and its request/answer pipe."""
+def stamp() -> str:
+    """Wall-clock time for progress lines (a slow start shows where it stood, and when)."""
+    return time.strftime("%H:%M:%S")
 
-    def __init__(self, kind: str, python: str, args, env: dict):
+
+def say(message: str) -> None:
+    print(f"{stamp()} {message}", flush=True)
+
+
+class Worker:
+    """A running worker process and its request/answer pipe; every answer waits at most a time limit.
+
+    A worker that does not answer in time (a compilation that never ends, a device that hangs) is killed
+    and reported in one line, and the other sides go on: a run always ends with the table of what it got.
+    """
+
+    def __init__(self, kind: str, python: str, args, env: dict, timeout: float):
         command = [python, str(Path(__file__).resolve()), "--worker", kind, "--threads", str(args.threads),
                    "--batch", str(args.batch), "--steps", str(args.steps), "--pool", str(args.pool),
                    "--device", args.device]
@@ -464,25 +477,58 @@ class Worker:
         if args.smoke:
             command.append("--smoke")
         self.kind = kind
-        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=None if args.verbose else subprocess.DEVNULL, text=True, env=env)
-        self.hello = self._read()
+        self.dead = ""
+        if args.log_dir:
+            Path(args.log_dir).mkdir(parents=True, exist_ok=True)
+            stderr = open(Path(args.log_dir) / f"worker_{kind}.log", "w")
+        else:
+            stderr = None if args.verbose else subprocess.DEVNULL
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env)
+        self.buffer = b""
+        self.hello = self._read(timeout)
 
-    def _read(self) -> dict:
-        line = self.proc.stdout.readline()
-        if not line:
-            return {"ok": False, "error": f"worker exited with status {self.proc.wait()}"}
+    def _read(self, timeout: float) -> dict:
+        import select
+
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            left = deadline - time.monotonic()
+            ready = select.select([self.proc.stdout], [], [], max(0.0, left))[0] if left > 0 else []
+            if not ready:
+                self.kill(f"no answer within {timeout:.0f} s")
+                return {"ok": False, "error": self.dead}
+            chunk = os.read(self.proc.stdout.fileno(), 65536)
+            if not chunk:
+                self.dead = f"worker exited with status {self.proc.wait()}"
+                return {"ok": False, "error": self.dead}
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
         return json.loads(line)
 
-    def ask(self, **request) -> dict:
-        self.proc.stdin.write(json.dumps(request) + "\n")
-        self.proc.stdin.flush()
-        return self._read()
+    def ask(self, timeout: float, **request) -> dict:
+        if self.dead:
+            return {"ok": False, "error": self.dead}
+        try:
+            self.proc.stdin.write((json.dumps(request) + "\n").encode())
+            self.proc.stdin.flush()
+        except OSError as error:
+            self.dead = f"worker gone ({error})"
+            return {"ok": False, "error": self.dead}
+        return self._read(timeout)
+
+    def kill(self, why: str) -> None:
+        self.dead = why
+        self.proc.kill()
+        self.proc.wait()
 
     def close(self) -> None:
-        if self.proc.stdin:
+        if self.dead:
+            return
+        try:
             self.proc.stdin.close()
-        self.proc.wait(timeout=60)
+            self.proc.wait(timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            self.kill("did not exit")
 
 
 def worker_env(backend: str | None, args) -> dict:
@@ -552,6 +598,11 @@ def parse_args(argv=None):
     parser.add_argument("--smoke", action="store_true",
                         help="our side only (TensorFlow), tiny shapes, one short round: checks the script runs")
     parser.add_argument("--verbose", action="store_true", help="show the workers' stderr")
+    parser.add_argument("--log-dir", default="", help="write each worker's stderr to DIR/worker_<kind>.log")
+    parser.add_argument("--setup-timeout", type=float, default=900,
+                        help="seconds a worker may take to start, or to build and compile one model")
+    parser.add_argument("--deadline", type=float, default=0,
+                        help="start no new round after this many seconds of the run (0: no limit)")
     parser.add_argument("--worker", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.smoke:
@@ -586,6 +637,7 @@ def main(argv=None) -> int:
             print(f"peers: not measured: {missing}", flush=True)
             wanted.remove("torch")
 
+    started = time.monotonic()
     load_before = load_average()
     kinds = {"tf": "tensorflow", "tf-xla": "tensorflow", "jax": "jax", "torch": "torch"}
     workers: dict[str, Worker] = {}
@@ -594,49 +646,84 @@ def main(argv=None) -> int:
         if kind in workers:
             continue
         python = args.torch_python if kind == "torch" else sys.executable
-        w = Worker(kind, python, args, worker_env(None if kind == "torch" else kind, args))
+        say(f"starting the {kind} worker")
+        w = Worker(kind, python, args, worker_env(None if kind == "torch" else kind, args), args.setup_timeout)
         if not w.hello.get("ok"):
-            print(f"{side}: not measured: {w.hello.get('error')}", flush=True)
+            say(f"{side}: not measured: {w.hello.get('error')}")
             w.close()
             continue
+        say(f"{kind} worker ready on {w.hello['device']} after {time.monotonic() - started:.1f} s")
         workers[kind] = w
     sides = [s for s in wanted if kinds[s] in workers]
     if not sides:
         print("error: no side could start", file=sys.stderr)
         return 1
     devices = {kind: w.hello["device"] for kind, w in workers.items()}
-    print(f"machine: {cpu_name()} ({os.cpu_count()} CPUs){'' if args.device == 'cpu' else ', devices: ' + str(devices)}"
-          f" | threads={args.threads} batch={args.batch} steps={args.steps} window={args.window}s "
-          f"rounds={args.rounds} | load average before: {load_before}", flush=True)
-
+    say(f"machine: {cpu_name()} ({os.cpu_count()} CPUs){'' if args.device == 'cpu' else ', devices: ' + str(devices)}"
+        f" | threads={args.threads} batch={args.batch} steps={args.steps} window={args.window}s "
+        f"rounds={args.rounds} | load average before: {load_before}")
+    run = {"machine": cpu_name(), "cpus": os.cpu_count(), "devices": devices, "threads": args.threads,
+           "batch": args.batch, "steps": args.steps, "window": args.window, "rounds": args.rounds,
+           "load_before": load_before, "rounds_done": 0}
     params, results, failed = {}, {}, {}
+
+    def save(load_after: str = "") -> list:
+        """The table so far (rows), written to --json after every model built and every round."""
+        rows = table_rows(models, sides, params, results)
+        if args.json:
+            Path(args.json).write_text(json.dumps({
+                **run, "load_after": load_after or load_average(), "rows": rows,
+                "failed": {f"{k[0]}:{k[1]}": v for k, v in failed.items()}}, indent=1))
+        return rows
+
+    def give_up(name: str, side: str, error: str) -> None:
+        """A failed model on one side; a dead worker fails every model of its sides."""
+        failed[(name, side)] = error
+        worker = workers[kinds[side]]
+        if worker.dead:
+            for other in models:
+                for s in sides:
+                    if kinds[s] == worker.kind:
+                        failed.setdefault((other, s), worker.dead)
+
     for name in models:
         for side in sides:
-            reply = workers[kinds[side]].ask(cmd="setup", model=name, variant=side)
+            if (name, side) in failed:
+                continue
+            say(f"{name} {side}: building and compiling")
+            reply = workers[kinds[side]].ask(args.setup_timeout, cmd="setup", model=name, variant=side)
             if reply["ok"]:
                 params[(name, side)] = reply["params"]
-                print(f"{name} {side}: built and compiled in {reply['setup_s']:.1f} s", flush=True)
+                say(f"{name} {side}: built and compiled in {reply['setup_s']:.1f} s")
             else:
-                failed[(name, side)] = reply["error"]
-                print(f"{name} {side}: not measured: {reply['error']}", flush=True)
+                give_up(name, side, reply["error"])
+                say(f"{name} {side}: not measured: {reply['error']}")
+        save()
     for round_index in range(args.rounds):
+        if args.deadline and round_index and time.monotonic() - started > args.deadline:
+            say(f"--deadline {args.deadline:.0f} s passed: {round_index} of {args.rounds} rounds")
+            break
         for name in models:
             order = sides[round_index % len(sides):] + sides[: round_index % len(sides)]
             for phase in ("train", "infer"):
                 for side in order:
                     if (name, side) in failed:
                         continue
-                    reply = workers[kinds[side]].ask(cmd="time", model=name, variant=side, phase=phase,
-                                                     window=args.window)
+                    reply = workers[kinds[side]].ask(args.window + args.setup_timeout / 4, cmd="time", model=name,
+                                                     variant=side, phase=phase, window=args.window)
                     if not reply["ok"]:
-                        failed[(name, side)] = reply["error"]
-                        print(f"{name} {side} {phase}: failed: {reply['error']}", flush=True)
+                        give_up(name, side, reply["error"])
+                        say(f"{name} {side} {phase}: failed: {reply['error']}")
                         continue
                     results.setdefault((name, side, phase), []).append(reply["rate"])
-        print(f"round {round_index + 1}/{args.rounds} done (load {load_average()})", flush=True)
+                    say(f"round {round_index + 1} {name} {side} {phase}: {reply['rate']:.1f} seg/s")
+        run["rounds_done"] = round_index + 1
+        save()
+        say(f"round {round_index + 1}/{args.rounds} done (load {load_average()})")
     for w in workers.values():
         w.close()
     load_after = load_average()
+    rows = save(load_after)
 
     peer = "torch" if "torch" in sides else None
     header = (f"{'model':<8} {'side':<7} {'params':>10} {'vs MMSA':>8} {'train seg/s':>12} {'x MMSA':>7} "
@@ -644,6 +731,25 @@ def main(argv=None) -> int:
     print()
     print(header)
     print("-" * len(header))
+    for row in rows:
+        cells = ["", "", ""]
+        if "train_ratio" in row:
+            cells = [f"{100 * row['params_diff']:+.1f}%", f"{row['train_ratio']:.2f}", f"{row['infer_ratio']:.2f}"]
+        print(f"{row['model']:<8} {row['side']:<7} {row['params']:>10,} {cells[0]:>8} {row['train']:>12.1f} "
+              f"{cells[1]:>7} {row['infer']:>12.1f} {cells[2]:>7}")
+    print(f"load average after: {load_after}")
+    if failed:
+        print("not measured: " + "; ".join(f"{k[0]} {k[1]}: {v}" for k, v in failed.items()))
+    if peer:
+        print("\nwhere the architectures differ (MMSA's CMU-MOSEI hyper-parameters on both sides):")
+        for name in models:
+            print(f"  {name}: {MMSA_MOSEI[name]['notes']}")
+    return 1 if failed and not rows else 0
+
+
+def table_rows(models, sides, params, results) -> list:
+    """One row per model and side with its median rates, and ours / MMSA where the peer ran."""
+    peer = "torch" if "torch" in sides else None
     rows = []
     for name in models:
         for side in sides:
@@ -653,31 +759,12 @@ def main(argv=None) -> int:
             infer = median(results.get((name, side, "infer"), []))
             row = {"model": name, "side": side, "params": params[(name, side)], "train": train, "infer": infer,
                    "train_all": results[(name, side, "train")], "infer_all": results.get((name, side, "infer"))}
-            cells = ["", "", ""]
-            if peer and side != peer and (name, peer, "train") in results:
-                ptrain = median(results[(name, peer, "train")])
-                pinfer = median(results[(name, peer, "infer")])
-                row.update(train_ratio=train / ptrain, infer_ratio=infer / pinfer,
+            if peer and side != peer and (name, peer, "train") in results and (name, peer) in params:
+                row.update(train_ratio=train / median(results[(name, peer, "train")]),
+                           infer_ratio=infer / median(results.get((name, peer, "infer"), [])),
                            params_diff=params[(name, side)] / params[(name, peer)] - 1)
-                cells = [f"{100 * row['params_diff']:+.1f}%", f"{row['train_ratio']:.2f}",
-                         f"{row['infer_ratio']:.2f}"]
             rows.append(row)
-            print(f"{name:<8} {side:<7} {row['params']:>10,} {cells[0]:>8} {train:>12.1f} {cells[1]:>7} "
-                  f"{infer:>12.1f} {cells[2]:>7}")
-    print(f"load average after: {load_after}")
-    if peer:
-        print("\nwhere the architectures differ (MMSA's CMU-MOSEI hyper-parameters on both sides):")
-        for name in models:
-            print(f"  {name}: {MMSA_MOSEI[name]['notes']}")
-    if args.json:
-        Path(args.json).write_text(json.dumps({
-            "machine": cpu_name(), "cpus": os.cpu_count(), "devices": devices, "threads": args.threads,
-            "batch": args.batch, "steps": args.steps, "window": args.window, "rounds": args.rounds,
-            "load_before": load_before, "load_after": load_after, "rows": rows,
-            "failed": {f"{k[0]}:{k[1]}": v for k, v in failed.items()},
-        }, indent=1))
-    return 1 if failed and not rows else 0
-
+    return rows
 
 if __name__ == "__main__":
     raise SystemExit(main())

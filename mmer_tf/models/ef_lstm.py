@@ -12,16 +12,11 @@ the state at the last real step.
 
 from __future__ import annotations
 
-from mmer_tf.models.registry import HParam, model_inputs, register
-
-HPARAMS = {
-    "units": HParam(64, "LSTM units per direction in each recurrent layer (-l sets the number of layers)",
-                    minimum=1),
-    "bidirectional": HParam(True, "read the fused sequence in both directions (BiLSTM)"),
-}
+from mmer_tf.models.blocks.hparams import recurrent_hparams
+from mmer_tf.models.registry import model_inputs, register
 
 
-@register("ef_lstm", hparams=HPARAMS, needs_aligned=True,
+@register("ef_lstm", hparams=recurrent_hparams("the fused sequence"), needs_aligned=True,
           paper="Early-fusion LSTM baseline (as in Zadeh et al., ACL 2018, CMU-MOSEI / Graph-MFN paper)")
 def build_ef_lstm(dims, num_outputs, config, hp):
     import keras

@@ -7,16 +7,11 @@ the unaligned view.
 
 from __future__ import annotations
 
-from mmer_tf.models.registry import HParam, model_inputs, register
-
-HPARAMS = {
-    "units": HParam(64, "LSTM units per direction in each modality's recurrent layers (-l sets their number)",
-                    minimum=1),
-    "bidirectional": HParam(True, "read each modality in both directions (BiLSTM)"),
-}
+from mmer_tf.models.blocks.hparams import recurrent_hparams
+from mmer_tf.models.registry import model_inputs, register
 
 
-@register("lf_lstm", hparams=HPARAMS, needs_aligned=False,
+@register("lf_lstm", hparams=recurrent_hparams("each modality"), needs_aligned=False,
           paper="Late-fusion LSTM baseline (one masked BiLSTM per modality, concatenated)")
 def build_lf_lstm(dims, num_outputs, config, hp):
     import keras

@@ -12,6 +12,7 @@ hyper-parameters to define and check its flags, and a typo or ``--help`` should 
 - ``attention``: position embedding, key-padding masks, last-real-step and token pooling (MulT,
   attention fusion);
 - ``fusion``: tensor fusion (TFN) and low-rank fusion with its initialiser (LMF);
+- ``recurrent``: ``ProjectedLSTM``, Keras' masked (Bi)LSTM with every step's input projected in one product;
 - ``encoders``: shared functional sub-networks (masked mean-pooled DNN, masked (Bi)LSTM stack, the dense
   output head, TFN/LMF's modality embeddings); functions, not layers, so nothing to register;
 - ``hparams``: the hyper-parameters of those shared sub-networks, declared without Keras.
