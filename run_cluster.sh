@@ -71,28 +71,54 @@ if [ -n "${SLURM_CPUS_PER_TASK:-}" ]; then
          TF_NUM_INTEROP_THREADS=2
 fi
 
+# --sweep and --search take their own options ("--NAME VALUE" or "--NAME=VALUE", NAME among the listed
+# ones) into opt_<name> (dashes as underscores); "--" ends them, and what follows is kept in rest_args;
+# every other word is an sbatch option.
+take_options() {  # take_options "NAME ..." ARGS...
+  local names=" $1 " arg name value
+  shift
+  sbatch_opts=() rest_args=()
+  while [ $# -gt 0 ]; do
+    arg="$1"
+    case "$arg" in
+      --) shift; rest_args=("$@"); return ;;
+      --*=*) name="${arg%%=*}"; name="${name#--}"; value="${arg#*=}"; shift ;;
+      --*) name="${arg#--}"
+           if [[ "$names" == *" $name "* ]]; then
+             [ $# -ge 2 ] || { echo "error: $arg needs a value" >&2; exit 2; }
+             value="$2"; shift 2
+           else shift; fi ;;
+      *) name=""; shift ;;
+    esac
+    if [ -n "$name" ] && [[ "$names" == *" $name "* ]]; then
+      printf -v "opt_${name//-/_}" '%s' "$value"
+    else
+      sbatch_opts+=("$arg")
+    fi
+  done
+}
+need_sbatch() {
+  command -v sbatch >/dev/null || { echo "error: sbatch not found: run on a SLURM login node, or use --local N" >&2; exit 2; }
+}
+submit_array() {  # submit_array RANGE TASK_ARGS...: this script as one SLURM job array, a log per task
+  local range="$1"
+  shift
+  exec sbatch --array="$range" --output="logs/%x_%A_%a.out" "${sbatch_opts[@]}" "$self" "$@"
+}
+
 if [ "${1:-}" = "--sweep" ]; then
   sweep="${2:?usage: run_cluster.sh --sweep FILE [--seeds 1,2,3] [--max-concurrent N] [--local N] [sbatch options]}"
   [ -f "$sweep" ] || { echo "error: sweep file $sweep not found" >&2; exit 2; }
   shift 2
-  seeds="" concurrent="" local_jobs="" sbatch_opts=()
-  while [ $# -gt 0 ]; do
-    case "$1" in
-      --seeds) seeds="${2:?--seeds needs a value, e.g. 1,2,3}"; shift 2 ;;
-      --seeds=*) seeds="${1#--seeds=}"; shift ;;
-      --max-concurrent) concurrent="${2:?--max-concurrent needs a number}"; shift 2 ;;
-      --max-concurrent=*) concurrent="${1#--max-concurrent=}"; shift ;;
-      --local) local_jobs="${2:?--local needs a number}"; shift 2 ;;
-      --local=*) local_jobs="${1#--local=}"; shift ;;
-      *) sbatch_opts+=("$1"); shift ;;
-    esac
-  done
+  opt_seeds="" opt_max_concurrent="" opt_local=""
+  take_options "seeds max-concurrent local" "$@"
+  [ ${#rest_args[@]} -eq 0 ] || { echo "error: --sweep takes no '--' arguments (the runs' flags are in $sweep)" >&2; exit 2; }
   seed_args=()
-  [ -n "$seeds" ] && seed_args=(--seeds "$seeds")
-  if [ -n "$local_jobs" ]; then
-    exec "$python_bin" -m mmer_tf sweep "$sweep" "${seed_args[@]}" --local "$local_jobs" --logs logs
+  [ -n "$opt_seeds" ] && seed_args=(--seeds "$opt_seeds")
+  if [ -n "$opt_local" ]; then
+    exec "$python_bin" -m mmer_tf sweep "$sweep" "${seed_args[@]}" --local "$opt_local" --logs logs
   fi
-  command -v sbatch >/dev/null || { echo "error: sbatch not found: run on a SLURM login node, or use --local N" >&2; exit 2; }
+  need_sbatch
   lines="logs/sweep_$(date +%Y%m%d-%H%M%S)_$$.lines"
   "$python_bin" -m mmer_tf sweep "$sweep" "${seed_args[@]}" --pending --out "$lines"
   count=$(grep -c . "$lines" || true)
@@ -102,9 +128,9 @@ if [ "${1:-}" = "--sweep" ]; then
     exit 0
   fi
   array="0-$((count - 1))"
-  [ -n "$concurrent" ] && array="$array%$concurrent"
+  [ -n "$opt_max_concurrent" ] && array="$array%$opt_max_concurrent"
   echo "submitting $count tasks from $sweep (lines in $lines)"
-  exec sbatch --array="$array" --output="logs/%x_%A_%a.out" "${sbatch_opts[@]}" "$self" --sweep-task "$PWD/$lines"
+  submit_array "$array" --sweep-task "$PWD/$lines"
 fi
 
 entry=("$code/main.py")
@@ -113,39 +139,27 @@ if [ "${1:-}" = "--search" ]; then
   space="${2:?$usage}"
   [ -f "$space" ] || { echo "error: space file $space not found" >&2; exit 2; }
   shift 2
-  trials="" array_tasks="" local_jobs="" sbatch_opts=()
-  while [ $# -gt 0 ]; do
-    case "$1" in
-      --trials) trials="${2:?--trials needs a number}"; shift 2 ;;
-      --trials=*) trials="${1#--trials=}"; shift ;;
-      --array) array_tasks="${2:?--array needs a number}"; shift 2 ;;
-      --array=*) array_tasks="${1#--array=}"; shift ;;
-      --local) local_jobs="${2:?--local needs a number}"; shift 2 ;;
-      --local=*) local_jobs="${1#--local=}"; shift ;;
-      --) shift; break ;;
-      *) sbatch_opts+=("$1"); shift ;;
-    esac
-  done
-  [ -n "$trials" ] || { echo "error: --search needs --trials N ($usage)" >&2; exit 2; }
-  for n in "$trials" "${array_tasks:-1}" "${local_jobs:-1}"; do
+  opt_trials="" opt_array="" opt_local=""
+  take_options "trials array local" "$@"
+  [ -n "$opt_trials" ] || { echo "error: --search needs --trials N ($usage)" >&2; exit 2; }
+  for n in "$opt_trials" "${opt_array:-1}" "${opt_local:-1}"; do
     case "$n" in ''|*[!0-9]*|0) echo "error: --trials, --array and --local take a positive number, got '$n'" >&2; exit 2 ;; esac
   done
-  search_args=(--space "$space" --trials "$trials" "$@")
-  if [ -n "$local_jobs" ]; then  # K processes here sharing the study's journal, as K array tasks would
+  search_args=(--space "$space" --trials "$opt_trials" "${rest_args[@]}")
+  if [ -n "$opt_local" ]; then  # K processes here sharing the study's journal, as K array tasks would
     stamp="$(date +%Y%m%d-%H%M%S)" pids=()
-    for i in $(seq 0 $((local_jobs - 1))); do
+    for i in $(seq 0 $((opt_local - 1))); do
       "$python_bin" -m mmer_tf search "${search_args[@]}" > "logs/search_${stamp}_$i.out" 2>&1 &
       pids+=($!)
     done
     rc=0
     for pid in "${pids[@]}"; do wait "$pid" || rc=$?; done
-    echo "search: $local_jobs process(es) done (exit $rc); logs in logs/search_${stamp}_*.out"
+    echo "search: $opt_local process(es) done (exit $rc); logs in logs/search_${stamp}_*.out"
     exit "$rc"
   fi
-  command -v sbatch >/dev/null || { echo "error: sbatch not found: run on a SLURM login node, or use --local K" >&2; exit 2; }
-  echo "submitting ${array_tasks:-1} search task(s) for $trials trials of $space"
-  exec sbatch --array="0-$(( ${array_tasks:-1} - 1 ))" --output="logs/%x_%A_%a.out" "${sbatch_opts[@]}" "$self" \
-    --search-task "${search_args[@]}"
+  need_sbatch
+  echo "submitting ${opt_array:-1} search task(s) for $opt_trials trials of $space"
+  submit_array "0-$(( ${opt_array:-1} - 1 ))" --search-task "${search_args[@]}"
 fi
 
 if [ "${1:-}" = "--search-task" ]; then  # one array task: one search process; the study's journal joins them
