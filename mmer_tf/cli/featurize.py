@@ -35,7 +35,23 @@ def _parser() -> argparse.ArgumentParser:
                              "hub_output_key=1, text_output_key=sequence_output, image_size=224")
     parser.add_argument("--workers", type=int, default=1, help="parallel featurizing processes")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--shard", default=None, metavar="I/N",
+                        help="featurize only every N-th clip from the I-th (0-based) into OUT, e.g. a job array's "
+                             "$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT; the task finishing last writes the one "
+                             "featurized folder (a plain run over OUT writes it too, reusing every shard's clips)")
     return parser
+
+
+def _shard(text: str | None) -> tuple[int, int] | None:
+    """``"I/N"`` -> ``(I, N)``; a one-line error for anything else."""
+    from mmer_tf.errors import MmerError
+
+    if text is None:
+        return None
+    index, sep, count = text.partition("/")
+    if not (sep and index.strip().isdigit() and count.strip().isdigit()) or not 0 <= int(index) < int(count):
+        raise MmerError(f"--shard {text}: expected I/N with 0 <= I < N, e.g. 0/24")
+    return int(index), int(count)
 
 
 def _featurize(args) -> int:
@@ -43,9 +59,17 @@ def _featurize(args) -> int:
     from mmer_tf.featurize import featurize_corpus
 
     started = time.perf_counter()
+    shard = _shard(args.shard)
     marker = featurize_corpus(args.corpus, Path(args.source), Path(args.out), audio=args.audio, text=args.text,
                               video=args.video, workers=args.workers, progress=not args.quiet,
-                              options=args.option)
+                              options=args.option, shard=shard)
+    if marker.get("merged") is False:
+        pending = marker["pending_shards"]
+        print(f"{args.out}: shard {shard[0]}/{shard[1]}: {marker['computed']} of {marker['clips']} clips featurized "
+              f"({marker['skipped_count']} unreadable) in {time.perf_counter() - started:.1f} s; "
+              + (f"shard(s) {', '.join(map(str, pending))} not finished yet (the last to finish writes the folder)"
+                 if pending else "another shard is writing the folder"))
+        return 0
     failed = media.failed_media(marker)
     skipped = marker.get("skipped_in_layout") or {}
     for name, reason in sorted(failed.items()):

@@ -11,6 +11,13 @@ corpus size:
 
 A clip whose media cannot be decoded is skipped with its reason (logged, listed and counted in the
 summary), never aborting the corpus; a bad recipe (missing SavedModel) stops before any work.
+
+Shards (``shard=(i, n)``: a cluster job array's task ``i`` of ``n``, all writing into one folder): each
+computes phase 1 for the clips ``i, i + n, i + 2n ...`` only, then records what it did in
+``.parts/<fingerprint>/shards/<n>-<i>.json``; the shard that finds all ``n`` records present runs phase 2
+for the whole corpus (under a lock file, so two shards finishing together never write the ``.csd`` files
+twice). A plain, unsharded run over the same folder is the same merge by hand: it reuses every part.
+The folder is then byte for byte the one a single run writes (phase 2 reads the parts in the clips' order).
 """
 
 from __future__ import annotations
@@ -151,8 +158,12 @@ def _check_recipe(recipe: Recipe) -> None:
 
 
 def featurize(clips: Sequence[Clip], out_dir: Path, recipe: Recipe, *, workers: int = 1,
-              progress: bool = True) -> dict:
+              progress: bool = True, shard: tuple[int, int] | None = None) -> dict:
     """Featurize ``clips`` into ``out_dir``; returns (and writes as ``summary.json``) the run's summary.
+
+    ``shard=(i, n)``: only this shard's clips (see the module docstring); the ``.csd`` files are written
+    only by the shard that completes the set, whose summary says ``merged: True``; the others return
+    ``{"merged": False, "shard": [i, n], "pending_shards": [...], "computed": ..., ...}`` and write nothing else.
 
     Summary keys: clips, done, computed, reused, skipped_count, skipped ([{id, media, reason}]),
     missing ({modality: count} of clips without that stream/transcript), media_seconds, seconds,
@@ -172,6 +183,10 @@ def featurize(clips: Sequence[Clip], out_dir: Path, recipe: Recipe, *, workers: 
     if len(set(ids)) != len(ids):
         dup = next(i for i, n in Counter(ids).items() if n > 1)
         raise MmerError(f"featurize: clip id '{dup}' appears more than once")
+    if shard is not None:
+        index, count = shard
+        if not (count >= 1 and 0 <= index < count):
+            raise MmerError(f"--shard {index}/{count}: expected I/N with 0 <= I < N")
     _check_recipe(recipe)
     fingerprint = recipe.fingerprint()
     parts_dir = out_dir / ".parts" / fingerprint
@@ -184,14 +199,15 @@ def featurize(clips: Sequence[Clip], out_dir: Path, recipe: Recipe, *, workers: 
     parts = {clip.id: parts_dir / part_name(clip.id) for clip in clips}
     records: dict[str, dict] = {}
     todo: list[Clip] = []
-    for clip in clips:
+    mine = list(clips) if shard is None else list(clips)[shard[0]::shard[1]]
+    for clip in mine:
         meta = _reusable(parts[clip.id], clip)
         if meta is not None:
             records[clip.id] = {"id": clip.id, "status": "reused", "stats": meta["stats"]}
         else:
             todo.append(clip)
 
-    bar = _progress(len(clips), progress)
+    bar = _progress(len(mine), progress)
     bar.update(len(records))
     computed_seconds = 0.0
 
@@ -234,7 +250,22 @@ def featurize(clips: Sequence[Clip], out_dir: Path, recipe: Recipe, *, workers: 
         bar.close()
     compute_seconds = time.perf_counter() - started
 
-    outputs, missing = _write_csds(clips, records, parts, out_dir, recipe)
+    lock = None
+    if shard is not None:
+        pending = _record_shard(parts_dir, shard, ids, records)
+        if not pending:
+            lock = _merge_lock(parts_dir)
+        if pending or lock is None:
+            return {"merged": False, "shard": list(shard), "pending_shards": pending, "clips": len(mine),
+                    "computed": sum(1 for r in records.values() if r["status"] == "done"),
+                    "skipped_count": sum(1 for r in records.values() if r["status"] == "skipped"),
+                    "seconds": round(compute_seconds, 3)}
+        records = _shard_records(parts_dir, shard[1])
+    try:
+        outputs, missing = _write_csds(clips, records, parts, out_dir, recipe)
+    finally:
+        if lock is not None:
+            lock.unlink(missing_ok=True)
     skipped = [{"id": c.id, "media": str(c.media), "reason": records[c.id]["reason"]}
                for c in clips if records[c.id]["status"] == "skipped"]
     done = [records[c.id] for c in clips if records[c.id]["status"] != "skipped"]
@@ -253,6 +284,7 @@ def featurize(clips: Sequence[Clip], out_dir: Path, recipe: Recipe, *, workers: 
         "face_fallback_frames": sum(r["stats"].get("face_fallback", 0) for r in done),
         "face_aligned_frames": sum(r["stats"].get("face_aligned", 0) for r in done),
         "workers": workers,
+        **({"merged": True, "shard": list(shard)} if shard is not None else {}),
         "fingerprint": fingerprint,
         "recipe": recipe.to_dict(),
         "outputs": {m: str(p) for m, p in outputs.items()},
@@ -260,6 +292,49 @@ def featurize(clips: Sequence[Clip], out_dir: Path, recipe: Recipe, *, workers: 
     featurized.write_recipe(out_dir, recipe.to_dict())
     atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def _shard_file(parts_dir: Path, index: int, count: int) -> Path:
+    return parts_dir / "shards" / f"{count}-{index}.json"
+
+
+def _ids_digest(ids: Sequence[str]) -> str:
+    return hashlib.sha1(json.dumps(list(ids)).encode("utf-8")).hexdigest()
+
+
+def _record_shard(parts_dir: Path, shard: tuple[int, int], ids: Sequence[str], records: dict) -> list[int]:
+    """Write this shard's record (atomically); return the shards of the same corpus not recorded yet."""
+    index, count = shard
+    digest = _ids_digest(ids)
+    path = _shard_file(parts_dir, index, count)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps({"corpus": digest, "records": records}) + "\n")
+    pending = []
+    for other in range(count):
+        try:
+            recorded = json.loads(_shard_file(parts_dir, other, count).read_text())
+        except (OSError, ValueError):
+            recorded = None
+        if recorded is None or recorded.get("corpus") != digest:  # absent, or from another list of clips
+            pending.append(other)
+    return pending
+
+
+def _shard_records(parts_dir: Path, count: int) -> dict[str, dict]:
+    records: dict[str, dict] = {}
+    for index in range(count):
+        records.update(json.loads(_shard_file(parts_dir, index, count).read_text())["records"])
+    return records
+
+
+def _merge_lock(parts_dir: Path) -> Path | None:
+    """The merge's lock file, created here; ``None`` when another shard holds it (that one merges)."""
+    path = parts_dir / "shards" / "merge.lock"
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return None
+    return path
 
 
 def _progress(total: int, enabled: bool):
