@@ -12,10 +12,15 @@ workers=1 "warm" (imports and encoder loading done on one clip before the timing
 rate a long corpus approaches) and the peaks; then the
 memory-flatness check: peak RSS of the default recipe on the corpus and on the corpus twice over.
 
-The floor next to the recipes: the same clips decoded by PyAV alone in a fresh process (every video frame
-decoded and dropped; and every frame decoded with the ones the default recipe samples, ``--fps`` of
-the recipe, converted to RGB arrays as the featurizer receives them), so "x floor" says how much of a
-recipe's time is featurization beyond the decoding no recipe can skip.
+The floors next to the recipes: the same clips decoded by PyAV alone in a fresh process: every video frame
+decoded and dropped (``all``); decoded as the default recipe decodes them at its sampling rate (``--fps``
+of the recipe: non-reference frames skipped where a sample spans 4+ frames) with the samples' luma planes
+read (``luma``: what the offline recipe receives); the same with the samples converted to RGB arrays (``rgb``:
+what the colour encoders receive). "x floor" is a recipe's time over the ``all`` floor's time.
+
+``--rounds R`` repeats the floors and every recipe's runs R times, interleaved (a round runs each once, in
+turn), and prints the medians: on a shared machine the load changes between rows, and ratios taken within
+a round cancel most of it.
 """
 
 from __future__ import annotations
@@ -36,6 +41,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+FLOORS = {"all": "floor: PyAV decode, every frame",
+          "luma": "floor: recipe's decode + luma of its samples",
+          "rgb": "floor: recipe's decode + RGB of its samples"}
 RECIPES = {
     "default (logmel + offline text + HOG face)": {},
     "audio logmel only": {"text": "none", "video": "none"},
@@ -64,7 +72,7 @@ def make_corpus(folder: Path, clips: int, seconds: float, size: tuple[int, int],
 
 
 def decode_floor(spec: dict) -> dict:
-    """In the child process: PyAV decoding alone, every frame (``all``) or with the recipe's samples as RGB."""
+    """In the child process: PyAV decoding alone, every frame (``all``), or the recipe's samples (``luma``/``rgb``)."""
     import av
 
     from mmer_tf.features import Recipe
@@ -81,7 +89,7 @@ def decode_floor(spec: dict) -> dict:
                     frames += 1
                 media += float(stream.duration * stream.time_base) if stream.duration else frames / 25
         else:
-            for _k, _rgb in iter_frames(Path(clip["media"]), fps):
+            for _k, _frame in iter_frames(Path(clip["media"]), fps, grey=spec["floor"] == "luma"):
                 frames += 1
             with av.open(clip["media"]) as container:
                 stream = container.streams.video[0]
@@ -94,7 +102,8 @@ def interleaved(spec: dict) -> dict:
     """In the child process, warm: the floors and each recipe on the same clips, in turn, ``rounds`` times.
 
     Every rate comes from one process under the same load (sequential fresh-process runs on a shared machine
-    see the load change between rows); returns the median media-s/s of each, keyed by name.
+    see the load change between rows); returns the median media-s/s of each, keyed by name, and (``x:``
+    keys) the median over rounds of its time over the same round's every-frame floor's time.
     """
     import statistics
 
@@ -106,7 +115,7 @@ def interleaved(spec: dict) -> dict:
         featurize_clip(clips[0], recipe)  # imports and encoders, outside the timing
     rates: dict[str, list[float]] = {}
     for _ in range(spec["rounds"]):
-        for floor in ("all", "sampled"):
+        for floor in FLOORS:
             r = decode_floor({"clips": spec["clips"], "floor": floor})
             rates.setdefault(f"floor:{floor}", []).append(r["media_seconds"] / r["wall"])
         for name, recipe in recipes.items():
@@ -114,7 +123,9 @@ def interleaved(spec: dict) -> dict:
             for clip in clips:
                 featurize_clip(clip, recipe)
             rates.setdefault(name, []).append(r["media_seconds"] / (time.perf_counter() - start))
-    return {name: statistics.median(values) for name, values in rates.items()}
+    ratios = {f"x:{name}": statistics.median(rates["floor:all"][i] / v for i, v in enumerate(values))
+              for name, values in rates.items()}
+    return {**{name: statistics.median(values) for name, values in rates.items()}, **ratios}
 
 
 def one_run(spec: dict) -> dict:
@@ -148,6 +159,82 @@ def run_child(clips, recipe: dict, workers: int, scratch: Path, warm: bool = Fal
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def rounds_table(clips, scratch: Path, rounds: int, wanted: list[str]) -> None:
+    """Floors and recipes (w=1 warm, w=1, w=2: fresh processes) in turn, ``rounds`` times; medians of rates
+    and of each rate's ratio to the same round's every-frame floor; load average per round."""
+    import statistics
+
+    chosen = {n: r for n, r in RECIPES.items() if not wanted or any(n.startswith(w) for w in wanted)}
+    rates: dict[str, list[float]] = {}
+    ratios: dict[str, list[float]] = {}
+    peaks: dict[str, float] = {}
+    loads = []
+    for i in range(rounds):
+        loads.append(os.getloadavg()[0])
+        got = {}
+        for floor in FLOORS:
+            r = run_child(clips, {}, 1, scratch, floor=floor)
+            got[f"{floor}"] = r["media_seconds"] / r["wall"]
+        for name, recipe in chosen.items():
+            for key, workers, warm in (("w=1 warm", 1, True), ("w=1", 1, False), ("w=2", 2, False)):
+                r = run_child(clips, recipe, workers, scratch, warm=warm)
+                got[f"{name}|{key}"] = r["media_seconds"] / r["wall"]
+                peaks[f"{name}|{key}"] = max(peaks.get(f"{name}|{key}", 0.0), r["self_mib"], r["workers_mib"])
+        for key, rate in got.items():
+            rates.setdefault(key, []).append(rate)
+            ratios.setdefault(key, []).append(got["all"] / rate)
+        print(f"round {i + 1}/{rounds} done, load average {loads[-1]:.1f} at its start, "
+              f"{os.getloadavg()[0]:.1f} now", flush=True)
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    rat = {k: statistics.median(v) for k, v in ratios.items()}
+    print(f"medians of {rounds} interleaved rounds (load average {min(loads):.1f}-{max(loads):.1f} at the rounds' "
+          f"starts); media-s/s, and in brackets x the every-frame floor's time measured in the same round:")
+    for floor, label in FLOORS.items():
+        print(f"  {label:48s} {med[floor]:7.1f} media-s/s  [x{rat[floor]:.2f}]")
+    print(f"  {'recipe':48s} {'w=1 warm':>18s} {'w=1':>18s} {'w=2':>18s}  peak MiB")
+    for name in chosen:
+        cells = "".join(f"{med[f'{name}|{k}']:8.1f} [x{rat[f'{name}|{k}']:5.2f}] "
+                        for k in ("w=1 warm", "w=1", "w=2"))
+        print(f"  {name:48s} {cells} {peaks[f'{name}|w=1']:6.0f}")
+
+
+def table(args, clips, scratch: Path, header: str, wanted: list[str]) -> None:
+    """Floors, then each recipe: w=1 warm, w=1, w=2 (fresh processes), one row each (or --interleaved)."""
+    print(header)
+
+    floors = {}
+    for floor, label in FLOORS.items():
+        f1 = run_child(clips, {}, 1, scratch, floor=floor)
+        floors[floor] = f1["media_seconds"] / f1["wall"]
+        print(f"{label:48s} {floors[floor]:9.1f} {'':>14s} {'':>14s} {'':>6s} {f1['self_mib']:12.0f}", flush=True)
+    if args.interleaved:
+        chosen = {n: r for n, r in RECIPES.items() if not wanted or any(n.startswith(w) for w in wanted)}
+        spec = {"clips": clips, "recipes": chosen, "rounds": args.interleaved}
+        proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True,
+                              text=True)
+        if proc.returncode != 0:
+            raise SystemExit(f"child failed:\n{proc.stderr[-3000:]}")
+        rates = json.loads(proc.stdout.strip().splitlines()[-1])
+        print(f"one process, warm, medians of {args.interleaved} interleaved rounds "
+              f"(load average now {os.getloadavg()[0]:.1f}); x: the median over rounds of the row's time over the "
+              f"same round's every-frame floor's time:")
+        for name, rate in rates.items():
+            if not name.startswith("x:"):
+                print(f"  {name:48s} {rate:7.2f} media-s/s  x{rates['x:' + name]:5.2f} the decode-all floor's time")
+        return
+    for name, recipe in RECIPES.items():
+        if wanted and not any(name.startswith(w) for w in wanted):
+            continue
+        r0 = run_child(clips, recipe, 1, scratch, warm=True)
+        r1 = run_child(clips, recipe, 1, scratch)
+        r2 = run_child(clips, recipe, 2, scratch)
+        s0 = r0["media_seconds"] / r0["wall"]
+        s1, s2 = r1["media_seconds"] / r1["wall"], r2["media_seconds"] / r2["wall"]
+        print(f"{name:48s} {s0:9.1f} {s1:14.1f} {s2:14.1f} {s2 / s1:6.2f} {r1['self_mib']:12.0f} "
+              f"{r2['self_mib']:>14.0f} / {r2['workers_mib']:<10.0f} "
+              f"(warm: x{floors['all'] / s0:.2f} the decode-all floor's time)", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=12)
@@ -158,6 +245,7 @@ def main() -> None:
     parser.add_argument("--no-memory", action="store_true", help="skip the fallback and memory-flatness runs")
     parser.add_argument("--interleaved", type=int, default=0, metavar="ROUNDS",
                         help="only the warm, one-process comparison: floors and recipes in turn, ROUNDS times")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat floors and recipes, interleaved; medians")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -176,39 +264,11 @@ def main() -> None:
               f"load average {os.getloadavg()[0]:.1f}")
         header = (f"{'recipe':48s} {'w=1 warm':>9s} {'w=1 media-s/s':>14s} {'w=2 media-s/s':>14s} {'w2/w1':>6s} "
                   f"{'peak MiB w=1':>12s} {'peak MiB w=2 (main/worker)':>27s}")
-        print(header)
-        floors = {}
-        for floor, label in (("all", "floor: PyAV decode, every frame"),
-                             ("sampled", "floor: decode + RGB of the recipe's frames")):
-            f1 = run_child(clips, {}, 1, scratch, floor=floor)
-            floors[floor] = f1["media_seconds"] / f1["wall"]
-            print(f"{label:48s} {floors[floor]:9.1f} {'':>14s} {'':>14s} {'':>6s} {f1['self_mib']:12.0f}", flush=True)
         wanted = [w.strip() for w in args.recipes.split(",") if w.strip()]
-        if args.interleaved:
-            chosen = {n: r for n, r in RECIPES.items() if not wanted or any(n.startswith(w) for w in wanted)}
-            spec = {"clips": clips, "recipes": chosen, "rounds": args.interleaved}
-            proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True,
-                                  text=True)
-            if proc.returncode != 0:
-                raise SystemExit(f"child failed:\n{proc.stderr[-3000:]}")
-            rates = json.loads(proc.stdout.strip().splitlines()[-1])
-            floor = rates["floor:all"]
-            print(f"one process, warm, medians of {args.interleaved} interleaved rounds "
-                  f"(load average now {os.getloadavg()[0]:.1f}):")
-            for name, rate in rates.items():
-                print(f"  {name:48s} {rate:7.2f} media-s/s  x{floor / rate:5.2f} the decode-all floor's time")
-            return
-        for name, recipe in RECIPES.items():
-            if wanted and not any(name.startswith(w) for w in wanted):
-                continue
-            r0 = run_child(clips, recipe, 1, scratch, warm=True)
-            r1 = run_child(clips, recipe, 1, scratch)
-            r2 = run_child(clips, recipe, 2, scratch)
-            s0 = r0["media_seconds"] / r0["wall"]
-            s1, s2 = r1["media_seconds"] / r1["wall"], r2["media_seconds"] / r2["wall"]
-            print(f"{name:48s} {s0:9.1f} {s1:14.1f} {s2:14.1f} {s2 / s1:6.2f} {r1['self_mib']:12.0f} "
-                  f"{r2['self_mib']:>14.0f} / {r2['workers_mib']:<10.0f} "
-                  f"(warm: x{floors['all'] / s0:.2f} the decode-all floor's time)", flush=True)
+        if args.rounds > 1 and not args.interleaved:
+            rounds_table(clips, scratch, args.rounds, wanted)
+        else:
+            table(args, clips, scratch, header, wanted)
         if args.no_memory:
             return
         fallback = run_child(clips[:3], RECIPES["video HOG + face detection only"], 1, scratch)
