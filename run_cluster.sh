@@ -14,6 +14,10 @@
 #                                                  tasks sharing one study journal: N trials between them, then
 #                                                  the chosen configuration's final seeds; --local K runs the K
 #                                                  processes here instead
+#   ./run_cluster.sh --featurize --array K [sbatch options] -- --corpus NAME IN OUT [featurize options]
+#                                                  featurize one corpus as K array tasks (python -m mmer_tf featurize
+#                                                  --shard i/K) into the one folder OUT, written by the task that
+#                                                  finishes last; --local K runs the K processes here instead
 #
 # Preemption and time limits: the job asks to be requeued (--requeue) and to receive SIGUSR1 two minutes
 # before its time limit (--signal=B:USR1@120). The signal is passed to the run, which finishes the
@@ -160,6 +164,42 @@ if [ "${1:-}" = "--search" ]; then
   need_sbatch
   echo "submitting ${opt_array:-1} search task(s) for $opt_trials trials of $space"
   submit_array "0-$(( ${opt_array:-1} - 1 ))" --search-task "${search_args[@]}"
+fi
+
+if [ "${1:-}" = "--featurize" ]; then
+  usage="usage: run_cluster.sh --featurize (--array K | --local K) [sbatch options] -- --corpus NAME IN OUT [featurize options]"
+  shift
+  opt_array="" opt_local=""
+  take_options "array local" "$@"
+  [ ${#rest_args[@]} -gt 0 ] || { echo "error: --featurize needs the featurize arguments after -- ($usage)" >&2; exit 2; }
+  [ -n "$opt_array$opt_local" ] || { echo "error: --featurize needs --array K or --local K ($usage)" >&2; exit 2; }
+  for n in "${opt_array:-1}" "${opt_local:-1}"; do
+    case "$n" in ''|*[!0-9]*|0) echo "error: --array and --local take a positive number, got '$n'" >&2; exit 2 ;; esac
+  done
+  if [ -n "$opt_local" ]; then  # K shard processes here, as K array tasks would run
+    stamp="$(date +%Y%m%d-%H%M%S)" pids=()
+    for i in $(seq 0 $((opt_local - 1))); do
+      "$python_bin" -m mmer_tf featurize "${rest_args[@]}" --quiet --shard "$i/$opt_local" \
+        > "logs/featurize_${stamp}_$i.out" 2>&1 &
+      pids+=($!)
+    done
+    rc=0
+    for pid in "${pids[@]}"; do wait "$pid" || rc=$?; done
+    cat "logs/featurize_${stamp}_"*.out
+    echo "featurize: $opt_local shard process(es) done (exit $rc); logs in logs/featurize_${stamp}_*.out"
+    exit "$rc"
+  fi
+  need_sbatch
+  echo "submitting $opt_array featurize shard task(s): python -m mmer_tf featurize ${rest_args[*]}"
+  submit_array "0-$((opt_array - 1))" --featurize-task "$opt_array" "${rest_args[@]}"
+fi
+
+if [ "${1:-}" = "--featurize-task" ]; then  # one array task: one shard; the task finishing last writes the folder
+  count="$2"
+  shift 2
+  entry=(-m mmer_tf featurize)
+  set -- "$@" --quiet --shard "${SLURM_ARRAY_TASK_ID:?--featurize-task runs inside a SLURM array task}/$count"
+  echo "featurize task: python -m mmer_tf featurize $*"
 fi
 
 if [ "${1:-}" = "--search-task" ]; then  # one array task: one search process; the study's journal joins them

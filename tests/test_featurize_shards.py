@@ -81,30 +81,33 @@ def test_bad_shard_is_refused(clips, tmp_path, shard):
 
 
 @pytest.mark.slow
-def test_two_shard_processes_at_once_give_the_single_runs_ravdess_folder(tmp_path):
-    """The command line, as two array tasks started together (the lock decides who merges), default recipe."""
+def test_a_job_array_of_two_shards_gives_the_single_runs_ravdess_folder(tmp_path):
+    """``run_cluster.sh --featurize --local 2``: the two shard processes a 2-task job array runs, started together
+    (the lock decides who merges), default recipe, an unreadable clip among them; then bad --shard values."""
     from raw_media_support import make_ravdess
 
     source = make_ravdess(tmp_path / "RAVDESS", actors=(1, 2), statements=(1,), repetitions=(1,))
     shutil.copy(next((source / "Actor_01").glob("*.mp4")), source / "Actor_02" / "01-01-03-01-02-02-02.mp4")
     ms.corrupt(source / "Actor_02" / "01-01-03-01-02-02-02.mp4")
+    args = ["--corpus", "ravdess", str(source)]
 
-    def command(out: Path, *extra: str) -> list[str]:
-        return [sys.executable, "-m", "mmer_tf", "featurize", "--corpus", "ravdess", str(source), str(out), "--quiet",
-                *extra]
-
-    single = subprocess.run(command(tmp_path / "one" / "feats"), cwd=ROOT, capture_output=True, text=True,
-                            timeout=300)
+    single = subprocess.run([sys.executable, "-m", "mmer_tf", "featurize", *args, str(tmp_path / "one" / "feats"),
+                             "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert single.returncode == 0, single.stderr[-2000:]
     out = tmp_path / "array" / "feats"
-    tasks = [subprocess.Popen(command(out, "--shard", f"{i}/2"), cwd=ROOT, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for i in range(2)]
-    results = [task.communicate(timeout=300) + (task.returncode,) for task in tasks]
-    assert all(rc == 0 for _, _, rc in results), [err[-2000:] for _, err, _ in results]
-    said = " ".join(stdout for stdout, _, _ in results)
-    assert "5 clips featurized" in said and "shard" in said  # one task wrote the folder, the other said why not
+    array = subprocess.run(["bash", str(ROOT / "run_cluster.sh"), "--featurize", "--local", "2", "--", *args, str(out)],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert array.returncode == 0, (array.stdout + array.stderr)[-2000:]
+    assert "5 clips featurized" in array.stdout and "shard" in array.stdout  # one wrote OUT, the other said why not
     assert _bytes(out) == _bytes(tmp_path / "one" / "feats") and len(_bytes(out)) == 4  # 3 .csd + clips.csv
     marker = json.loads((out / "featurized.json").read_text())
-    assert marker["clips"] == 5 and list(marker["featurize_summary"]["skipped"][0]) == ["id", "media", "reason"]
-    bad = subprocess.run(command(tmp_path / "x", "--shard", "2/2"), cwd=ROOT, capture_output=True, text=True)
-    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith("error: --shard 2/2")
+    alone = json.loads((tmp_path / "one" / "feats" / "featurized.json").read_text())
+    assert marker["clips"] == alone["clips"] == 5
+    assert marker["featurize_summary"]["skipped"] == alone["featurize_summary"]["skipped"] != []
+    for shard in ("2/2", "1", "a/b"):
+        bad = subprocess.run([sys.executable, "-m", "mmer_tf", "featurize", *args, str(tmp_path / "x"), "--shard", shard],
+                             cwd=ROOT, capture_output=True, text=True)
+        assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith(f"error: --shard {shard}:")
+    none = subprocess.run(["bash", str(ROOT / "run_cluster.sh"), "--featurize", "--", *args, str(out)], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert none.returncode == 2 and "needs --array K or --local K" in none.stderr
