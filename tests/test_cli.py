@@ -64,6 +64,7 @@ def test_a_bad_flag_value_is_one_line_and_a_nonzero_exit(args, message, tmp_path
     assert not (tmp_path / "m").exists()
 
 
+@pytest.mark.slow  # ~7 s in a not-slow run on the shared machine
 def test_a_missing_dataset_folder_is_one_line(tmp_path):
     proc = _run([sys.executable, "main.py", "-df", str(tmp_path / "nowhere"), "-mf", str(tmp_path / "m")])
     assert proc.returncode == 2

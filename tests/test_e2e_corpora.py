@@ -110,6 +110,7 @@ class _Hostile:
         return (os.system, (f"touch {self.marker}",))
 
 
+@pytest.mark.slow  # ~13 s in a not-slow run on the shared machine
 def test_hostile_pickle_stops_main_with_one_line(tmp_path):
     marker = tmp_path / "code_ran"
     data = mmsa_data(sizes=(6, 3, 3))

@@ -186,6 +186,7 @@ def _assert_one_line(code, stderr):
     return errors[0]
 
 
+@pytest.mark.slow  # ~9 s in a not-slow run on the shared machine
 def test_a_full_disk_at_table_time_keeps_every_table_and_saves_the_rows(pickles, tmp_path, tmpfs, capsys):
     models = tmp_path / "models"
     small = tmpfs("csv_disk", "size=8k")  # room for the run-id file and one staged table, not five
@@ -237,6 +238,7 @@ def test_an_artefact_that_cannot_be_written_does_not_cost_the_tables(pickles, tm
     assert list((models / "lf_dnn").glob("model_*_run1.keras"))  # the recorded run keeps its model
 
 
+@pytest.mark.slow  # ~12 s in a not-slow run on the shared machine
 def test_a_full_disk_for_the_model_is_one_line_and_the_run_is_discarded(pickles, tmp_path, tmpfs, capsys):
     small = tmpfs("model_disk", "size=200k")  # the tables fit, the best model (about 1.8 MB) does not
     common = ["-pf", str(pickles), "-mf", str(small), *TINY]

@@ -116,7 +116,8 @@ def test_resume_skips_done_clips(corpus, tmp_path, monkeypatch):
     assert len(counter.ids) == 5 and not (tmp_path / "text.csd").exists()
 
 
-@pytest.mark.parametrize("audio", ["logmel", "opensmile:eGeMAPSv02"])
+# openSMILE: ~7 s in a not-slow run on the shared machine
+@pytest.mark.parametrize("audio", ["logmel", pytest.param("opensmile:eGeMAPSv02", marks=pytest.mark.slow)])
 def test_two_workers_write_identical_csd(corpus, tmp_path, audio):
     # With openSMILE, workers=1 runs it in the TF-free helper (this process has TensorFlow loaded) and
     # the spawned workers run it in-process: equal output checks the helper too.

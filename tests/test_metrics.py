@@ -202,6 +202,7 @@ def assert_families_equal(got, expected):
 # property tests: evaluate() == the sklearn pipeline, for every family
 
 
+@pytest.mark.slow  # ~8 s in a not-slow run on the shared machine
 @settings(max_examples=25, deadline=None)
 @given(SEEDS, st.sampled_from(["all", "coarse"]), st.booleans())
 def test_evaluate_scores_kind_agrees_with_sklearn(seed, label_type, neutral):

@@ -54,6 +54,7 @@ def run(cfg, seg, targets, valid=None, checkpoint=None, extra_callbacks=()):
     return model, history
 
 
+@pytest.mark.slow  # ~8 s in a not-slow run on the shared machine
 def test_loss_decreases_on_a_learnable_problem():
     seg, y = learnable_set()
     _, history = run(config(num_epochs=10, patience=10), seg, y, valid=(seg, y))  # variable length
@@ -62,6 +63,7 @@ def test_loss_decreases_on_a_learnable_problem():
     assert set(history.history) >= {"loss", "acc", "mae", "val_loss", "val_acc", "val_mae"}
 
 
+@pytest.mark.slow  # ~11 s in a not-slow run on the shared machine
 def test_same_seed_gives_identical_weights():
     seg, y = learnable_set()
     first, _ = run(config(num_epochs=2, fixed_num_steps=6), seg, y)
@@ -81,6 +83,7 @@ class RecordWeights(keras.callbacks.Callback):
         self.per_epoch.append([w.copy() for w in self.model.get_weights()])
 
 
+@pytest.mark.slow  # ~8 s in a not-slow run on the shared machine
 def test_early_stopping_restores_best_weights_and_checkpoint_holds_them(tmp_path):
     """Validation targets are the negated training targets: the better the fit, the worse val_loss."""
     seg, y = learnable_set()
