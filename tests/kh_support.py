@@ -54,13 +54,14 @@ def vit(folder: Path, seed: int = 0) -> Path:
     return Path(folder)
 
 
-def whisper(folder: Path, seed: int = 0) -> Path:
+def whisper(folder: Path, seed: int = 0, num_layers: int = 1) -> Path:
     import keras
     from keras_hub.layers import WhisperAudioConverter
     from keras_hub.models import WhisperBackbone
 
     keras.utils.set_random_seed(seed)
-    backbone = WhisperBackbone(vocabulary_size=20, num_layers=1, num_heads=2, hidden_dim=8, intermediate_dim=16,
+    backbone = WhisperBackbone(vocabulary_size=20, num_layers=num_layers, num_heads=2, hidden_dim=8,
+                               intermediate_dim=16,
                                num_mels=16, max_encoder_sequence_length=AUDIO_WINDOW_S * 100,
                                max_decoder_sequence_length=8)
     backbone.save_to_preset(str(folder))

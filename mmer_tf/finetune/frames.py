@@ -1,16 +1,22 @@
-"""Each clip's frames decoded, face-cropped and resized ONCE, cached as uint8 ``[T, S, S, 3]`` arrays.
+"""What a fine-tuned encoder reads, prepared ONCE per clip and cached: face crops, or log-mel frames.
 
-Why a cache: a fine-tuned backbone reads pixels in every epoch, and decoding plus face detection costs far
-more than a training step on a small backbone. Decoding, sampling (``fps``), the face crop (the same
-tracker, eye levelling and centre-square fallback as the video recipes: ``features/video.py``) and the
-resize to the backbone's input size happen here once per clip; training reads the arrays back.
+Why a cache: a fine-tuned encoder reads its input in every epoch, and decoding plus face detection (or
+resampling and the mel transform) costs far more than a training step on a small backbone. It happens here
+once per clip; training reads the arrays back.
 
-Where: the cache folder (``-pf``), ``finetune_frames_<key>/``, where ``key`` fingerprints every parameter
-that shapes the arrays (size, fps, face crop, frame cap, this format's version): a different preset size or
-crop never reuses them. One ``.npy`` per clip, named by a digest of its media file's signature (path, size,
-mtime) and the stretch/half of the picture it uses, so a changed file is decoded again, every corpus, fold
-and run shares the entries, and a clip costs ``T x S x S x 3`` bytes on disk (``nbytes``). Files are
-written atomically (hidden temporary, then renamed), so a killed run leaves no half-written array.
+- vision (:class:`FrameParams`): frames sampled at ``fps``, face-cropped as the video recipes crop them (the
+  same tracker, eye levelling and centre-square fallback: ``features/video.py``), resized to the backbone's
+  input size: uint8 ``[T, S, S, 3]``, at most ``max_frames`` frames (evenly spaced);
+- audio (:class:`MelParams`): the 16 kHz waveform through the preset's audio converter (Whisper's log-mel
+  frames, its own normalisation over its window), only the frames over real audio: float32 ``[F, mels]``; a
+  clip longer than the converter's window keeps its first window.
+
+Where: the cache folder (``-pf``), ``finetune_frames_<key>/`` or ``finetune_mels_<key>/``, where ``key``
+fingerprints every parameter that shapes the arrays (size, fps, face crop, frame cap; the converter's
+configuration; this format's version): a different preset size or crop never reuses them. One ``.npy`` per
+clip, named by a digest of its media file's signature (path, size, mtime) and the stretch/half of the
+picture it uses, so a changed file is decoded again and every corpus, fold and run shares the entries.
+Files are written atomically (hidden temporary, then renamed), so a killed run leaves no half-written array.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import json
 import logging
 import os
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -50,6 +57,67 @@ class FrameParams:
     def nbytes(self, frames: int) -> int:
         return int(frames) * self.size * self.size * 3
 
+    @property
+    def step(self) -> tuple[tuple[int, ...], str]:
+        """One step's shape and dtype in the cached arrays."""
+        return (self.size, self.size, 3), "uint8"
+
+    def source(self, clip) -> tuple[Path, float, float | None, str]:
+        return _picture(clip)
+
+    def decode(self, clip) -> np.ndarray:
+        return decode(clip, self)
+
+
+@dataclass(frozen=True)
+class MelParams:
+    """What shapes a clip's cached log-mel frames: the audio converter's Keras serialisation (JSON)."""
+
+    converter: str
+
+    @classmethod
+    def of(cls, converter) -> "MelParams":
+        import keras
+
+        return cls(json.dumps(keras.saving.serialize_keras_object(converter), sort_keys=True))
+
+    def key(self) -> str:
+        text = json.dumps({"format": FORMAT, "kind": "mels", "converter": json.loads(self.converter)}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def folder(self, pickle_folder: str | Path) -> Path:
+        return Path(pickle_folder) / f"finetune_mels_{self.key()}"
+
+    @property
+    def step(self) -> tuple[tuple[int, ...], str]:
+        return (int(json.loads(self.converter)["config"]["num_mels"]),), "float32"
+
+    def source(self, clip) -> tuple[Path, float, float | None, str]:
+        return Path(clip.media), 0.0, None, ""
+
+    def decode(self, clip) -> np.ndarray:
+        """``float32 [F, mels]``: the converter's log-mel frames over the clip's real audio (first window)."""
+        from mmer_tf.features.media import MediaError, SAMPLE_RATE, load_audio
+
+        wave = load_audio(Path(clip.media))
+        if wave is None or not len(wave):
+            raise MediaError("no audio stream")
+        converter = _converter(self.converter)
+        window = int(float(converter.max_audio_length) * SAMPLE_RATE)
+        piece = np.asarray(wave[:window], np.float32)
+        mels = np.asarray(converter(piece[np.newaxis]), np.float32)[0]
+        real = max(1, min(len(mels), int(np.ceil(len(piece) / int(converter.stride)))))
+        return np.ascontiguousarray(mels[:real])
+
+
+@lru_cache(maxsize=4)
+def _converter(serialized: str):
+    """The audio converter from its Keras serialisation (what :class:`MelParams` holds)."""
+    import keras
+    import keras_hub  # noqa: F401  (registers the converter classes)
+
+    return keras.saving.deserialize_keras_object(json.loads(serialized))
+
 
 def _picture(clip) -> tuple[Path, float, float | None, str]:
     if clip.video is not None:
@@ -57,11 +125,11 @@ def _picture(clip) -> tuple[Path, float, float | None, str]:
     return Path(clip.media), 0.0, None, ""
 
 
-def entry_name(clip) -> str:
-    """The clip's cache file name: its picture's file signature and stretch, hashed."""
+def entry_name(clip, params=None) -> str:
+    """The clip's cache file name: its source file's signature and stretch (the picture's by default), hashed."""
     from mmer_tf.data.cache import file_signature
 
-    path, start, end, region = _picture(clip)
+    path, start, end, region = params.source(clip) if params is not None else _picture(clip)
     text = json.dumps([file_signature(path), start, end, region])
     return hashlib.sha256(text.encode()).hexdigest()[:24] + ".npy"
 
@@ -87,8 +155,9 @@ def decode(clip, params: FrameParams) -> np.ndarray:
     return np.ascontiguousarray(frames)
 
 
-def ensure(clips: Iterable, params: FrameParams, pickle_folder: str | Path) -> tuple[dict, dict]:
-    """``({clip id: cache file}, {clip id: reason})``: every clip's frames cached (decoded when missing).
+def ensure(clips: Iterable, params, pickle_folder: str | Path) -> tuple[dict, dict]:
+    """``({clip id: cache file}, {clip id: reason})``: every clip's arrays (``params``: :class:`FrameParams`
+    or :class:`MelParams`) cached, decoded when missing.
 
     A clip whose picture cannot be decoded is returned with its reason, never stopping the others.
     """
@@ -110,13 +179,13 @@ def ensure(clips: Iterable, params: FrameParams, pickle_folder: str | Path) -> t
     decoded = 0
     for clip in clips:
         try:
-            target = folder / entry_name(clip)
+            target = folder / entry_name(clip, params)
         except OSError as exc:
             failed[clip.id] = f"{exc.strerror or exc}"
             continue
         if not target.is_file():
             try:
-                frames = decode(clip, params)
+                frames = params.decode(clip)
             except MediaError as exc:
                 failed[clip.id] = str(exc)
                 continue
@@ -129,8 +198,7 @@ def ensure(clips: Iterable, params: FrameParams, pickle_folder: str | Path) -> t
             decoded += 1
         paths[clip.id] = target
     if decoded:
-        log.info("frames: %d clip(s) decoded and cached in %s (%dx%d, %g fps)", decoded, folder, params.size,
-                 params.size, params.fps)
+        log.info("finetune: %d clip(s) decoded and cached in %s", decoded, folder)
     return paths, failed
 
 
@@ -139,4 +207,4 @@ def lengths(paths: Mapping[str, Path]) -> dict[str, int]:
     return {cid: int(np.load(path, mmap_mode="r", allow_pickle=False).shape[0]) for cid, path in paths.items()}
 
 
-__all__ = ["FrameParams", "MAX_FRAMES", "decode", "ensure", "entry_name", "lengths"]
+__all__ = ["FrameParams", "MAX_FRAMES", "MelParams", "decode", "ensure", "entry_name", "lengths"]

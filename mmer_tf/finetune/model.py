@@ -1,4 +1,4 @@
-"""The fine-tuned stream inside the model, then the chosen model (``-mn``) over all modalities.
+"""The fine-tuned streams inside the model, then the chosen model (``-mn``) over all modalities.
 
 Why wrap rather than write a new model: the stream ends as one more ``[B, T, D]`` sequence with its mask,
 exactly what every registered model takes, so the chosen model fuses it with the cached modalities as it
@@ -6,7 +6,9 @@ fuses any modality (early, late, tensor, attention ...) and its flags, tables an
 
 The stream is seed 004's video branch: the backbone on every cached face crop
 (:class:`~mmer_tf.models.blocks.frames.FrameSequenceEncoder`, top N blocks trainable), a linear map to the
-transformer's width, sinusoidal positions (MulT's :class:`ScaledPositionEmbedding`) and ``LAYERS``
+transformer's width (audio: the Whisper encoder on the cached log-mel frames,
+:class:`~mmer_tf.models.blocks.frames.MelSequenceEncoder`, in place of the backbone), sinusoidal positions
+(MulT's :class:`ScaledPositionEmbedding`) and ``LAYERS``
 post-norm self-attention blocks over time whose keys are the clip's real frames. In the aligned view it is
 then collapsed to one step per clip (the mean over real frames), as the view collapses every modality; in
 the unaligned view it keeps one step per frame.
@@ -52,18 +54,21 @@ def build(config, feature_dims: Mapping[str, int], streams: Mapping[str, object]
     import keras
 
     from mmer_tf.models import registry
-    from mmer_tf.models.blocks.frames import FrameSequenceEncoder, PooledStep
+    from mmer_tf.models.blocks.frames import FrameSequenceEncoder, MelSequenceEncoder, PooledStep
 
     inputs, inner = {}, {}
     for m, dim in feature_dims.items():
         inputs[m] = inner[m] = keras.Input(shape=(None, dim), name=m, dtype="float32")
         inputs[f"{m}_mask"] = inner[f"{m}_mask"] = keras.Input(shape=(None,), name=f"{m}_mask", dtype="float32")
     for m, stream in streams.items():
-        size = stream.frames.size
-        frames = inputs[m] = keras.Input(shape=(None, size, size, 3), name=m, dtype="uint8")
+        shape, dtype = stream.frames.step
+        values = inputs[m] = keras.Input(shape=(None, *shape), name=m, dtype=dtype)
         mask = inputs[f"{m}_mask"] = keras.Input(shape=(None,), name=f"{m}_mask", dtype="float32")
-        x = FrameSequenceEncoder(stream.backbone, stream.converter, frozen=stream.frozen,
-                                 name=f"{m}_backbone")(frames)
+        if m == "audio":  # the encoder halves the frames; the mask follows
+            x, mask = MelSequenceEncoder(stream.backbone, frozen=stream.frozen, name=f"{m}_backbone")([values, mask])
+        else:
+            x = FrameSequenceEncoder(stream.backbone, stream.converter, frozen=stream.frozen,
+                                     name=f"{m}_backbone")(values)
         x = temporal_encoder(x, mask, dropout=float(config.dropout_rate), name=m)
         if aligned:
             x, mask = PooledStep(name=f"{m}_pooled")([x, mask])

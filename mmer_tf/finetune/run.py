@@ -63,14 +63,39 @@ def load_encoders(config) -> dict[str, Encoder]:
     out = {}
     for spec in check_config(config):
         backbone = kh._load("backbone", spec.preset, FLAG)
-        trained, frozen = top_blocks.train_top(backbone, spec.preset, spec.blocks)  # first: a text backbone is refused
-        converter = kh._load("image", spec.preset, FLAG)
-        params = _frame_params(converter, spec.preset, recipe.fps, recipe.face_crop)
+        # first: a backbone of another family is refused before its preprocessing layer is looked for
+        trained, frozen = top_blocks.train_top(backbone, spec.preset, spec.blocks, spec.modality)
+        total = top_blocks.count(backbone, spec.preset, spec.modality)
+        if spec.modality == "audio":
+            converter = kh._load("audio", spec.preset, FLAG)
+            params = _mel_params(converter, spec.preset)
+            backbone = _encoder_half(backbone)
+            shape = f"log-mel frames of {params.step[0][0]} bands"
+        else:
+            converter = kh._load("image", spec.preset, FLAG)
+            params = _frame_params(converter, spec.preset, recipe.fps, recipe.face_crop)
+            shape = f"frames {params.size}x{params.size} at {params.fps:g} fps"
         out[spec.modality] = Encoder(spec, backbone, converter, params, trained, frozen)
-        log.info("finetune: %s: %s, top %d of %d blocks trained (%d layers), frames %dx%d at %g fps",
-                 spec.modality, type(backbone).__name__, spec.blocks, top_blocks.count(backbone, spec.preset),
-                 len(trained), params.size, params.size, params.fps)
+        log.info("finetune: %s: %s, top %d of %d blocks trained (%d layers), %s", spec.modality, spec.preset,
+                 spec.blocks, total, len(trained), shape)
     return out
+
+
+def _mel_params(converter, preset: str) -> frame_cache.MelParams:
+    from mmer_tf.features.media import SAMPLE_RATE
+
+    rate = int(getattr(converter, "sampling_rate", SAMPLE_RATE))
+    if rate != SAMPLE_RATE or not hasattr(converter, "stride") or not hasattr(converter, "num_mels"):
+        raise MmerError(f"{FLAG} audio=kh:{preset}: needs a Whisper-style audio converter at {SAMPLE_RATE} Hz")
+    return frame_cache.MelParams.of(converter)
+
+
+def _encoder_half(backbone):
+    """A Whisper backbone's encoder (log-mel frames -> encoder states) as a functional model sharing its layers."""
+    import keras
+
+    return keras.Model(backbone.input["encoder_features"], backbone.output["encoder_sequence_output"],
+                       name="whisper_encoder")
 
 
 def corpus_clips(segment_info: Mapping) -> dict:
@@ -120,13 +145,13 @@ def attach(config, folds: Mapping, info: dict, encoders: Mapping[str, Encoder]):
         found[m] = paths
         info.setdefault("finetune", {})[m] = {"preset": encoder.spec.preset, "blocks": encoder.spec.blocks,
                                               **dataclasses.asdict(encoder.frames),
-                                              "frames_folder": str(encoder.frames.folder(config.pickle_folder))}
+                                              "cache_folder": str(encoder.frames.folder(config.pickle_folder))}
     out, streams = {}, {}
     for name, fold in folds.items():
         keep = [i for i, sid in enumerate(fold.ids) if all(sid.split("[")[0] in p for p in found.values())]
         fold = fold if len(keep) == len(fold) else fold.subset(keep)
         out[name] = fold
-        streams[name] = [FrameStream(m, [found[m][sid.split("[")[0]] for sid in fold.ids], e.frames.size)
+        streams[name] = [FrameStream(m, [found[m][sid.split("[")[0]] for sid in fold.ids], e.frames.step)
                          for m, e in encoders.items()]
     folds = out
     return folds, streams
@@ -172,15 +197,18 @@ def predict_segments(clips, sidecar: Mapping, featurize_segments, normalize):
     scratch = tempfile.mkdtemp(prefix="mmer_frames_")
     paths: dict[str, dict] = {}
     for m, entry in tuned.items():
-        params = frame_cache.FrameParams(size=int(entry["size"]), fps=float(entry["fps"]),
-                                         face_crop=bool(entry["face_crop"]), max_frames=int(entry["max_frames"]))
+        if m == "audio":
+            params = frame_cache.MelParams(converter=entry["converter"])
+        else:
+            params = frame_cache.FrameParams(size=int(entry["size"]), fps=float(entry["fps"]),
+                                             face_crop=bool(entry["face_crop"]), max_frames=int(entry["max_frames"]))
         found, bad = frame_cache.ensure([by_id[c] for c in segments.ids], params, scratch)
         for cid, reason in bad.items():
             failed.setdefault(cid, f"{m} frames: {reason}")
-        paths[m] = (found, params.size)
+        paths[m] = (found, params.step)
     keep = [i for i, cid in enumerate(segments.ids) if all(cid in found for found, _ in paths.values())]
     segments = segments.subset(keep)
-    streams = [FrameStream(m, [found[cid] for cid in segments.ids], size) for m, (found, size) in paths.items()]
+    streams = [FrameStream(m, [found[cid] for cid in segments.ids], step) for m, (found, step) in paths.items()]
     return segments, streams, failed
 
 

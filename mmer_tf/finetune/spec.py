@@ -1,4 +1,4 @@
-"""``--finetune vision=kh:<preset>:<N>`` (or ``audio=...``): parsed and checked without Keras.
+"""``--finetune vision=kh:<preset>:<N>`` / ``audio=kh:<preset>:<N>``: parsed and checked without Keras.
 
 Why here and Keras-free: a typo in the flag must be one ``error:`` line in under a second, before the
 backend loads or any data is read, like every other flag (``cli_flags.parse_config``).
@@ -12,8 +12,8 @@ from mmer_tf.errors import MmerError
 
 FLAG = "--finetune"
 #: modality -> the encoder family it accepts (what a wrong preset is refused against, at build time)
-SERVED = {"vision": "a KerasHub image backbone (ResNet, ViT)"}
-SYNTAX = "vision=kh:<preset>:<N> (N: the top blocks trained, 0 = frozen)"
+SERVED = {"vision": "a KerasHub image backbone (ResNet, ViT)", "audio": "a KerasHub Whisper preset's encoder"}
+SYNTAX = "vision=kh:<preset>:<N> or audio=kh:<preset>:<N> (N: the top blocks trained, 0 = frozen)"
 
 
 @dataclass(frozen=True)
@@ -37,9 +37,6 @@ def parse(entry: str) -> FinetuneSpec:
     modality = modality.strip()
     if not sep or not spec.strip():
         raise MmerError(f"{FLAG} {entry}: expected {SYNTAX}")
-    if modality == "audio":
-        raise MmerError(f"{FLAG} {entry}: fine-tuning the audio encoder is not available yet; fine-tune "
-                        f"vision, or use --audio_recipe kh:<preset> for frozen Whisper features")
     if modality not in SERVED:
         raise MmerError(f"{FLAG} {entry}: {modality!r} cannot be fine-tuned (expected {SYNTAX})")
     spec = spec.strip()

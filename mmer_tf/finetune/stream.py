@@ -1,4 +1,4 @@
-"""A fold's cached frames as a tf.data input: each batch reads its clips' arrays from disk.
+"""A fold's cached frames (or log-mel frames) as a tf.data input: each batch reads its clips' arrays from disk.
 
 Why read per batch: a corpus's frames do not fit in memory (RAVDESS's 1,440 clips at 20 frames of
 224 x 224 x 3 are 4.3 GB), and holding them as a tensor would also copy them into the graph. Only the
@@ -17,31 +17,32 @@ import numpy as np
 
 
 class FrameStream:
-    """``index [B] -> {modality: uint8 [B, T, S, S, 3], modality_mask: float32 [B, T]}`` for one fold."""
+    """``index [B] -> {modality: [B, T, *step], modality_mask: float32 [B, T]}`` for one fold: cached arrays
+    (uint8 face crops ``[S, S, 3]`` per step, or float32 log-mel frames ``[mels]``) padded after each clip's end."""
 
-    def __init__(self, modality: str, paths: Sequence[str | Path], size: int):
+    def __init__(self, modality: str, paths: Sequence[str | Path], step: tuple[tuple[int, ...], str]):
         self.modality = modality
         self.paths = [str(p) for p in paths]
-        self.size = int(size)
+        self.shape, self.dtype = tuple(int(d) for d in step[0]), str(step[1])
 
     def read(self, index) -> tuple[np.ndarray, np.ndarray]:
-        """The batch's frames, zero-padded after each clip's last frame, and the mask of real frames."""
+        """The batch's arrays, zero-padded after each clip's last step, and the mask of real steps."""
         arrays = [np.load(self.paths[int(i)], allow_pickle=False) for i in np.asarray(index).reshape(-1)]
         steps = max((len(a) for a in arrays), default=0)
-        frames = np.zeros((len(arrays), steps, self.size, self.size, 3), np.uint8)
+        out = np.zeros((len(arrays), steps, *self.shape), self.dtype)
         mask = np.zeros((len(arrays), steps), np.float32)
         for row, array in enumerate(arrays):
-            frames[row, :len(array)] = array
+            out[row, :len(array)] = array
             mask[row, :len(array)] = 1.0
-        return frames, mask
+        return out, mask
 
     def __call__(self, index, rows_per_batch=None) -> dict:
         import tensorflow as tf
 
-        frames, mask = tf.numpy_function(self.read, [index], [tf.uint8, tf.float32], stateful=False)
-        frames = tf.ensure_shape(frames, [rows_per_batch, None, self.size, self.size, 3])
+        values, mask = tf.numpy_function(self.read, [index], [tf.as_dtype(self.dtype), tf.float32], stateful=False)
+        values = tf.ensure_shape(values, [rows_per_batch, None, *self.shape])
         mask = tf.ensure_shape(mask, [rows_per_batch, None])
-        return {self.modality: frames, f"{self.modality}_mask": mask}
+        return {self.modality: values, f"{self.modality}_mask": mask}
 
 
 __all__ = ["FrameStream"]

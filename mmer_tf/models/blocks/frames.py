@@ -1,4 +1,5 @@
-"""``FrameSequenceEncoder``: a KerasHub image backbone applied to every frame of a clip, inside the model.
+"""Fine-tuned encoders inside the model: a KerasHub image backbone on every frame of a clip
+(``FrameSequenceEncoder``), a Whisper encoder on a clip's log-mel frames (``MelSequenceEncoder``).
 
 Why a layer of its own: fine-tuning (``mmer_tf.finetune``) trains the backbone with the rest of the model, so
 it must run per step on ``[B, T, H, W, 3]`` frames. The layer folds time into the batch, runs the preset's
@@ -79,6 +80,51 @@ class FrameSequenceEncoder(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
+class MelSequenceEncoder(keras.layers.Layer):
+    """``(log-mels [B, F, M], float mask [B, F]) -> (states [B, ceil(F/2), D], mask [B, ceil(F/2)])``.
+
+    A Whisper-style encoder (its stride-2 convolution halves the frames) as a fine-tuned stream; the mask
+    follows: a clip with ``n`` real mel frames has ``ceil(n / 2)`` real states. The encoder is the backbone's
+    functional encoder half (``encoder_features`` -> ``encoder_sequence_output``).
+    """
+
+    def __init__(self, encoder, frozen=(), **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.frozen = [str(name) for name in frozen]
+        wanted = set(self.frozen)
+        for layer in encoder._flatten_layers(include_self=False, recursive=True):
+            if layer.name in wanted:
+                layer.trainable = False
+
+    def call(self, inputs, training=None):
+        mels, mask = inputs
+        states = self.encoder(mels, training=training)
+        lengths = ops.ceil(ops.sum(ops.cast(mask > 0.5, "float32"), axis=1, keepdims=True) / 2.0)
+        positions = ops.cast(ops.arange(ops.shape(states)[1]), "float32")[None, :]
+        return states, ops.cast(positions < lengths, mask.dtype)
+
+    def compute_output_spec(self, inputs):
+        mels, mask = inputs
+        out = self.encoder.compute_output_spec(keras.KerasTensor((None, None, mels.shape[-1]), dtype="float32"))
+        return (keras.KerasTensor((mels.shape[0], None, out.shape[-1]), dtype="float32"),
+                keras.KerasTensor((mask.shape[0], None), dtype=mask.dtype))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(encoder=keras.saving.serialize_keras_object(self.encoder), frozen=list(self.frozen))
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        import keras_hub  # noqa: F401  (registers the encoder's layer classes)
+
+        config = dict(config)
+        encoder = keras.saving.deserialize_keras_object(config.pop("encoder"))
+        return cls(encoder, **config)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
 class PooledStep(keras.layers.Layer):
     """``([B, T, D], float mask [B, T]) -> ([B, 1, D], ones [B, 1])``: a clip's steps as its one aligned step.
 
@@ -100,4 +146,4 @@ class PooledStep(keras.layers.Layer):
                 keras.KerasTensor((mask.shape[0], 1), dtype=mask.dtype))
 
 
-__all__ = ["FrameSequenceEncoder", "PooledStep"]
+__all__ = ["FrameSequenceEncoder", "MelSequenceEncoder", "PooledStep"]
