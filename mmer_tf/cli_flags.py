@@ -120,8 +120,9 @@ def define_flags(FLAGS) -> None:
                       "hub_output_key=1,text_output_key=sequence_output,image_size=224.", **kw)
     flags.DEFINE_list("finetune", list(d.finetune),
                       "Raw media: vision=kh:<preset>:<N> fine-tunes that KerasHub image backbone inside the model "
-                      "(its top N blocks; ResNet, ViT) on cached face crops, followed by a transformer over time; "
-                      "the other modalities keep their features.", **kw)
+                      "(its top N blocks; ResNet, ViT) on cached face crops, audio=kh:<preset>:<N> a Whisper "
+                      "encoder on cached log-mels, each followed by a transformer over time; the other modalities "
+                      "keep their features.", **kw)
     flags.DEFINE_string("split_dir", d.split_dir,
                         "Raw media: a split definition folder, train.txt, val.txt and test.txt listing clips "
                         "(seed 002's folds/<corpus>/split-K: 'Class/clip,class_id,transcript' lines) and "
