@@ -35,7 +35,8 @@ def presets(tmp_path_factory):
 def _config(tmp_path, entry, **changes):
     from mmer_tf.config import ExperimentConfig
 
-    values = dict(pickle_folder=str(tmp_path / "cache"), label_type="category", modalities=("vision",),
+    values = dict(pickle_folder=str(tmp_path / "cache"), dataset_folder=str(tmp_path), label_type="category",
+                  modalities=("vision",),
                   model_name="lf_dnn", finetune=(entry,), num_epochs=1, final_activ="softmax")
     return ExperimentConfig(**{**values, **changes})
 
@@ -100,9 +101,12 @@ def test_bad_flags_and_backbones_are_one_line(presets, tmp_path):
 
     for entry, words in (("vision=kh:resnet", "number of top blocks"), ("vision=hub:/x:1", "only KerasHub"),
                          ("text=kh:bert:1", "cannot be fine-tuned"), ("vision", "expected vision=kh:"),
-                         ("audio=kh:whisper", "number of top blocks")):
+                         ("audio=kh:whisper", "number of top blocks"),
+                         (f"vision=kh:{tmp_path}/none:1", "no such preset folder")):
         with pytest.raises(MmerError, match=words):
             parse(entry)
+    with pytest.raises(MmerError, match="needs a raw-media corpus"):
+        run.load_encoders(_config(tmp_path, f"vision=kh:{presets['resnet']}:1", dataset_folder=None))
     with pytest.raises(MmerError, match="has only 2 blocks"):
         run.load_encoders(_config(tmp_path, f"vision=kh:{presets['resnet']}:3"))
     with pytest.raises(MmerError, match="BertBackbone is not a supported vision backbone"):

@@ -47,7 +47,10 @@ def parse(entry: str) -> FinetuneSpec:
         raise MmerError(f"{FLAG} {entry}: needs the number of top blocks to train after the preset "
                         f"(kh:<preset>:<N>, e.g. kh:resnet_18_imagenet:2)")
     kh.check_spec(body, FLAG)
-    return FinetuneSpec(modality=modality, preset=kh.preset_of(body), blocks=int(count))
+    preset = kh.preset_of(body)
+    if "/" in preset and not preset.startswith(kh.REMOTE_SCHEMES) and not kh.is_local(preset):
+        raise MmerError(f"{FLAG} {entry}: no such preset folder {preset}")
+    return FinetuneSpec(modality=modality, preset=preset, blocks=int(count))
 
 
 def specs_of(config) -> tuple[FinetuneSpec, ...]:
@@ -58,6 +61,9 @@ def specs_of(config) -> tuple[FinetuneSpec, ...]:
 def check_config(config) -> tuple[FinetuneSpec, ...]:
     """The flag against the rest of the run: each modality once, and among ``--modalities``."""
     specs = specs_of(config)
+    if specs and getattr(config, "dataset_folder", None) is None:
+        raise MmerError(f"{FLAG}: needs a raw-media corpus (-df RAVDESS/, CREMA-D/, IEMOCAP/, MELD/ or a video "
+                        "folder): the frames are decoded from its media, and the built-in sample has none")
     seen = set()
     for spec in specs:
         if spec.modality in seen:
