@@ -12,7 +12,6 @@ from __future__ import annotations
 import keras
 
 from mmer_tf.models.blocks.hparams import SUBNETWORK_HPARAMS  # declared Keras-free, see there
-from mmer_tf.models.blocks.recurrent import ProjectedLSTM
 from mmer_tf.models.layers import MaskedMeanPooling, MaskToBool, ZeroPadding
 
 
@@ -28,14 +27,14 @@ def dense_head(x, num_outputs: int, config, name: str = "head"):
 def recurrent_stack(x, mask, *, units: int, layers: int, bidirectional: bool, dropout: float, name: str):
     """``layers`` masked (Bi)LSTMs; returns the final state ``[B, units * (1 + bidirectional)]``.
 
-    ``mask`` is boolean ``[B, T]``. Each layer is a :class:`~mmer_tf.models.blocks.recurrent.ProjectedLSTM`
-    (Keras' LSTM computed with every step's input projection in one product; see there for why).
+    ``mask`` is boolean ``[B, T]``.
     """
     for index in range(layers):
         last = index == layers - 1
-        kind = "bilstm" if bidirectional else "lstm"
-        x = ProjectedLSTM(units, bidirectional=bidirectional, return_sequences=not last,
-                          name=f"{name}_{kind}{index + 1}")(x, mask=mask)
+        cell = keras.layers.LSTM(units, return_sequences=not last, name=f"{name}_lstm{index + 1}")
+        if bidirectional:
+            cell = keras.layers.Bidirectional(cell, name=f"{name}_bilstm{index + 1}")
+        x = cell(x, mask=mask)
         if not last and dropout > 0:
             x = keras.layers.Dropout(dropout, name=f"{name}_dropout{index + 1}")(x)
     return x

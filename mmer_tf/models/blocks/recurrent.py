@@ -17,6 +17,10 @@ step (the backward direction starts from zeros through any right padding). With 
 masked steps output zeros (what ``Bidirectional`` makes Keras output; a lone Keras LSTM repeats the
 previous output there instead; a masked consumer reads neither).
 
+Not used by the models yet: measured on the shared 2-core CPU against Keras' LSTM at the models' shapes
+(``benchmarks/bench_recurrent.py``, benchmarks/README.md) it won no shape consistently on either backend and
+lost BiLSTM training on TensorFlow, so the models keep Keras' layer until a GPU run decides.
+
 Built from ``keras.ops`` only (TensorFlow and JAX) and registered under the package ``mmer_tf``, so a saved
 model reloads in a fresh process. Models saved before this layer existed hold Keras' own ``LSTM`` /
 ``Bidirectional`` layers and load as they did.
