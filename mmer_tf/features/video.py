@@ -239,11 +239,23 @@ def crop_at(frame: np.ndarray, box: tuple[int, int, int, int] | None, angle: flo
     return (rotated_crop(frame, box, angle) if abs(angle) >= 1.0 else face), "aligned"
 
 
+def shrink(image: np.ndarray, size: int) -> np.ndarray:
+    """``image`` area-averaged down to ``size`` x ``size``: first resized (bilinear, by at most ``size / side``) to
+    the nearest multiple ``k * size``, then averaged over ``k`` x ``k`` blocks. OpenCV's area resize at a whole
+    factor is ~8x cheaper than at a fractional one (a 506 px face: 0.06 vs 0.48 ms), and the result stays within
+    one grey level of it; at 5 samples a second that was ~10 % of a 720p clip's featurizing."""
+    import cv2
+
+    k = min(image.shape[0], image.shape[1]) // size
+    if k >= 2 and image.shape[:2] != (k * size, k * size):
+        image = cv2.resize(image, (k * size, k * size), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+
+
 def hog_descriptor(face_rgb: np.ndarray) -> np.ndarray:
     import cv2
 
-    grey = cv2.resize(_grey(face_rgb), (FACE_SIZE, FACE_SIZE), interpolation=cv2.INTER_AREA)
-    grey = cv2.equalizeHist(grey)
+    grey = cv2.equalizeHist(shrink(_grey(face_rgb), FACE_SIZE))
     return _hog().compute(grey).reshape(-1).astype(np.float32)
 
 
