@@ -413,6 +413,9 @@ def parse_config(FLAGS) -> ExperimentConfig:
     check_schedule(config)
     check_augmentation(config)
     staged.check_flags(config)
+    from mmer_tf import distributed
+
+    distributed.check_flags(config)
     from mmer_tf import finetune
 
     finetune.check_config(config)

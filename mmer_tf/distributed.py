@@ -153,6 +153,37 @@ def prepare_environment(argv: Sequence[str], environ=None) -> None:
         env["KERAS_BACKEND"] = "jax"
 
 
+def configured_backend(environ=None) -> str:
+    """The backend Keras will load, found as Keras finds it, without importing it: ``KERAS_BACKEND`` when
+    set, else ``backend`` in ``keras.json`` under ``KERAS_HOME`` (default ``~/.keras``, ``/tmp/.keras``
+    when home is read-only), else TensorFlow. Flags that need one backend are checked with it before the
+    (slow) import; ``tests/test_fast_flags.py`` holds it to what Keras then reports."""
+    import json
+
+    env = os.environ if environ is None else environ
+    if env.get("KERAS_BACKEND"):
+        return env["KERAS_BACKEND"]
+    if "KERAS_HOME" in env:
+        home = env["KERAS_HOME"]
+    else:
+        base = os.path.expanduser("~")
+        home = os.path.join(base if os.access(base, os.W_OK) else "/tmp", ".keras")
+    try:
+        with open(os.path.expanduser(os.path.join(home, "keras.json")), encoding="utf-8") as handle:
+            config = json.load(handle)
+    except (OSError, ValueError):
+        return "tensorflow"
+    return str(config.get("backend") or "tensorflow") if isinstance(config, dict) else "tensorflow"
+
+
+def check_flags(config, environ=None) -> None:
+    """One-line errors for ``--distribution`` on the wrong backend, before the backend is imported."""
+    backend = configured_backend(environ)
+    if config.distribution == "mirrored" and backend != "tensorflow":
+        raise MmerError(f"--distribution mirrored: needs the TensorFlow backend (this run uses {backend}); "
+                        "use --distribution data_parallel with JAX")
+
+
 # ---------------------------------------------------------------------------------------- placement
 @dataclass
 class Placement:

@@ -7,6 +7,7 @@ imported, so the test sees exactly what a user's terminal would have paid for.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -21,10 +22,10 @@ BACKENDS = ("tensorflow", "keras", "jax")
 WALL_LIMIT_S = 2.0
 
 
-def _run_main(*args: str):
+def _run_main(*args: str, env=None):
     started = time.monotonic()
     proc = subprocess.run([sys.executable, "-X", "importtime", "main.py", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env=env)
     wall = time.monotonic() - started
     imported, other = [], []
     for line in proc.stderr.splitlines():
@@ -96,3 +97,32 @@ def test_the_loss_and_activation_names_checked_without_keras_are_exactly_keras_o
     assert set(LOSSES) == resolved(keras.losses.get, losses.ALL_OBJECTS_DICT)
     assert set(ACTIVATIONS) == resolved(keras.activations.get, activations.ALL_OBJECTS_DICT)
     assert resolved(keras.losses.get, ["mean_absolute_errror"]) == set()  # a typo is refused by Keras too
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--distribution", "mirrored"], "error: --distribution mirrored: needs the TensorFlow backend (this run uses jax)"),
+    (["--init_from", "audio=a.keras", "--freeze_branches", "1"],
+     "error: --freeze_branches: needs the TensorFlow backend (this run uses jax)"),
+])
+def test_a_flag_the_configured_backend_cannot_run_is_refused_without_importing_it(args, message, tmp_path):
+    """The backend is read as Keras reads it (here from KERAS_HOME's keras.json), not imported."""
+    (tmp_path / "keras.json").write_text('{"backend": "jax"}')
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"} | {"KERAS_HOME": str(tmp_path)}
+    proc, wall, imported, other = _run_main(*args, env=env)
+    assert proc.returncode == 2 and len(other) == 1 and other[0].startswith(message), proc.stderr[-2000:]
+    assert _backend_modules(imported) == []
+    assert wall < WALL_LIMIT_S, f"{wall:.2f} s"
+
+
+@pytest.mark.slow  # one Keras import on JAX in a fresh process
+def test_the_backend_read_without_keras_is_the_one_keras_loads(tmp_path):
+    from mmer_tf.distributed import configured_backend
+
+    (tmp_path / "keras.json").write_text('{"backend": "jax"}')
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"} | {"KERAS_HOME": str(tmp_path)}
+    assert configured_backend(env) == "jax"
+    assert configured_backend(env | {"KERAS_BACKEND": "tensorflow"}) == "tensorflow"
+    assert configured_backend({"KERAS_HOME": str(tmp_path / "none")}) == "tensorflow"
+    loaded = subprocess.run([sys.executable, "-c", "import keras; print(keras.backend.backend())"], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert loaded.stdout.split()[-1] == configured_backend(env)

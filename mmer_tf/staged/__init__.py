@@ -60,6 +60,10 @@ def check_flags(config) -> None:
         raise MmerError(f"--freeze_branches must be >= 0, got {config.freeze_branches}")
     if int(config.freeze_branches) > 0 and not sources:
         raise MmerError("--freeze_branches: freezes the --init_from branches; give --init_from")
+    if int(config.freeze_branches) > 0:
+        from mmer_tf.distributed import configured_backend
+
+        _check_freeze_backend(configured_backend())
     if config.triplet_margin:
         parse_margin(config.triplet_margin)
         if config.label_type != "category":
@@ -74,10 +78,13 @@ def check_config(config) -> None:
     if int(config.freeze_branches) > 0:
         import keras
 
-        if keras.backend.backend() != "tensorflow":
-            # Keras' JAX optimiser insists on the variable list it was built with: no mid-fit freezing there
-            raise MmerError(f"--freeze_branches: needs the TensorFlow backend (this run uses "
-                            f"{keras.backend.backend()})")
+        _check_freeze_backend(keras.backend.backend())
+
+
+def _check_freeze_backend(backend: str) -> None:
+    if backend != "tensorflow":
+        # Keras' JAX optimiser insists on the variable list it was built with: no mid-fit freezing there
+        raise MmerError(f"--freeze_branches: needs the TensorFlow backend (this run uses {backend})")
 
 
 def prepare(model, config, output_kind: str, num_outputs: int, loss):
