@@ -109,7 +109,8 @@ def test_a_default_ravdess_model_predicts_without_a_transcript(tmp_path):
     assert "task: -lt category" in done.stderr
     model = next((tmp_path / "models" / "lf_dnn").glob("*.keras"))
     clip = root / "Actor_03" / "01-01-03-01-01-01-03.mp4"
-    predicted = subprocess.run([sys.executable, "-m", "mmer_tf", "predict", "--model", str(model), str(clip)],
+    predicted = subprocess.run([sys.executable, "-m", "mmer_tf", "predict", "--model", str(model),
+                                "--out", str(tmp_path / "captioned.mp4"), str(clip)],
                                cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert predicted.returncode == 0, predicted.stderr[-3000:]
     assert "happy" in predicted.stdout or "sad" in predicted.stdout
