@@ -18,6 +18,10 @@ PY=${PY:-python3}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=3 XLA_PYTHON_CLIENT_PREALLOCATE=false
 log() { echo "$(date -u +%H:%M:%S) == $*"; }
+pin() {  # pin CPUS COMMAND...: on those CPUs, where taskset exists
+    local cpus=$1; shift
+    if command -v taskset >/dev/null; then taskset -c "$cpus" "$@"; else "$@"; fi
+}
 
 if ! "$PY" -c "import keras" 2>/dev/null && [ -d "$WHEELS" ]; then
     log "installing $(ls "$WHEELS" | tr '\n' ' ')"
@@ -44,11 +48,11 @@ echo "sanity rc=$?"
 
 cpu_part() {
     log "CPU (cores 0-1): Keras LSTM vs ProjectedLSTM, JAX"
-    JAX_PLATFORMS=cpu CUDA_VISIBLE_DEVICES= timeout 150 taskset -c 0,1 "$PY" benchmarks/bench_recurrent.py \
+    JAX_PLATFORMS=cpu CUDA_VISIBLE_DEVICES= pin 0,1 timeout 150 "$PY" benchmarks/bench_recurrent.py \
         --threads 2 --window 1 --rounds 3
     echo "cpu recurrent rc=$?"
     log "CPU (cores 0-1): peers, JAX vs MMSA on PyTorch, 2 threads"
-    timeout 330 taskset -c 0,1 "$PY" benchmarks/bench_peers.py --mmsa "$MMSA" --sides jax,torch --device cpu \
+    pin 0,1 timeout 330 "$PY" benchmarks/bench_peers.py --mmsa "$MMSA" --sides jax,torch --device cpu \
         --threads 2 --models "${CPU_MODELS:-tfn,lmf,ef_lstm}" --window 1.5 --rounds 3 --setup-timeout 150 \
         --deadline 200 --log-dir "$OUT/cpu_logs" --json "$OUT/peers_cpu.json"
     echo "cpu peers rc=$?"
@@ -56,10 +60,10 @@ cpu_part() {
 
 gpu_part() {
     log "GPU: Keras LSTM vs ProjectedLSTM, JAX"
-    timeout 150 taskset -c 2-$((CORES - 1)) "$PY" benchmarks/bench_recurrent.py --window 1 --rounds 3
+    pin 2-$((CORES - 1)) timeout 150 "$PY" benchmarks/bench_recurrent.py --window 1 --rounds 3
     echo "gpu recurrent rc=$?"
     log "GPU: peers, JAX vs MMSA on CUDA PyTorch"
-    timeout 330 taskset -c 2-$((CORES - 1)) "$PY" benchmarks/bench_peers.py --mmsa "$MMSA" --sides jax,torch \
+    pin 2-$((CORES - 1)) timeout 330 "$PY" benchmarks/bench_peers.py --mmsa "$MMSA" --sides jax,torch \
         --device gpu --threads $((CORES - 2)) --window 1 --rounds 3 --setup-timeout 150 --deadline 220 \
         --log-dir "$OUT/gpu_logs" --json "$OUT/peers_gpu.json"
     echo "gpu peers rc=$?"
