@@ -35,7 +35,7 @@ VARIANTS = {
 
 
 def make_video_folder(root: Path) -> Path:
-    """The video-folder miniature of ``tests/test_corpus_videos.py``: 4 speakers x happy/sad x 2 takes."""
+    """The video-folder miniature of ``tests/data/corpora/test_corpus_videos.py``: 4 speakers x happy/sad x 2 takes."""
     from raw_media_support import write_clip
 
     lines = ["file,label,speaker,text"]

@@ -36,7 +36,7 @@ per interval is NumPy (``searchsorted``-style vectorised bisection, sparse-produ
 Why one module of ~800 lines: it is one specification, the SDK's alignment rules, in three layers marked
 by section comments (interval kernels; entries and the SDK's operations on them; the streaming driver
 with its drop report) that share the epsilon rule, the collapse reducers and the entry type, and
-``tests/test_align.py`` checks them together against the SDK's own code. Split into files, every rule
+``tests/data/test_align.py`` checks them together against the SDK's own code. Split into files, every rule
 would still need the others to be read.
 """
 

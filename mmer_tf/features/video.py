@@ -8,7 +8,7 @@ follows the face (:class:`FaceTracker`): after a full search, each next search l
 sizes near the last box's, which skips the small windows that make most of a full search's cost; and the
 featurizer searches (face and eyes) only on every ``DETECT_EVERY``-th sampled frame, holding the box and
 the eyes' roll in between (the same boxes within a few pixels as a full-resolution search of every frame
-of a real face: tests/test_face_tracking.py). When no face is found
+of a real face: tests/features/test_face_tracking.py). When no face is found
 the centre square is used instead and counted (the summary reports the fallback rate, so a corpus
 where detection fails is visible rather than silently featurized from backgrounds).
 

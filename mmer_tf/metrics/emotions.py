@@ -40,7 +40,7 @@ only, R^2 of a constant truth column. Macro averages ignore NaN classes (sklearn
 when those classes have no support at all (where sklearn silently falls back to an unweighted mean).
 
 Everything is vectorised NumPy (counts per class in one pass), so millions of rows are cheap;
-scikit-learn is the oracle in ``tests/test_metrics.py``.
+scikit-learn is the oracle in ``tests/metrics/test_metrics.py``.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from mmer_tf.data.corpora import mmsa
 from mmer_tf.errors import MmerError
 from mmer_tf.metrics.sentiment_sims import sims_metrics
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def reference(pred, truth):

@@ -182,7 +182,7 @@ def test_a_model_trained_with_ranger_reloads_in_a_fresh_process(tmp_path):
     code = ("from mmer_tf import train; m = train.load_model(__import__('sys').argv[1]); "
             "print(type(m.optimizer).__name__, m.optimizer.lookahead_steps)")
     proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "ranger.keras")], capture_output=True,
-                          text=True, cwd=Path(__file__).resolve().parents[1], timeout=300,
+                          text=True, cwd=Path(__file__).resolve().parents[2], timeout=300,
                           env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split()[-2:] == ["Ranger", "6"]

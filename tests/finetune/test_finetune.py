@@ -22,7 +22,7 @@ import pytest
 import kh_support
 from raw_media_support import have_tools, make_ravdess, write_clip
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

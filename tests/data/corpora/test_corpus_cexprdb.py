@@ -22,7 +22,7 @@ from mmer_tf.data.corpora import cexprdb, split_dir
 from mmer_tf.errors import MmerError
 from raw_media_support import FPS, have_tools, write_clip
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 ABAW_ORDER = cexprdb.COMPOUND + (cexprdb.OTHER,)
 # the seed's folds/C-EXPR-DB/split-0/class_id.yaml, verbatim
 CLASS_ID_YAML = ("Angrily Surprised: 4\nDisgustedly Surprised: 3\nFearfully Surprised: 0\nHappily Surprised: 1\n"

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def disagreeing_corpus(root: Path, sizes=(80, 40, 40), seed=0) -> Path:

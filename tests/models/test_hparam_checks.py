@@ -18,7 +18,7 @@ from mmer_tf.config import ExperimentConfig
 from mmer_tf.errors import MmerError
 from mmer_tf.models import registry
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MODELS = registry.available()
 
 

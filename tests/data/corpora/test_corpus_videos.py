@@ -17,7 +17,7 @@ from mmer_tf.data.corpora import media, videos
 from mmer_tf.errors import MmerError
 from raw_media_support import have_tools, write_clip
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _folder(tmp_path, header, lines, files=()):

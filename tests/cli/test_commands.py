@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 COMMANDS = sorted(p.stem for p in (REPO / "mmer_tf" / "cli").glob("*.py") if not p.stem.startswith("_"))
 BACKENDS = ("tensorflow", "keras", "jax")
 

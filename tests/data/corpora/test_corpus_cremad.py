@@ -16,7 +16,7 @@ from mmer_tf.data.corpora import cremad, detect, media
 from mmer_tf.errors import MmerError
 from raw_media_support import have_tools
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_parse_name_fields_and_errors():

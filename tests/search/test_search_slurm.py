@@ -16,7 +16,7 @@ import pytest
 from slurm_support import started_cluster
 from test_search import disagreeing_corpus
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from mmer_tf.models import registry
 from mmer_tf.staged.branches import branch_output, fused_embedding, weighted_branch_layers
 from mmer_tf.staged.triplet import batch_hard_triplet_loss
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DIMS = {"audio": 6, "vision": 12}
 
 
@@ -256,7 +256,7 @@ def _main(args, tmp_path):
 
 @pytest.mark.slow
 def test_staged_fusion_through_main_py(tmp_path):
-    sys.path.insert(0, str(Path(__file__).parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from corpus_files import feature_folder
 
     root = feature_folder(tmp_path / "merc", sizes=(120, 30, 30), modalities=("speech", "face"), dims=(6, 5),

@@ -23,7 +23,7 @@ from mmer_tf import train
 from mmer_tf.config import ExperimentConfig
 from mmer_tf.models import registry
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DIMS = {"text": 5, "audio": 4, "vision": 3}
 OUTPUTS = 3
 

@@ -20,7 +20,7 @@ from mmer_tf.errors import MmerError
 from mmer_tf.features import Clip, Recipe
 from mmer_tf.features.extract import extract
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def astronaut_clip(path: Path, seconds: float = 1.0, fps: int = 5) -> Path:

@@ -19,7 +19,7 @@ import media_support as ms
 from mmer_tf.errors import MmerError
 from mmer_tf.features import Clip, Recipe, featurize
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 AUDIO_ONLY = Recipe(text="none", video="none")
 
 pytestmark = pytest.mark.skipif(not ms.have_espeak(), reason="espeak-ng is not installed")

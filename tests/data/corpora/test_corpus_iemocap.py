@@ -19,7 +19,7 @@ from mmer_tf.data.corpora import detect, iemocap, media
 from mmer_tf.errors import MmerError
 from raw_media_support import have_tools
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 
 # lines as the release writes them (Session1/dialog/EmoEvaluation/Ses01F_impro01.txt style)
 EVALUATION = """% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]

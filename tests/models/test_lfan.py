@@ -28,7 +28,7 @@ from mmer_tf.errors import MmerError
 from mmer_tf.models import registry
 from mmer_tf.models.blocks.temporal import resample_weights
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = {"vision_channels": "6,4", "audio_channels": "4,4", "text_channels": "6,4", "tcn_kernel_size": 3,
         "modal_dim": 4, "num_heads": 2, "tcn_dropout": 0.0, "fusion_dropout": 0.0}
 DIMS = {"text": 5, "audio": 4, "vision": 3}

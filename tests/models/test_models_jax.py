@@ -28,7 +28,7 @@ import keras
 
 from test_models_zoo import DIMS, MODELS, OUTPUTS, TINY, build, make_batch, predict
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
                                 reason="jax is not installed (pip install jax) - JAX backend not tested")

@@ -153,7 +153,7 @@ def test_workers_do_not_rerun_a_heavy_main_script(corpus, tmp_path):
 
     marker = tmp_path / "imports.log"
     script = tmp_path / "heavy_main.py"
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     script.write_text(
         "import os, sys\n"
         f"sys.path.insert(0, {str(root)!r})\n"

@@ -16,7 +16,7 @@ from mmer_tf.data.corpora.cmu import load_segments
 from mmer_tf.errors import MmerError
 from sdk_support import defective_dataset
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 MOSEI_FILES = {
     "glove_vectors": "CMU_MOSEI_TimestampedWordVectors.csd",
     "COVAREP": "CMU_MOSEI_COVAREP.csd",
