@@ -26,6 +26,18 @@ def _main_output(out):
     return out
 
 
+def _freeze(model, frozen) -> list[str]:
+    """Set the named sub-layers of ``model`` (its lower blocks, kept as the preset has them) untrainable and
+    return the names, which the layer records in its config: a saved backbone's config does not hold its
+    sub-layers' trainable flags."""
+    names = [str(name) for name in frozen]
+    wanted = set(names)
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if layer.name in wanted:
+            layer.trainable = False
+    return names
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class FrameSequenceEncoder(keras.layers.Layer):
     """``uint8 [B, T, H, W, 3] -> float32 [B, T, D]``: converter + backbone + pooling per frame."""
@@ -34,13 +46,7 @@ class FrameSequenceEncoder(keras.layers.Layer):
         super().__init__(**kwargs)
         self.backbone = backbone
         self.converter = converter
-        # the backbone's layers kept as the preset has them (its lower blocks); recorded in the config, since a
-        # saved backbone's config does not hold its sub-layers' trainable flags
-        self.frozen = [str(name) for name in frozen]
-        wanted = set(self.frozen)
-        for layer in backbone._flatten_layers(include_self=False, recursive=True):
-            if layer.name in wanted:
-                layer.trainable = False
+        self.frozen = _freeze(backbone, frozen)
 
     def _pool(self, x):
         if len(x.shape) == 4:
@@ -91,11 +97,7 @@ class MelSequenceEncoder(keras.layers.Layer):
     def __init__(self, encoder, frozen=(), **kwargs):
         super().__init__(**kwargs)
         self.encoder = encoder
-        self.frozen = [str(name) for name in frozen]
-        wanted = set(self.frozen)
-        for layer in encoder._flatten_layers(include_self=False, recursive=True):
-            if layer.name in wanted:
-                layer.trainable = False
+        self.frozen = _freeze(encoder, frozen)
 
     def call(self, inputs, training=None):
         mels, mask = inputs
