@@ -132,9 +132,10 @@ def _init_worker() -> None:
 
 @contextmanager
 def _light_main():
-    """Spawned workers re-run the parent's ``__main__`` first; ``main.py`` imports Keras/TensorFlow at the
-    top (seconds and ~750 MiB per worker, for nothing: the work lives in this module). While the workers
-    are started, ``__main__`` names this module instead, which is what they then import."""
+    """Spawned workers re-run the parent's ``__main__`` first; the parent's entry point has the backend
+    loaded by then, or imports modules that load it (seconds and ~750 MiB per worker, for nothing: the
+    work lives in this module). While the workers are started, ``__main__`` names this module instead,
+    which is what they then import."""
     main = sys.modules.get("__main__")
     if main is None:
         yield
