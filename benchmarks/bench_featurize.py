@@ -91,7 +91,7 @@ def decode_floor(spec: dict) -> dict:
     from mmer_tf.features.media import iter_frames
 
     fps = Recipe().fps
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     media = frames = 0
     for clip in spec["clips"]:
         if spec["floor"] == "all":
@@ -106,7 +106,8 @@ def decode_floor(spec: dict) -> dict:
             with av.open(clip["media"]) as container:
                 stream = container.streams.video[0]
                 media += float(stream.duration * stream.time_base)
-    return {"wall": time.perf_counter() - start, "media_seconds": media, "frames": frames,
+    return {"wall": time.perf_counter() - start, "cpu": time.process_time() - cpu, "media_seconds": media,
+            "frames": frames,
             "self_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "workers_mib": 0.0}
 
 
@@ -126,18 +127,23 @@ def interleaved(spec: dict) -> dict:
     for recipe in recipes.values():
         featurize_clip(clips[0], recipe)  # imports and encoders, outside the timing
     rates: dict[str, list[float]] = {}
+    cpus: dict[str, list[float]] = {}  # CPU seconds of every thread of the process per media second
     for _ in range(spec["rounds"]):
         for floor in FLOORS:
             r = decode_floor({"clips": spec["clips"], "floor": floor})
             rates.setdefault(f"floor:{floor}", []).append(r["media_seconds"] / r["wall"])
+            cpus.setdefault(f"floor:{floor}", []).append(r["cpu"] / r["media_seconds"])
         for name, recipe in recipes.items():
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             for clip in clips:
                 featurize_clip(clip, recipe)
             rates.setdefault(name, []).append(r["media_seconds"] / (time.perf_counter() - start))
+            cpus.setdefault(name, []).append((time.process_time() - cpu) / r["media_seconds"])
     ratios = {f"x:{name}": statistics.median(rates["floor:all"][i] / v for i, v in enumerate(values))
               for name, values in rates.items()}
-    return {**{name: statistics.median(values) for name, values in rates.items()}, **ratios}
+    cpu_ratios = {f"cpu:{name}": statistics.median(v / cpus["floor:all"][i] for i, v in enumerate(values))
+                  for name, values in cpus.items()}
+    return {**{name: statistics.median(values) for name, values in rates.items()}, **ratios, **cpu_ratios}
 
 
 def one_run(spec: dict) -> dict:
@@ -232,9 +238,11 @@ def table(args, clips, scratch: Path, header: str, wanted: list[str]) -> None:
         print(f"one process, warm, medians of {args.interleaved} interleaved rounds "
               f"(load average now {os.getloadavg()[0]:.1f}); x: the median over rounds of the row's time over the "
               f"same round's every-frame floor's time:")
+        print("  (cpu x: the same for the CPU time of all the process's threads: decoders and OpenCV run several)")
         for name, rate in rates.items():
-            if not name.startswith("x:"):
-                print(f"  {name:48s} {rate:7.2f} media-s/s  x{rates['x:' + name]:5.2f} the decode-all floor's time")
+            if not name.startswith(("x:", "cpu:")):
+                print(f"  {name:48s} {rate:7.2f} media-s/s  x{rates['x:' + name]:5.2f} the decode-all floor's time"
+                      f"  cpu x{rates['cpu:' + name]:5.2f}")
         return
     for name, recipe in RECIPES.items():
         if wanted and not any(name.startswith(w) for w in wanted):

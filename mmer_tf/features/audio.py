@@ -54,6 +54,20 @@ def mel_matrix() -> np.ndarray:
 
 
 @lru_cache(maxsize=1)
+def _mel_bands():
+    """:func:`mel_matrix` transposed, as a sparse ``[MELS, FFT//2 + 1]`` matrix (each band is a short triangle).
+
+    Why sparse: a dense ``power @ mel_matrix()`` goes to OpenBLAS, which runs it on every core and then keeps
+    its threads spinning for a while; in the featurizer those spinning threads took the second core from the
+    video decoder's and the face detector's threads, and the video that followed the log-mel ran ~40 % slower
+    (benchmarks/README.md). SciPy's sparse product runs in the calling thread and does 1/30th of the work.
+    """
+    from scipy import sparse
+
+    return sparse.csr_matrix(mel_matrix().T)
+
+
+@lru_cache(maxsize=1)
 def _window() -> np.ndarray:
     return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(WINDOW) / WINDOW)).astype(np.float32)  # periodic Hann
 
@@ -65,7 +79,7 @@ def logmel(wave: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     count = 1 + (len(wave) - WINDOW) // HOP
     frames = np.lib.stride_tricks.sliding_window_view(wave, WINDOW)[::HOP][:count] * _window()
     power = np.square(np.abs(np.fft.rfft(frames, FFT, axis=1))).astype(np.float32)
-    features = np.log(power @ mel_matrix() + 1e-6).astype(np.float32)
+    features = np.log((_mel_bands() @ power.T).T + 1e-6).astype(np.float32)
     starts = np.arange(count, dtype=np.float64) * (HOP / SAMPLE_RATE)
     intervals = np.stack([starts, starts + WINDOW / SAMPLE_RATE], axis=1)
     return intervals, features

@@ -7,6 +7,7 @@ is simply absent for the clip (and counted). A stream that exists but cannot be 
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -14,53 +15,51 @@ import numpy as np
 from mmer_tf.errors import MmerError
 from mmer_tf.features.media import (SAMPLE_RATE, WAV_SUFFIXES, MediaError, NoVideoStream, container_duration,
                                    load_audio)
+from mmer_tf.features.read_ahead import Background
 from mmer_tf.features.recipe import Clip, Recipe
 
 Features = dict[str, tuple[np.ndarray, np.ndarray]]
 
 
 def extract(clip: Clip, recipe: Recipe) -> tuple[Features, dict]:
-    """``({modality: (intervals, features)}, stats)``; stats: media_seconds, frames, face_fallback, face_aligned, missing."""
+    """``({modality: (intervals, features)}, stats)``; stats: media_seconds, frames, face_fallback, face_aligned, missing.
+
+    The audio track is decoded in a background thread while the video is (both decoders and OpenCV release
+    the GIL, so the two overlap on a second core); the video's intervals are clipped to the clip's duration
+    once the audio has told it.
+    """
     path = Path(clip.media)
     out: Features = {}
     stats = {"media_seconds": 0.0, "frames": 0, "face_fallback": 0, "face_aligned": 0, "missing": []}
-    wave = None
-    if recipe.audio != "none":
-        wave = load_audio(path)
-        if wave is None:
-            stats["missing"].append("audio")
+    decoding = Background(partial(load_audio, path)) if recipe.audio != "none" else None
+    try:
+        vision = _vision(clip, recipe)
+    except BaseException:
+        if decoding is not None:
+            decoding.wait()
+        raise
+    wave = decoding.result() if decoding is not None else None
+    if decoding is not None and wave is None:
+        stats["missing"].append("audio")
     duration = len(wave) / SAMPLE_RATE if wave is not None else None
-    if recipe.audio != "none" and wave is not None:
+    if wave is not None:
         from mmer_tf.features.audio import encode_audio
 
         out["audio"] = encode_audio(wave, recipe)
     del wave
-    video = Path(clip.video) if clip.video is not None else path
-    if recipe.video != "none" and video.suffix.lower() in WAV_SUFFIXES:
+    if vision is _NO_PICTURE:
         stats["missing"].append("vision")
-    elif recipe.video != "none":
-        from mmer_tf.features.video import encode_video
-
+    elif vision is not None:
+        intervals, features, vstats = vision
+        stats.update(vstats)
         if duration is None:
-            duration = (clip.video_end - clip.video_start if clip.video is not None and clip.video_end
-                        else container_duration(video))
-        try:  # no separate probe for the stream: opening a container costs ~8 % of decoding a 720p clip
-            intervals, features, vstats = encode_video(video, recipe, duration, start=clip.video_start,
-                                                       end=clip.video_end, region=clip.video_region)
-        except NoVideoStream:
-            stats["missing"].append("vision")
-        else:
-            if duration is None:
-                duration = float(intervals[-1, 1])
-            out["vision"] = (intervals, features)
-            stats["frames"] = vstats["frames"]
-            stats["face_fallback"] = vstats["face_fallback"]
-            stats["face_aligned"] = vstats["face_aligned"]
+            duration = _declared_duration(clip)
+        if duration is None:
+            duration = float(intervals[-1, 1])
+        out["vision"] = (np.clip(intervals, 0.0, duration), features)
     if duration is None:
-        if path.suffix.lower() in (".wav", ".flac", ".ogg"):
-            from mmer_tf.features.media import load_audio as _load
-
-            wave = _load(path)
+        if path.suffix.lower() in WAV_SUFFIXES:
+            wave = load_audio(path)
             duration = len(wave) / SAMPLE_RATE if wave is not None else None
         else:
             duration = container_duration(path)
@@ -75,6 +74,35 @@ def extract(clip: Clip, recipe: Recipe) -> tuple[Features, dict]:
             out["text"] = encode_text(clip.text, duration, recipe)
     stats["media_seconds"] = float(duration)
     return out, stats
+
+
+_NO_PICTURE = object()  # _vision's answer for a file without a picture (a WAV, an audio-only container)
+
+
+def _vision(clip: Clip, recipe: Recipe):
+    """``(intervals, features, frame stats)`` of the clip's video, intervals not yet clipped to the clip's
+    duration; ``None`` when the recipe reads no video, ``_NO_PICTURE`` when the file has none."""
+    if recipe.video == "none":
+        return None
+    video = Path(clip.video) if clip.video is not None else Path(clip.media)
+    if video.suffix.lower() in WAV_SUFFIXES:
+        return _NO_PICTURE
+    from mmer_tf.features.video import encode_video
+
+    try:  # no separate probe for the stream: opening a container costs ~8 % of decoding a 720p clip
+        intervals, features, vstats = encode_video(video, recipe, None, start=clip.video_start,
+                                                   end=clip.video_end, region=clip.video_region)
+    except NoVideoStream:
+        return _NO_PICTURE
+    return intervals, features, {key: vstats[key] for key in ("frames", "face_fallback", "face_aligned")}
+
+
+def _declared_duration(clip: Clip) -> float | None:
+    """The picture's duration when no audio tells it: the clip's own stretch of a longer video, else what the
+    container declares."""
+    if clip.video is not None and clip.video_end:
+        return clip.video_end - clip.video_start
+    return container_duration(Path(clip.video) if clip.video is not None else Path(clip.media))
 
 
 def featurize_clip(clip: Clip, recipe: Recipe) -> Features:

@@ -41,6 +41,7 @@ import numpy as np
 
 from mmer_tf.features import hub
 from mmer_tf.features.media import MediaError, iter_frames
+from mmer_tf.features.read_ahead import read_ahead
 from mmer_tf.features.recipe import Recipe, hub_paths
 
 FACE_SIZE = 64
@@ -50,7 +51,7 @@ EYE_WIDTH = 128  # eyes are searched on the face crop scaled to at most this wid
 MAX_ROLL = 30.0
 BATCH = 16
 TRACK_RANGE = 1.5  # a followed face is searched at window sizes within this factor of its last box
-DETECT_EVERY = 4  # the featurizer searches faces and eyes on every this many sampled frames, holding them between
+DETECT_EVERY = 6  # the featurizer searches faces and eyes on every this many sampled frames, holding them between
 
 
 @lru_cache(maxsize=1)
@@ -119,9 +120,9 @@ class FaceTracker:
     search near the last box (:func:`face_box`'s ``near``), and a full search again whenever that fails.
 
     ``every``: search only on every ``every``-th frame given (the first included) and return the last
-    search's box (and, through :meth:`pose`, its eyes' roll) for the frames between: a face moves little
-    in a few fifths of a second, while the face and eye cascades cost several times the decoding of a
-    720p frame. ``fresh`` says whether the last box came from a search of the last frame."""
+    search's box (and, through :meth:`pose`, its eyes' roll) for the frames between: a seated speaker's
+    face moves little in a second, while the face and eye cascades cost several times the decoding of a
+    720p frame (what holding costs a moving face is measured in benchmarks/README.md). ``fresh`` says whether the last box came from a search of the last frame."""
 
     def __init__(self, every: int = 1):
         if every < 1:
@@ -315,7 +316,7 @@ def encode_video(path: Path, recipe: Recipe, duration: float | None, *, start: f
         rows.extend(np.asarray(encoder.encode(batch)).reshape(len(batch), -1))
         batch.clear()
 
-    for k, rgb in iter_frames(path, recipe.fps, start, end, grey=encoder.grey):
+    for k, rgb in read_ahead(iter_frames(path, recipe.fps, start, end, grey=encoder.grey)):  # decoding overlaps the crops
         face, how = crop(region_of(rgb, region), recipe.face_crop, tracker)
         fallback += int(recipe.face_crop and how == "centre")
         aligned += int(how == "aligned")
