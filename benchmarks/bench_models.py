@@ -159,6 +159,8 @@ def layer_flops(layer, steps: int) -> int:
         return projections + 2 * 2 * tq * tk * inner
     if name == "TensorFusion":
         return int(layer.output.shape[-1])  # one multiply per element of the outer product
+    if name == "TensorFusionDense":  # the dense layer on the tensor; the later contractions are ~1/width of it
+        return 2 * int(layer.kernel.shape[0]) * layer.units
     if name == "LowRankFusion":
         shapes = [t.shape for t in layer._inbound_nodes[0].arguments.keras_tensors]
         return sum(2 * layer.rank * (int(s[-1]) + 1) * layer.output_dim for s in shapes)

@@ -41,15 +41,18 @@ POST_FUSION_BIAS_INIT = 0.5
 def build_tfn(dims, num_outputs, config, hp):
     import keras
     from mmer_tf.models.blocks.encoders import modality_embeddings
-    from mmer_tf.models.blocks.fusion import TensorFusion
+    from mmer_tf.models.blocks.fusion import TensorFusionDense
 
     inputs = model_inputs(dims)
-    fused = TensorFusion(name="tensor_fusion")(modality_embeddings(inputs, dims, config, hp))
-    x = fused
+    x = modality_embeddings(inputs, dims, config, hp)
+    # The layer reading the fused tensor is a TensorFusionDense: the tensor fusion and that dense layer in one,
+    # without forming the Π(d_m + 1)-wide tensor (same weights and function; see fusion.py for why).
     for index in range(int(hp["post_layers"])):
-        x = keras.layers.Dense(int(hp["post_fusion"]), activation="relu", name=f"post_fusion{index + 1}",
-                               bias_initializer=keras.initializers.Constant(POST_FUSION_BIAS_INIT))(x)
+        kwargs = dict(units=int(hp["post_fusion"]), activation="relu", name=f"post_fusion{index + 1}",
+                      bias_initializer=keras.initializers.Constant(POST_FUSION_BIAS_INIT))
+        x = TensorFusionDense(**kwargs)(x) if index == 0 else keras.layers.Dense(**kwargs)(x)
         if config.dropout_rate > 0:
             x = keras.layers.Dropout(float(config.dropout_rate), name=f"post_fusion_dropout{index + 1}")(x)
-    outputs = keras.layers.Dense(num_outputs, activation=config.final_activ, dtype="float32", name="output")(x)
+    output = TensorFusionDense if int(hp["post_layers"]) == 0 else keras.layers.Dense
+    outputs = output(num_outputs, activation=config.final_activ, dtype="float32", name="output")(x)
     return keras.Model(inputs, outputs, name="tfn")

@@ -21,7 +21,7 @@ import keras
 from mmer_tf.config import ExperimentConfig
 from mmer_tf.models import registry
 from mmer_tf.models.blocks.attention import LastRealStep
-from mmer_tf.models.blocks.fusion import LowRankFusion, TensorFusion
+from mmer_tf.models.blocks.fusion import LowRankFusion, TensorFusion, TensorFusionDense
 
 DIMS = {"text": 5, "audio": 4, "vision": 3}
 SUBSETS = [("text", "audio", "vision"), ("text", "audio"), ("vision",)]
@@ -213,6 +213,28 @@ def test_tensor_fusion_is_the_outer_product_of_h_and_one():
     assert got.shape == (2, 3 * 4 * 2)
     # the product of the three appended ones is the constant term, last in the flattened tensor
     np.testing.assert_allclose(got[:, -1], 1.0)
+
+
+@pytest.mark.parametrize("dims", [(2, 3, 1), (5,), (4, 2), (3, 2, 2, 3)])
+def test_tensor_fusion_dense_is_a_dense_layer_on_the_outer_product(dims):
+    """TFN's first post-fusion layer, computed without forming the tensor, equals Dense(TensorFusion(h)) with
+    the same kernel (rows in the tensor's flattening order), for one to four modalities, and its gradient
+    with respect to the kernel is the outer product's."""
+    rng = np.random.default_rng(9)
+    z = [rng.normal(size=(3, d)).astype(np.float32) for d in dims]
+    layer = TensorFusionDense(4, activation="relu", bias_initializer="ones")
+    got = np.asarray(layer(z if len(z) > 1 else z[0]))
+    outer = np.asarray(TensorFusion()(z))
+    assert layer.kernel.shape == (outer.shape[1], 4)
+    np.testing.assert_allclose(got, np.maximum(outer @ np.asarray(layer.kernel) + 1.0, 0.0), rtol=1e-5, atol=1e-6)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            total = tf.reduce_sum(layer(z if len(z) > 1 else z[0]))
+        grad = tape.gradient(total, layer.kernel).numpy()
+        active = (got > 0).astype(np.float32)  # ReLU passes the gradient where the output is positive
+        np.testing.assert_allclose(grad, outer.T @ active, rtol=1e-5, atol=1e-5)
 
 
 def test_low_rank_fusion_matches_the_full_tensor_it_factorises():

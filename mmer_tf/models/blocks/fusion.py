@@ -1,6 +1,7 @@
-"""Multiplicative fusion layers: TFN's tensor fusion and LMF's low-rank fusion with its initialiser.
+"""Multiplicative fusion layers: TFN's tensor fusion (and the dense layer on it, computed without forming it)
+and LMF's low-rank fusion with its initialiser.
 
-Both take one embedding per modality (``[B, d_m]`` each, any number of modalities) and are registered
+All take one embedding per modality (``[B, d_m]`` each, any number of modalities) and are registered
 under the package ``mmer_tf`` so a saved ``tfn`` / ``lmf`` model reloads in any process.
 """
 
@@ -34,6 +35,53 @@ class TensorFusion(keras.layers.Layer):
         shapes = list(input_shapes) if isinstance(input_shapes, (list, tuple)) and isinstance(
             input_shapes[0], (list, tuple)) else [input_shapes]
         return (shapes[0][0], math.prod(int(s[-1]) + 1 for s in shapes))
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class TensorFusionDense(keras.layers.Layer):
+    """``Dense(units)(TensorFusion()(h))``, the same weights and function, without forming the outer product.
+
+    Why: the tensor is ``Π(d_m + 1)`` wide per segment (140,481 at TFN's defaults on CMU-MOSEI, 282,897 at
+    MMSA's), so forming it writes and reads back tens of MB per batch, which bounded TFN's speed on the CPU
+    (under JAX it was 70 % of an inference step: benchmarks/README.md). The first modality is contracted
+    with the kernel in one matrix product (``[B, d_1 + 1] x [d_1 + 1, rest]``, the kernel's own row-major
+    layout, no copy), then each next modality with what is left, per segment. The kernel is the dense
+    layer's ``[Π(d_m + 1), units]`` (rows in the tensor's flattening order), initialised as Keras' ``Dense``.
+    """
+
+    def __init__(self, units: int, activation=None, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.activation = keras.activations.get(activation)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+
+    def build(self, input_shapes):
+        shapes = list(input_shapes) if isinstance(input_shapes[0], (list, tuple)) else [input_shapes]
+        self.widths = [int(shape[-1]) + 1 for shape in shapes]
+        self.kernel = self.add_weight(name="kernel", shape=(math.prod(self.widths), self.units),
+                                      initializer=self.kernel_initializer)
+        self.bias = self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer)
+
+    def call(self, embeddings):
+        embeddings = list(embeddings) if isinstance(embeddings, (list, tuple)) else [embeddings]
+        ones = [ops.concatenate([h, ops.ones_like(h[:, :1])], axis=-1) for h in embeddings]
+        kernel = ops.cast(self.kernel, ones[0].dtype)
+        left = ops.matmul(ones[0], ops.reshape(kernel, (self.widths[0], -1)))  # [B, w_2 ... w_M * units]
+        for h, width in zip(ones[1:], self.widths[1:]):
+            left = ops.einsum("bj,bjr->br", h, ops.reshape(left, (-1, width, left.shape[-1] // width)))
+        return self.activation(left + ops.cast(self.bias, left.dtype))
+
+    def compute_output_shape(self, input_shapes):
+        first = input_shapes[0] if isinstance(input_shapes[0], (list, tuple)) else input_shapes
+        return (first[0], self.units)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units,
+                "activation": keras.activations.serialize(self.activation),
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer)}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -100,4 +148,4 @@ class LowRankFusion(keras.layers.Layer):
         return {**super().get_config(), "rank": self.rank, "output_dim": self.output_dim}
 
 
-__all__ = ["FactorInitializer", "LowRankFusion", "TensorFusion"]
+__all__ = ["FactorInitializer", "LowRankFusion", "TensorFusion", "TensorFusionDense"]
