@@ -83,3 +83,27 @@ def test_background_returns_the_value_or_raises_the_error():
     with pytest.raises(OSError, match="unreadable"):
         job.result()
     assert _threads() == 0
+
+
+def test_a_failing_crop_stops_the_video_decoder_before_the_error_leaves_encode_video(tmp_path, monkeypatch):
+    """When the per-frame work fails, encode_video's decoding thread is stopped and joined (its file closed)
+    by the time the caller holds the exception."""
+    import media_support as ms
+
+    from mmer_tf.features import Recipe
+    from mmer_tf.features import video as vid
+
+    clip = ms.video(tmp_path / "c.mp4", 2.0, fps=10, size=(160, 120))
+    calls = []
+
+    def failing_crop(frame, face_crop, tracker=None):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("encoder broke")
+        return frame, "centre"
+
+    monkeypatch.setattr(vid, "crop", failing_crop)
+    with pytest.raises(RuntimeError, match="encoder broke") as caught:
+        vid.encode_video(clip, Recipe(fps=5.0), duration=2.0)
+    assert caught.value is not None and len(calls) == 3
+    assert _threads() == 0
