@@ -51,7 +51,7 @@ EYE_WIDTH = 128  # eyes are searched on the face crop scaled to at most this wid
 MAX_ROLL = 30.0
 BATCH = 16
 TRACK_RANGE = 1.5  # a followed face is searched at window sizes within this factor of its last box
-DETECT_EVERY = 6  # the featurizer searches faces and eyes on every this many sampled frames, holding them between
+DETECT_EVERY = 4  # the featurizer searches faces and eyes on every this many sampled frames, holding them between
 
 
 @lru_cache(maxsize=1)
