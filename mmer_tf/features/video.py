@@ -122,7 +122,8 @@ class FaceTracker:
     ``every``: search only on every ``every``-th frame given (the first included) and return the last
     search's box (and, through :meth:`pose`, its eyes' roll) for the frames between: a seated speaker's
     face moves little in a second, while the face and eye cascades cost several times the decoding of a
-    720p frame (what holding costs a moving face is measured in benchmarks/README.md). ``fresh`` says whether the last box came from a search of the last frame."""
+    720p frame (what holding costs a moving face is measured in benchmarks/README.md). ``fresh`` says
+    whether the last box came from a search of the last frame."""
 
     def __init__(self, every: int = 1):
         if every < 1:
