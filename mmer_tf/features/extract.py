@@ -84,7 +84,7 @@ def _vision(clip: Clip, recipe: Recipe):
     duration; ``None`` when the recipe reads no video, ``_NO_PICTURE`` when the file has none."""
     if recipe.video == "none":
         return None
-    video = Path(clip.video) if clip.video is not None else Path(clip.media)
+    video = _video_path(clip)
     if video.suffix.lower() in WAV_SUFFIXES:
         return _NO_PICTURE
     from mmer_tf.features.video import encode_video
@@ -102,7 +102,12 @@ def _declared_duration(clip: Clip) -> float | None:
     container declares."""
     if clip.video is not None and clip.video_end:
         return clip.video_end - clip.video_start
-    return container_duration(Path(clip.video) if clip.video is not None else Path(clip.media))
+    return container_duration(_video_path(clip))
+
+
+def _video_path(clip: Clip) -> Path:
+    """Where the clip's picture is: its own video file when it has one (IEMOCAP's dialog videos), else its media."""
+    return Path(clip.video) if clip.video is not None else Path(clip.media)
 
 
 def featurize_clip(clip: Clip, recipe: Recipe) -> Features:

@@ -15,15 +15,29 @@ from keras import ops
 _PACKAGE = "mmer_tf"
 
 
+def _embeddings(embeddings) -> list:
+    """The layer's input as one tensor per modality (a single modality may come as the bare tensor)."""
+    return list(embeddings) if isinstance(embeddings, (list, tuple)) else [embeddings]
+
+
+def _shapes(input_shapes) -> list:
+    """The input shapes as one shape per modality (a single modality's shape is itself a tuple)."""
+    return list(input_shapes) if isinstance(input_shapes[0], (list, tuple)) else [input_shapes]
+
+
+def _with_one(h):
+    """``[h; 1]``: the constant the fusions append so that every lower-order interaction stays in the product."""
+    return ops.concatenate([h, ops.ones_like(h[:, :1])], axis=-1)
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class TensorFusion(keras.layers.Layer):
     """``[h_1, ..., h_M]`` (each ``[B, d_m]``) -> flattened ``[h_1; 1] ⊗ ... ⊗ [h_M; 1]``, ``[B, Π(d_m + 1)]``."""
 
     def call(self, embeddings):
-        embeddings = list(embeddings) if isinstance(embeddings, (list, tuple)) else [embeddings]
         fused = None
-        for h in embeddings:
-            h1 = ops.concatenate([h, ops.ones_like(h[:, :1])], axis=-1)
+        for h in _embeddings(embeddings):
+            h1 = _with_one(h)
             if fused is None:
                 fused = h1
                 continue
@@ -32,8 +46,7 @@ class TensorFusion(keras.layers.Layer):
         return fused
 
     def compute_output_shape(self, input_shapes):
-        shapes = list(input_shapes) if isinstance(input_shapes, (list, tuple)) and isinstance(
-            input_shapes[0], (list, tuple)) else [input_shapes]
+        shapes = _shapes(input_shapes)
         return (shapes[0][0], math.prod(int(s[-1]) + 1 for s in shapes))
 
 
@@ -58,15 +71,13 @@ class TensorFusionDense(keras.layers.Layer):
         self.bias_initializer = keras.initializers.get(bias_initializer)
 
     def build(self, input_shapes):
-        shapes = list(input_shapes) if isinstance(input_shapes[0], (list, tuple)) else [input_shapes]
-        self.widths = [int(shape[-1]) + 1 for shape in shapes]
+        self.widths = [int(shape[-1]) + 1 for shape in _shapes(input_shapes)]
         self.kernel = self.add_weight(name="kernel", shape=(math.prod(self.widths), self.units),
                                       initializer=self.kernel_initializer)
         self.bias = self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer)
 
     def call(self, embeddings):
-        embeddings = list(embeddings) if isinstance(embeddings, (list, tuple)) else [embeddings]
-        ones = [ops.concatenate([h, ops.ones_like(h[:, :1])], axis=-1) for h in embeddings]
+        ones = [_with_one(h) for h in _embeddings(embeddings)]
         kernel = ops.cast(self.kernel, ones[0].dtype)
         left = ops.matmul(ones[0], ops.reshape(kernel, (self.widths[0], -1)))  # [B, w_2 ... w_M * units]
         for h, width in zip(ones[1:], self.widths[1:]):
@@ -74,8 +85,7 @@ class TensorFusionDense(keras.layers.Layer):
         return self.activation(left + ops.cast(self.bias, left.dtype))
 
     def compute_output_shape(self, input_shapes):
-        first = input_shapes[0] if isinstance(input_shapes[0], (list, tuple)) else input_shapes
-        return (first[0], self.units)
+        return (_shapes(input_shapes)[0][0], self.units)
 
     def get_config(self):
         return {**super().get_config(), "units": self.units,
@@ -120,7 +130,7 @@ class LowRankFusion(keras.layers.Layer):
         self.output_dim = int(output_dim)
 
     def build(self, input_shapes):
-        shapes = list(input_shapes) if isinstance(input_shapes[0], (list, tuple)) else [input_shapes]
+        shapes = _shapes(input_shapes)
         self.factors = [
             self.add_weight(name=f"factor_{index}", shape=(self.rank, int(shape[-1]) + 1, self.output_dim),
                             initializer=FactorInitializer())
@@ -131,18 +141,16 @@ class LowRankFusion(keras.layers.Layer):
         self.bias = self.add_weight(name="bias", shape=(self.output_dim,), initializer="zeros")
 
     def call(self, embeddings):
-        embeddings = list(embeddings) if isinstance(embeddings, (list, tuple)) else [embeddings]
         product = None
-        for z, factor in zip(embeddings, self.factors):
-            z1 = ops.concatenate([z, ops.ones_like(z[:, :1])], axis=-1)
+        for z, factor in zip(_embeddings(embeddings), self.factors):
+            z1 = _with_one(z)
             projected = ops.einsum("bd,rdo->rbo", z1, ops.cast(factor, z1.dtype))
             product = projected if product is None else product * projected
         weights = ops.cast(self.fusion_weights, product.dtype)
         return ops.einsum("r,rbo->bo", weights, product) + ops.cast(self.bias, product.dtype)
 
     def compute_output_shape(self, input_shapes):
-        first = input_shapes[0] if isinstance(input_shapes[0], (list, tuple)) else input_shapes
-        return (first[0], self.output_dim)
+        return (_shapes(input_shapes)[0][0], self.output_dim)
 
     def get_config(self):
         return {**super().get_config(), "rank": self.rank, "output_dim": self.output_dim}
