@@ -61,8 +61,8 @@ def shaded_face_frame(width: int, height: int, t: float, *, smile: float = 0.0, 
     """A shaded face (eye sockets, brows, nose and mouth shadows, hair) that OpenCV's Haar cascades detect.
 
     Measured: the face and both eyes are found for frowning and neutral mouths (``smile`` <= 0) at
-    160x120 to 640x360; a broad smile (``smile`` = 1) is not detected. Used by the benchmark so that
-    detection, eye alignment and the centre fallback are all timed.
+    160x120 to 1280x720, and for a small smile (0.35) at 640x360 and 1280x720; a broad smile (``smile`` = 1)
+    is not detected (benchmarks/bench_featurize.py's ``--smiles`` chooses which the corpus has).
     """
     import cv2
 

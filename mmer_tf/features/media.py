@@ -16,7 +16,8 @@ from typing import Iterator
 import numpy as np
 
 SAMPLE_RATE = 16000
-SKIP_RATIO = 4  # source frames per sample from which non-reference frames are left undecoded
+SKIP_RATIO = 4  # source frames per sample from which frames between the samples are left undecoded
+PROBE_PACKETS = 64  # packets read ahead to see how often the stream's reference frames come
 WAV_SUFFIXES = (".wav", ".flac", ".ogg")
 
 
@@ -126,7 +127,7 @@ def container_duration(path: Path) -> float | None:
 
 def iter_frames(path: Path, fps: float, start: float = 0.0, end: float | None = None, *, grey: bool = False
                 ) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(k, rgb uint8 [H, W, 3])`` for the first frame at or after each sample time ``k / fps``.
+    """Yield ``(k, rgb uint8 [H, W, 3])`` for the first decoded frame at or after each sample time ``k / fps``.
 
     Sampling by timestamp (not by frame index) keeps the rate right for variable-frame-rate files;
     a source slower than ``fps`` simply yields fewer frames (each ``k`` at most once, increasing).
@@ -138,43 +139,121 @@ def iter_frames(path: Path, fps: float, start: float = 0.0, end: float | None = 
     ``cvtColor(rgb, RGB2GRAY)`` gives, within 3 levels): a recipe that only needs grey levels then skips the
     colour conversion, which costs more than decoding a 720p H.264 frame.
 
-    When the source has at least ``SKIP_RATIO`` frames per sample, frames no other frame refers to
-    (H.264's non-reference B-frames) are not decoded at all: a sample then takes the next decoded frame,
-    at most a frame or two later, still inside its ``1 / fps`` interval.
+    When the source has at least ``SKIP_RATIO`` frames per sample, frames between the samples are not all
+    decoded (decoding is most of the cost of featurizing a 720p clip): B-frames are skipped when the file's
+    first packets show a reference (I or P) frame in every sample interval (:func:`_refs_denser_than`;
+    x264's defaults at 29.97 fps: a P every 2-4 frames, so 174 of 630 frames decoded instead of 324), else
+    only the frames no other frame refers to. A sample then takes the next decoded frame, a few frames later
+    at most, inside its ``1 / fps`` interval. Should a sample interval pass without a decoded frame while
+    frames are skipped (long runs of B-frames, a pattern that changes), the stretch is decoded again from
+    that sample on with the next lighter skip (B-frames -> non-reference frames -> none).
     """
     if Path(path).suffix.lower() in WAV_SUFFIXES:
         raise NoVideoStream("no video stream")
-    container = _open(Path(path))
-    try:
-        streams = _video_streams(container)
-        if not streams:
-            raise NoVideoStream("no video stream")
-        stream = streams[0]
-        rate = float(stream.average_rate) if stream.average_rate else 25.0
-        if stream.average_rate and rate >= SKIP_RATIO * fps:
-            stream.codec_context.skip_frame = "NONREF"
-        last_k = -1
+    last_k = -1
+    discard: str | None = "probe"
+    while True:
+        container = _open(Path(path))
         try:
-            if start > 0 and stream.time_base:
-                container.seek(int(start / float(stream.time_base)), stream=stream, backward=True, any_frame=False)
-            for index, frame in enumerate(container.decode(stream)):
-                t = frame.time if frame.time is not None else index / rate
-                if end is not None and t >= end:
-                    break
-                t -= start
-                if t < -1e-6:
-                    continue
-                k = int(floor(t * fps + 1e-6))
-                if k <= last_k:
-                    continue
-                last_k = k
-                yield k, (luma(frame) if grey else frame.to_ndarray(format="rgb24"))
-        except MediaError:
-            raise
-        except Exception as exc:
-            raise MediaError(f"video decoding failed ({type(exc).__name__}: {exc})") from None
-    finally:
-        container.close()
+            streams = _video_streams(container)
+            if not streams:
+                raise NoVideoStream("no video stream")
+            stream = streams[0]
+            rate = float(stream.average_rate) if stream.average_rate else 25.0
+            if discard == "probe":
+                discard = "BIDIR" if stream.average_rate and rate >= SKIP_RATIO * fps else None
+            resume = start + (last_k + 1) / fps if last_k >= 0 else start
+            try:
+                for k, frame in _samples(container, stream, fps, rate, start, resume, end, last_k, discard):
+                    last_k = k
+                    yield k, (luma(frame) if grey else frame.to_ndarray(format="rgb24"))
+                return
+            except _SampleMissed as missed:
+                discard = _LIGHTER[missed.discard]  # and open the file again, from the missed sample on
+            except MediaError:
+                raise
+            except Exception as exc:
+                raise MediaError(f"video decoding failed ({type(exc).__name__}: {exc})") from None
+        finally:
+            container.close()
+
+
+class _SampleMissed(Exception):
+    """While frames were skipped (``discard``: FFmpeg's ``skip_frame``), a sample interval passed without one."""
+
+    def __init__(self, discard: str):
+        super().__init__(discard)
+        self.discard = discard
+
+
+_LIGHTER = {"BIDIR": "NONREF", "NONREF": None}
+
+
+def _samples(container, stream, fps: float, rate: float, start: float, resume: float, end: float | None,
+             after_k: int, discard: str | None) -> Iterator[tuple[int, object]]:
+    """``(k, frame)`` for samples after ``after_k``, decoding from the key frame before ``resume``.
+
+    ``discard``: what the decoder skips (``"BIDIR"`` when the first packets allow it, else ``"NONREF"``; ``None``:
+    nothing); :class:`_SampleMissed` is raised when a sample goes without a frame while frames are skipped."""
+    from itertools import chain, islice
+
+    if resume > 0 and stream.time_base:
+        container.seek(int(resume / float(stream.time_base)), stream=stream, backward=True, any_frame=False)
+    latest = [None]  # the latest display time among the packets read before ``end``: the last sample owed
+    time_base = float(stream.time_base) if stream.time_base else 0.0
+
+    def packets():
+        for packet in container.demux(stream):
+            if packet.pts is not None and time_base:
+                t = packet.pts * time_base
+                if (end is None or t < end) and (latest[0] is None or t > latest[0]):
+                    latest[0] = t
+            yield packet
+
+    source = packets()
+    if discard == "BIDIR":
+        head = list(islice(source, PROBE_PACKETS))
+        if not _refs_denser_than(head, time_base, 1.0 / fps):
+            discard = "NONREF"
+        source = chain(head, source)
+    if discard is not None:
+        stream.codec_context.skip_frame = discard
+    last_k = after_k
+    for index, frame in enumerate(f for packet in source for f in packet.decode()):
+        t = frame.time if frame.time is not None else index / rate
+        if end is not None and t >= end:
+            break
+        t -= start
+        if t < -1e-6:
+            continue
+        k = int(floor(t * fps + 1e-6))
+        if k <= last_k:
+            continue
+        if discard is not None and k > last_k + 1:
+            raise _SampleMissed(discard)
+        last_k = k
+        yield k, frame
+    if discard is not None and latest[0] is not None and int(floor((latest[0] - start) * fps + 1e-6)) > last_k:
+        raise _SampleMissed(discard)
+
+
+def _refs_denser_than(packets: list, time_base: float, interval: float) -> bool:
+    """Whether, in these packets (decode order), a reference frame is displayed at least every ``interval`` s.
+
+    A packet shown before one decoded earlier is a B-frame (it needs that later picture); the others are the I-
+    and P-frames that skipping B-frames still decodes. Without timestamps nothing can be told: ``False``."""
+    if not time_base or len(packets) < 2:
+        return False
+    refs: list[float] = []
+    for packet in packets:
+        if packet.pts is None:
+            if packet.size:
+                return False
+            continue
+        t = packet.pts * time_base
+        if not refs or t > refs[-1]:
+            refs.append(t)
+    return len(refs) >= 2 and max(b - a for a, b in zip(refs, refs[1:])) < interval
 
 
 _PLANAR_8BIT = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "gray"}

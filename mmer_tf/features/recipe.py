@@ -18,7 +18,7 @@ from typing import Mapping
 from mmer_tf.errors import MmerError
 
 # Bumped whenever an encoder's output changes for the same recipe, so stale parts are not reused.
-FEATURES_VERSION = 3
+FEATURES_VERSION = 4
 
 
 @dataclass(frozen=True)
