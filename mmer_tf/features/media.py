@@ -151,7 +151,7 @@ def iter_frames(path: Path, fps: float, start: float = 0.0, end: float | None = 
     if Path(path).suffix.lower() in WAV_SUFFIXES:
         raise NoVideoStream("no video stream")
     last_k = -1
-    discard: str | None = "probe"
+    discard: str | None = "BIDIR"  # the most that may be skipped; lightened by each missed sample
     while True:
         container = _open(Path(path))
         try:
@@ -160,8 +160,8 @@ def iter_frames(path: Path, fps: float, start: float = 0.0, end: float | None = 
                 raise NoVideoStream("no video stream")
             stream = streams[0]
             rate = float(stream.average_rate) if stream.average_rate else 25.0
-            if discard == "probe":
-                discard = "BIDIR" if stream.average_rate and rate >= SKIP_RATIO * fps else None
+            if not (stream.average_rate and rate >= SKIP_RATIO * fps):
+                discard = None  # too few frames per sample for skipping to pay
             resume = start + (last_k + 1) / fps if last_k >= 0 else start
             try:
                 for k, frame in _samples(container, stream, fps, rate, start, resume, end, last_k, discard):
@@ -197,10 +197,10 @@ def _samples(container, stream, fps: float, rate: float, start: float, resume: f
     nothing); :class:`_SampleMissed` is raised when a sample goes without a frame while frames are skipped."""
     from itertools import chain, islice
 
-    if resume > 0 and stream.time_base:
-        container.seek(int(resume / float(stream.time_base)), stream=stream, backward=True, any_frame=False)
-    latest = [None]  # the latest display time among the packets read before ``end``: the last sample owed
     time_base = float(stream.time_base) if stream.time_base else 0.0
+    if resume > 0 and time_base:
+        container.seek(int(resume / time_base), stream=stream, backward=True, any_frame=False)
+    latest = [None]  # the latest display time among the packets read before ``end``: the last sample owed
 
     def packets():
         for packet in container.demux(stream):

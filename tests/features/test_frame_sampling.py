@@ -57,6 +57,15 @@ def head_packets(path, n: int = media.PROBE_PACKETS):
         return packets, float(stream.time_base)
 
 
+@pytest.fixture
+def opened(monkeypatch) -> list:
+    """The paths ``iter_frames`` opens, in order."""
+    paths = []
+    real_open = media._open
+    monkeypatch.setattr(media, "_open", lambda p: paths.append(p) or real_open(p))
+    return paths
+
+
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory):
     root = tmp_path_factory.mktemp("sampling")
@@ -83,16 +92,13 @@ def test_every_sample_gets_a_frame_inside_its_interval(clips, name):
         assert k / 5 <= index / float(RATE) < (k + 1) / 5, (k, index)
 
 
-def test_a_wrong_probe_is_caught_and_every_sample_still_gets_its_frame(clips, monkeypatch):
+def test_a_wrong_probe_is_caught_and_every_sample_still_gets_its_frame(clips, monkeypatch, opened):
     """Told that a stream with 17 frames between P-frames may skip its B-frames, the sampler finds samples
     without a frame and decodes on from there with lighter skips: every sample still gets a frame inside its
     interval, for the whole clip and for a stretch of it, and the samples after the last miss are a full
     decode's (the first frame of each interval)."""
     path, means = clips["long_b"]
     monkeypatch.setattr(media, "_refs_denser_than", lambda *args: True)
-    opened = []
-    real_open = media._open
-    monkeypatch.setattr(media, "_open", lambda p: opened.append(p) or real_open(p))
     got = sampled(path, means, 5.0)
     assert len(opened) >= 2  # skipping B-frames missed a sample: opened again from there
     assert [k for k, _ in got] == list(range(18))
@@ -106,10 +112,7 @@ def test_a_wrong_probe_is_caught_and_every_sample_still_gets_its_frame(clips, mo
         assert 1.1 + k / 5 <= index / float(RATE) < min(1.1 + (k + 1) / 5, 3.0), (k, index)
 
 
-def test_dense_references_decode_the_whole_clip_once(clips, monkeypatch):
+def test_dense_references_decode_the_whole_clip_once(clips, opened):
     path, means = clips["default"]
-    opened = []
-    real_open = media._open
-    monkeypatch.setattr(media, "_open", lambda p: opened.append(p) or real_open(p))
     assert len(sampled(path, means, 5.0)) == 18
     assert len(opened) == 1
